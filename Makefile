@@ -1,0 +1,111 @@
+# xinfang-sync. `make demo` and `make check` are all a fresh Debian 12
+# machine needs; both install missing build dependencies first (as root).
+#
+# Two build trees: build/release (-O2, what `make`, `install` and `bench`
+# use) and build/asan (AddressSanitizer + UBSan, what `check` tests).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+MODE ?= release
+O := build/$(MODE)
+
+PKGS := lmdb libcurl msgpack zlib libmicrohttpd libsodium inih libsystemd jansson
+DEB_PACKAGES := build-essential pkg-config liblmdb-dev libcurl4-openssl-dev libmsgpack-dev \
+	zlib1g-dev libmicrohttpd-dev libsodium-dev libinih-dev libcmocka-dev \
+	libsystemd-dev libjansson-dev bats python3
+
+CC ?= gcc
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS_release := -O2 -g
+CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS_asan := -fsanitize=address,undefined
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+XCFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(MODE)) $(CFLAGS) -Icore/include $(PKG_CFLAGS)
+XLDFLAGS = $(LDFLAGS_$(MODE)) $(LDFLAGS)
+
+CORE_SRC := $(wildcard core/src/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(O)/%.o)
+LIB := $(O)/libxinfang.a
+CTL_SRC := $(wildcard tools/*.c)
+CTL_OBJ := $(CTL_SRC:%.c=$(O)/%.o)
+CTL := $(O)/xinfangctl
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+
+.PHONY: all build deps check check-headers demo bench install uninstall clean tests
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory MODE=release build
+
+build: $(LIB) $(CTL)
+
+tests: build $(UNIT_BIN)
+
+$(O)/%.o: %.c $(wildcard core/include/xf/*.h core/src/*.h tools/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) -MMD -c $< -o $@
+
+$(LIB): $(CORE_OBJ)
+	ar rcs $@ $^
+
+$(CTL): $(CTL_OBJ) $(LIB)
+	$(CC) $(XLDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(O)/tests/test_%: tests/unit/test_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) -Icore/src $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka) -o $@
+
+$(O)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) -o $@
+
+# Installs what is missing, with apt-get, when run as root; otherwise says
+# what to install.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:" $$missing; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+		else \
+			echo "missing build dependencies; as root run: apt-get install $$missing" >&2; exit 1; \
+		fi; \
+	fi
+
+check-headers:
+	@mkdir -p build/headers
+	@for h in core/include/xf/*.h; do \
+		echo "#include \"xf/$$(basename $$h)\"" | $(CC) -std=c11 -Wall -Wextra -pedantic -Werror -Icore/include -x c -c - -o build/headers/$$(basename $$h .h).o || exit 1; \
+	done; echo "headers: all compile alone"
+
+check: deps check-headers
+	@$(MAKE) --no-print-directory MODE=asan tests
+	@$(MAKE) --no-print-directory MODE=release build
+	@tests/run build/asan
+
+demo: deps
+	@$(MAKE) --no-print-directory MODE=release build
+	@tests/demo.sh build/release
+
+bench: deps
+	@$(MAKE) --no-print-directory MODE=release build $(BENCH_BIN)
+	@bench/run.sh build/release
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 build/release/xinfangctl $(DESTDIR)$(PREFIX)/bin/xinfangctl
+	install -d $(DESTDIR)/etc/xinfang
+	install -m 0644 conf/village.conf $(DESTDIR)/etc/xinfang/village.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/xinfangctl $(DESTDIR)/etc/xinfang/village.conf.example
+
+clean:
+	rm -rf build
+
+-include $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d)

@@ -1,0 +1,32 @@
+/* The configuration file both binaries read (INI, through inih):
+ *
+ *   [node]     id, role (village | township), data_dir, author
+ *   [upstream] url
+ *   [server]   listen
+ *
+ * Unknown sections or keys and bad values are errors naming file and line. */
+#ifndef XF_CONFIG_H
+#define XF_CONFIG_H
+
+#include <stddef.h>
+
+#include "xf/text.h"
+
+#define XF_CONFIG_DEFAULT "/etc/xinfang/xinfang.conf"
+#define XF_CONFIG_PATH_MAX 1024
+
+typedef struct xf_config {
+	char node_id[XF_NODE_ID_MAX + 1];
+	char role[16];
+	char data_dir[XF_CONFIG_PATH_MAX];
+	char author[64];
+	char upstream_url[1024];
+	char listen[256];
+} xf_config;
+
+/* Read PATH into *out. On failure returns XF_ECONFIG (or -errno when the
+ * file cannot be read) and writes a one-line reason naming file and line
+ * into ERR. */
+int xf_config_load(const char *path, xf_config *out, char *err, size_t err_size);
+
+#endif

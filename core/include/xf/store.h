@@ -1,0 +1,128 @@
+/* The store: one node's signed, hash-chained, append-only event log in an
+ * LMDB environment in its data dir, with the indexes built beside it.
+ *
+ * Every change (a local append of one or many events, a remote batch) is
+ * one LMDB write transaction: it lands whole or not at all. LMDB serialises
+ * writers across processes, so two processes appending at once never lose
+ * or duplicate a seq. The map grows when full instead of failing.
+ *
+ * Events read from the store are handed to callbacks as xf_event views
+ * whose bytes are *borrowed*: valid only until the callback returns. */
+#ifndef XF_STORE_H
+#define XF_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xf/event.h"
+#include "xf/key.h"
+
+#define XF_SCHEMA_VERSION 1
+#define XF_KEY_FILE "node.key"
+
+typedef struct xf_store xf_store;
+
+/* Create DIR (0700; its parent must exist) and in it the node key and the
+ * log, whose first event enrols this node's own public key. XF_EEXIST if
+ * DIR already holds a key or a log. On success PUBKEY holds the new public
+ * key. */
+int xf_store_init(const char *dir, const char *node_id, const char *role, uint64_t wall_ms,
+		  uint8_t pubkey[XF_PUBKEY_BYTES]);
+
+/* Open the log in DIR for node NODE_ID. The caller closes it with
+ * xf_store_close(). XF_ENOTFOUND if DIR holds no log, XF_EUNSAFE if DIR is
+ * open to group or others or owned by another user, XF_ENODE if the log
+ * belongs to another node id, XF_ESCHEMA if a newer version wrote it. */
+int xf_store_open(xf_store **out, const char *dir, const char *node_id);
+void xf_store_close(xf_store *s);
+
+const char *xf_store_node(const xf_store *s);
+
+/* A local act to record. ENTITY names an existing entity; or it is NULL
+ * and NEW_KIND (an upper-case letter) makes a new entity "K-origin-seq",
+ * unique across nodes without coordination. The new event's parents are
+ * the entity's current heads: the latest events of it this node holds. */
+typedef struct xf_draft {
+	const char *type;
+	const char *entity;
+	char new_kind;
+	const char *author;
+	const uint8_t *body; /* an encoded xf_body */
+	size_t body_len;
+} xf_draft;
+
+typedef struct xf_appended {
+	uint64_t seq;
+	char entity[XF_ENTITY_ID_MAX + 1];
+} xf_appended;
+
+/* Sign and append N drafts in one transaction: all land or none does.
+ * OUT, if not NULL, receives N results. XF_ENOTFOUND if a draft names an
+ * entity the log does not hold, XF_EEXIST when enrolling a node already
+ * enrolled, -EINVAL for a malformed draft. */
+int xf_store_append(xf_store *s, const xf_key *key, const xf_draft *drafts, size_t n,
+		    uint64_t wall_ms, xf_appended *out);
+
+/* One event's bytes as received. */
+typedef struct xf_blob {
+	const uint8_t *data;
+	size_t len;
+} xf_blob;
+
+typedef struct xf_ingest_stats {
+	size_t stored;     /* new events now in the log */
+	size_t duplicates; /* already held, byte for byte */
+	size_t forks;      /* a different, validly signed event for a held origin:seq: kept as evidence */
+	size_t rejected;   /* not stored: see first_error and first_rejected */
+	int first_error;
+	char first_rejected[XF_EVENT_ID_MAX + 1];
+} xf_ingest_stats;
+
+/* Ingest N events received from elsewhere in one transaction. Each must be
+ * signed by its origin's enrolled key, continue its origin's chain (seq one
+ * past the head, prev = hash of the head) and decode. A contiguous run of
+ * one origin's events is proven by its links and the signature of the
+ * run's last event. Events that fail are rejected and counted, and the rest
+ * of their origin's run with them; other origins' events still land.
+ * Returns 0 when the batch was processed (even if some events were
+ * rejected: see STATS), negative only when nothing could be written. */
+int xf_store_ingest(xf_store *s, const xf_blob *events, size_t n, uint64_t wall_ms,
+		    xf_ingest_stats *stats);
+
+/* Callback over events; EV and its bytes are borrowed until it returns. A
+ * non-zero return stops the walk and is returned by the walk. */
+typedef int (*xf_event_cb)(const xf_event *ev, void *ctx);
+
+/* Every event of ORIGIN (or of all origins when NULL) from seq FROM on, in
+ * (origin, seq) order. */
+int xf_store_scan(xf_store *s, const char *origin, uint64_t from, xf_event_cb cb, void *ctx);
+
+/* Every event of ENTITY in (hlc, origin, seq) order. XF_ENOTFOUND if the
+ * log holds none. */
+int xf_store_entity_scan(xf_store *s, const char *entity, xf_event_cb cb, void *ctx);
+
+/* Entity ids whose first letter is KIND (any when 0), in id order. CB gets
+ * each id, borrowed. */
+int xf_store_entities(xf_store *s, char kind, int (*cb)(const char *entity, void *ctx), void *ctx);
+
+/* The last seq and hash held for ORIGIN; seq 0 and zero hash when none. */
+int xf_store_head(xf_store *s, const char *origin, uint64_t *seq, uint8_t hash[XF_HASH_BYTES]);
+
+/* The enrolled public key of NODE. XF_ENOTFOUND if not enrolled. */
+int xf_store_peer_key(xf_store *s, const char *node, uint8_t pubkey[XF_PUBKEY_BYTES]);
+
+typedef struct xf_verify_report {
+	uint64_t events;
+	size_t origins;
+	size_t forks;
+	int error;                            /* 0 when the whole log is sound */
+	char bad_event[XF_EVENT_ID_MAX + 1];  /* the first event at fault */
+} xf_verify_report;
+
+/* Check every event's decoding, signature, seq and chain link, the heads,
+ * and that no fork evidence is held. Returns 0 when the log is sound, else
+ * the first fault's code (also in REPORT->error, with the event named). */
+int xf_store_verify(xf_store *s, xf_verify_report *report);
+
+#endif

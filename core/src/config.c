@@ -1,0 +1,131 @@
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xf/config.h"
+#include "xf/error.h"
+
+struct parse_ctx {
+	xf_config *cfg;
+	char reason[256];
+};
+
+static int set_str(char *dst, size_t size, const char *value, struct parse_ctx *ctx)
+{
+	if (strlen(value) >= size) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "value too long");
+		return 0;
+	}
+	if (!*value) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "empty value");
+		return 0;
+	}
+	strcpy(dst, value);
+	return 1;
+}
+
+/* "host:port" with a numeric port 1..65535. */
+static int listen_ok(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char *end;
+	long port;
+
+	if (!colon || colon == v)
+		return 0;
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && colon[1] && port > 0 && port < 65536;
+}
+
+/* inih handler: returns 1 to go on, 0 to stop with this line as the error. */
+static int on_entry(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *ctx = user;
+	xf_config *c = ctx->cfg;
+
+	if (!name) {
+		if (strcmp(section, "node") && strcmp(section, "upstream") && strcmp(section, "server")) {
+			snprintf(ctx->reason, sizeof(ctx->reason), "unknown section [%s]", section);
+			return 0;
+		}
+		return 1;
+	}
+	if (strcmp(section, "node") == 0) {
+		if (strcmp(name, "id") == 0) {
+			if (xf_node_id_check(value) < 0) {
+				snprintf(ctx->reason, sizeof(ctx->reason),
+					 "node id must be 1 to %d letters, digits or '-'", XF_NODE_ID_MAX);
+				return 0;
+			}
+			return set_str(c->node_id, sizeof(c->node_id), value, ctx);
+		}
+		if (strcmp(name, "role") == 0) {
+			if (strcmp(value, "village") && strcmp(value, "township")) {
+				snprintf(ctx->reason, sizeof(ctx->reason), "role must be village or township");
+				return 0;
+			}
+			return set_str(c->role, sizeof(c->role), value, ctx);
+		}
+		if (strcmp(name, "data_dir") == 0)
+			return set_str(c->data_dir, sizeof(c->data_dir), value, ctx);
+		if (strcmp(name, "author") == 0) {
+			if (xf_text_check(value, sizeof(c->author) - 1) < 0) {
+				snprintf(ctx->reason, sizeof(ctx->reason), "author must be UTF-8 text under 64 bytes");
+				return 0;
+			}
+			return set_str(c->author, sizeof(c->author), value, ctx);
+		}
+	} else if (strcmp(section, "upstream") == 0 && strcmp(name, "url") == 0) {
+		if (strncmp(value, "http://", 7) && strncmp(value, "https://", 8)) {
+			snprintf(ctx->reason, sizeof(ctx->reason), "url must start with http:// or https://");
+			return 0;
+		}
+		return set_str(c->upstream_url, sizeof(c->upstream_url), value, ctx);
+	} else if (strcmp(section, "server") == 0 && strcmp(name, "listen") == 0) {
+		if (!listen_ok(value)) {
+			snprintf(ctx->reason, sizeof(ctx->reason), "listen must be HOST:PORT");
+			return 0;
+		}
+		return set_str(c->listen, sizeof(c->listen), value, ctx);
+	}
+	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [%s]", name, section);
+	return 0;
+}
+
+int xf_config_load(const char *path, xf_config *out, char *err, size_t err_size)
+{
+	struct parse_ctx ctx = { 0 };
+	xf_config cfg = { 0 };
+	FILE *f;
+	int line;
+	const char *missing = NULL;
+
+	ctx.cfg = &cfg;
+	f = fopen(path, "re");
+	if (!f) {
+		int r = -errno;
+
+		snprintf(err, err_size, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	line = ini_parse_file(f, on_entry, &ctx);
+	fclose(f);
+	if (line != 0) {
+		snprintf(err, err_size, "%s:%d: %s", path, line, ctx.reason[0] ? ctx.reason : "syntax error");
+		return XF_ECONFIG;
+	}
+	if (!cfg.node_id[0])
+		missing = "id";
+	else if (!cfg.role[0])
+		missing = "role";
+	else if (!cfg.data_dir[0])
+		missing = "data_dir";
+	if (missing) {
+		snprintf(err, err_size, "%s: [node] %s is required", path, missing);
+		return XF_ECONFIG;
+	}
+	*out = cfg;
+	return 0;
+}

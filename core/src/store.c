@@ -1,0 +1,1215 @@
+/* The LMDB store. Every MDB_* type and code stays in this file.
+ *
+ * Named databases:
+ *   events    origin \0 seq(be64)              -> event bytes, exactly as signed
+ *   heads     origin                           -> seq(be64) hash(32)
+ *   entities  entity (dupsort)                 -> hlc(be64) origin \0 seq(be64)
+ *   forks     origin \0 seq(be64) hash(32)     -> the competing event's bytes
+ *   peers     node id                          -> public key(32) role
+ *   meta      "schema" | "node" | "hlc"        -> value
+ *
+ * The entity index sorts an entity's events by (hlc, origin, seq), the
+ * order in which projections fold them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "xf/error.h"
+#include "xf/body.h"
+#include "xf/hlc.h"
+#include "xf/project.h"
+#include "xf/store.h"
+
+#define MAP_SIZE_INITIAL (32u << 20)
+#define EVENT_KEY_MAX (XF_NODE_ID_MAX + 1 + 8)
+#define ENTITY_REF_MAX (8 + XF_NODE_ID_MAX + 1 + 8)
+
+struct xf_store {
+	MDB_env *env;
+	MDB_dbi events, heads, entities, forks, peers, meta;
+	char node[XF_NODE_ID_MAX + 1];
+};
+
+/* LMDB reports errno values as positive numbers and its own codes as
+ * negative ones; inside this file everything is negative. */
+static int mdb_rc(int rc)
+{
+	return rc > 0 ? -rc : rc;
+}
+
+/* At the API boundary: LMDB codes become ours. */
+static int public_rc(int r)
+{
+	switch (r) {
+	case MDB_NOTFOUND:
+		return XF_ENOTFOUND;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		return XF_ECORRUPT;
+	default:
+		if (r <= MDB_KEYEXIST && r >= MDB_LAST_ERRCODE)
+			return XF_ESTORE;
+		return r;
+	}
+}
+
+static void be64_put(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t be64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static size_t event_key(uint8_t *buf, const char *origin, uint64_t seq)
+{
+	size_t n = strlen(origin);
+
+	memcpy(buf, origin, n + 1);
+	be64_put(buf + n + 1, seq);
+	return n + 1 + 8;
+}
+
+/* Split an events key back into origin and seq. */
+static int event_key_parse(const MDB_val *k, char origin[XF_NODE_ID_MAX + 1], uint64_t *seq)
+{
+	const uint8_t *p = k->mv_data;
+	size_t n;
+
+	if (k->mv_size < 10 || k->mv_size > EVENT_KEY_MAX)
+		return XF_ECORRUPT;
+	n = k->mv_size - 9;
+	if (p[n] != '\0' || memchr(p, '\0', n))
+		return XF_ECORRUPT;
+	memcpy(origin, p, n);
+	origin[n] = '\0';
+	*seq = be64_get(p + n + 1);
+	return 0;
+}
+
+static MDB_val val_str(const char *s)
+{
+	return (MDB_val){ .mv_size = strlen(s), .mv_data = (void *)s };
+}
+
+static int txn_begin(xf_store *s, unsigned flags, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(s->env, NULL, flags, txn);
+
+	if (rc == MDB_MAP_RESIZED) {
+		/* Another process grew the map: adopt its size. */
+		rc = mdb_env_set_mapsize(s->env, 0);
+		if (rc == 0)
+			rc = mdb_txn_begin(s->env, NULL, flags, txn);
+	}
+	return mdb_rc(rc);
+}
+
+static int grow_map(xf_store *s)
+{
+	MDB_envinfo info;
+	int rc = mdb_env_info(s->env, &info);
+
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+	return mdb_rc(rc);
+}
+
+typedef int (*write_fn)(xf_store *s, MDB_txn *txn, void *ctx);
+
+/* Run FN in one write transaction and commit it. When the map is full the
+ * transaction is aborted, the map doubled and FN run again from the start,
+ * so FN must not change anything outside the transaction but its output. */
+static int store_write(xf_store *s, write_fn fn, void *ctx)
+{
+	MDB_txn *txn;
+	int r;
+
+	for (;;) {
+		r = txn_begin(s, 0, &txn);
+		if (r < 0)
+			return public_rc(r);
+		r = fn(s, txn, ctx);
+		if (r == 0)
+			r = mdb_rc(mdb_txn_commit(txn));
+		else
+			mdb_txn_abort(txn);
+		if (r != MDB_MAP_FULL)
+			return public_rc(r);
+		r = grow_map(s);
+		if (r < 0)
+			return public_rc(r);
+	}
+}
+
+static int meta_get_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t *out)
+{
+	MDB_val k = val_str(name), v;
+	int r = mdb_rc(mdb_get(txn, s->meta, &k, &v));
+
+	if (r == MDB_NOTFOUND) {
+		*out = 0;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (v.mv_size != 8)
+		return XF_ECORRUPT;
+	*out = be64_get(v.mv_data);
+	return 0;
+}
+
+static int meta_put_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t value)
+{
+	uint8_t buf[8];
+	MDB_val k = val_str(name), v = { 8, buf };
+
+	be64_put(buf, value);
+	return mdb_rc(mdb_put(txn, s->meta, &k, &v, 0));
+}
+
+static int head_get(xf_store *s, MDB_txn *txn, const char *origin, uint64_t *seq, uint8_t hash[XF_HASH_BYTES])
+{
+	MDB_val k = val_str(origin), v;
+	int r = mdb_rc(mdb_get(txn, s->heads, &k, &v));
+
+	if (r == MDB_NOTFOUND) {
+		*seq = 0;
+		memset(hash, 0, XF_HASH_BYTES);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (v.mv_size != 8 + XF_HASH_BYTES)
+		return XF_ECORRUPT;
+	*seq = be64_get(v.mv_data);
+	memcpy(hash, (uint8_t *)v.mv_data + 8, XF_HASH_BYTES);
+	return 0;
+}
+
+static int head_put(xf_store *s, MDB_txn *txn, const char *origin, uint64_t seq, const uint8_t hash[XF_HASH_BYTES])
+{
+	uint8_t buf[8 + XF_HASH_BYTES];
+	MDB_val k = val_str(origin), v = { sizeof(buf), buf };
+
+	be64_put(buf, seq);
+	memcpy(buf + 8, hash, XF_HASH_BYTES);
+	return mdb_rc(mdb_put(txn, s->heads, &k, &v, 0));
+}
+
+static int peer_get(xf_store *s, MDB_txn *txn, const char *node, uint8_t pubkey[XF_PUBKEY_BYTES])
+{
+	MDB_val k = val_str(node), v;
+	int r = mdb_rc(mdb_get(txn, s->peers, &k, &v));
+
+	if (r < 0)
+		return r == MDB_NOTFOUND ? XF_EUNKNOWNNODE : r;
+	if (v.mv_size < XF_PUBKEY_BYTES)
+		return XF_ECORRUPT;
+	memcpy(pubkey, v.mv_data, XF_PUBKEY_BYTES);
+	return 0;
+}
+
+static int event_get(xf_store *s, MDB_txn *txn, const char *origin, uint64_t seq, MDB_val *out)
+{
+	uint8_t kbuf[EVENT_KEY_MAX];
+	MDB_val k = { event_key(kbuf, origin, seq), kbuf };
+
+	return mdb_rc(mdb_get(txn, s->events, &k, out));
+}
+
+/* A node.enrolled event recorded here puts the node's key among the peers
+ * in the same transaction. A node is enrolled once: a second key for it
+ * would let whoever holds that key speak for the node. */
+static int index_enrolment(xf_store *s, MDB_txn *txn, const xf_event *ev)
+{
+	char node[XF_NODE_ID_MAX + 1], hex[XF_PUBKEY_HEX], role[16];
+	uint8_t buf[XF_PUBKEY_BYTES + sizeof(role)];
+	xf_fields *f = NULL;
+	MDB_val k, v;
+	int r;
+
+	r = xf_fields_parse(ev->body, ev->body_len, &f);
+	if (r < 0)
+		return r;
+	xf_value_str(xf_fields_get(f, "node"), node, sizeof(node));
+	xf_value_str(xf_fields_get(f, "pubkey"), hex, sizeof(hex));
+	xf_value_str(xf_fields_get(f, "role"), role, sizeof(role));
+	if (xf_node_id_check(node) < 0 || xf_pubkey_from_hex(hex, buf) < 0) {
+		r = -EINVAL;
+		goto cleanup;
+	}
+	memcpy(buf + XF_PUBKEY_BYTES, role, strlen(role));
+	k = val_str(node);
+	v = (MDB_val){ XF_PUBKEY_BYTES + strlen(role), buf };
+	r = mdb_rc(mdb_put(txn, s->peers, &k, &v, MDB_NOOVERWRITE));
+	if (r == MDB_KEYEXIST)
+		r = XF_EEXIST;
+cleanup:
+	xf_fields_free(f);
+	return r;
+}
+
+/* Store one verified event and everything derived from it. */
+static int put_event(xf_store *s, MDB_txn *txn, const xf_event *ev, bool local)
+{
+	uint8_t kbuf[EVENT_KEY_MAX], ref[ENTITY_REF_MAX];
+	MDB_val k = { event_key(kbuf, ev->origin, ev->seq), kbuf };
+	MDB_val v = { ev->len, (void *)ev->bytes };
+	size_t on = strlen(ev->origin);
+	int r;
+
+	r = mdb_rc(mdb_put(txn, s->events, &k, &v, MDB_NOOVERWRITE));
+	if (r < 0)
+		return r == MDB_KEYEXIST ? XF_ECORRUPT : r;
+	be64_put(ref, ev->hlc);
+	memcpy(ref + 8, ev->origin, on + 1);
+	be64_put(ref + 8 + on + 1, ev->seq);
+	k = val_str(ev->entity);
+	v = (MDB_val){ 8 + on + 1 + 8, ref };
+	r = mdb_rc(mdb_put(txn, s->entities, &k, &v, 0));
+	if (r < 0)
+		return r;
+	/* Enrolments from other nodes are the sync layer's to judge. */
+	if (local && strcmp(ev->type, "node.enrolled") == 0)
+		return index_enrolment(s, txn, ev);
+	return 0;
+}
+
+static int entity_ref_parse(const MDB_val *v, char origin[XF_NODE_ID_MAX + 1], uint64_t *seq)
+{
+	MDB_val k = { v->mv_size - 8, (uint8_t *)v->mv_data + 8 };
+
+	if (v->mv_size < 8 + 10)
+		return XF_ECORRUPT;
+	return event_key_parse(&k, origin, seq);
+}
+
+typedef int (*txn_event_cb)(xf_store *s, MDB_txn *txn, const xf_event *ev, void *ctx);
+
+/* Walk ENTITY's events inside TXN. */
+static int entity_walk(xf_store *s, MDB_txn *txn, const char *entity, txn_event_cb cb, void *ctx)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k = val_str(entity), v, ev_bytes;
+	char origin[XF_NODE_ID_MAX + 1];
+	uint64_t seq;
+	xf_event ev;
+	int r;
+
+	r = mdb_rc(mdb_cursor_open(txn, s->entities, &cur));
+	if (r < 0)
+		return r;
+	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_KEY));
+	while (r == 0) {
+		if ((r = entity_ref_parse(&v, origin, &seq)) < 0 ||
+		    (r = event_get(s, txn, origin, seq, &ev_bytes)) < 0)
+			break;
+		r = xf_event_decode(ev_bytes.mv_data, ev_bytes.mv_size, &ev);
+		if (r < 0) {
+			r = XF_ECORRUPT;
+			break;
+		}
+		r = cb(s, txn, &ev, ctx);
+		if (r != 0)
+			break;
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP));
+	}
+	mdb_cursor_close(cur);
+	return r == MDB_NOTFOUND ? 0 : r;
+}
+
+/* What an append needs to know of the entity it adds to: its heads (its
+ * events no other event of it names as a parent) and its current state. */
+struct entity_now {
+	size_t n_ids, n_refs, cap_ids, cap_refs;
+	char (*ids)[XF_EVENT_ID_MAX + 1];
+	char (*refs)[XF_EVENT_ID_MAX + 1];
+	xf_entity *state;
+};
+
+static int push_id(char (**list)[XF_EVENT_ID_MAX + 1], size_t *n, size_t *cap, const char *id)
+{
+	if (*n == *cap) {
+		size_t cap2 = *cap ? *cap * 2 : 16;
+		void *p = realloc(*list, cap2 * sizeof(**list));
+
+		if (!p)
+			return -ENOMEM;
+		*list = p;
+		*cap = cap2;
+	}
+	snprintf((*list)[(*n)++], XF_EVENT_ID_MAX + 1, "%s", id);
+	return 0;
+}
+
+static int entity_now_add(xf_store *s, MDB_txn *txn, const xf_event *ev, void *vctx)
+{
+	struct entity_now *h = vctx;
+	char id[XF_EVENT_ID_MAX + 1];
+	size_t i;
+	int r;
+
+	(void)s, (void)txn;
+	for (i = 0; i < ev->n_parents; i++) {
+		r = push_id(&h->refs, &h->n_refs, &h->cap_refs, ev->parents[i]);
+		if (r < 0)
+			return r;
+	}
+	xf_event_id(ev->origin, ev->seq, id);
+	r = push_id(&h->ids, &h->n_ids, &h->cap_ids, id);
+	if (r < 0)
+		return r;
+	return xf_entity_fold(h->state, ev);
+}
+
+/* Check that EV's act is allowed in its entity's state, and make the
+ * entity's heads EV's parents: how a later fold tells concurrent edits
+ * from sequential ones without trusting clocks. */
+static int entity_prepare(xf_store *s, MDB_txn *txn, xf_event *ev)
+{
+	struct entity_now h = { 0 };
+	size_t i, j;
+	int r;
+
+	r = xf_entity_new(ev->entity, &h.state);
+	if (r < 0)
+		return r;
+	r = entity_walk(s, txn, ev->entity, entity_now_add, &h);
+	if (r == 0 && h.n_ids == 0)
+		r = XF_ENOTFOUND;
+	if (r == 0)
+		r = xf_entity_allows(h.state, ev->type);
+	ev->n_parents = 0;
+	for (i = 0; r == 0 && i < h.n_ids; i++) {
+		for (j = 0; j < h.n_refs; j++)
+			if (strcmp(h.ids[i], h.refs[j]) == 0)
+				break;
+		if (j < h.n_refs)
+			continue;
+		if (ev->n_parents == XF_PARENTS_MAX) {
+			r = XF_ETOOBIG;
+			break;
+		}
+		strcpy(ev->parents[ev->n_parents++], h.ids[i]);
+	}
+	xf_entity_free(h.state);
+	free(h.ids);
+	free(h.refs);
+	return r;
+}
+
+struct append_ctx {
+	const xf_key *key;
+	const xf_draft *drafts;
+	size_t n;
+	uint64_t wall_ms;
+	xf_appended *out;
+};
+
+static int draft_check(const xf_draft *d)
+{
+	if (!d->type || !*d->type || strlen(d->type) > XF_TYPE_MAX || !d->author ||
+	    strlen(d->author) > XF_AUTHOR_MAX || (!d->body && d->body_len))
+		return -EINVAL;
+	if (!d->entity && (d->new_kind < 'A' || d->new_kind > 'Z'))
+		return -EINVAL;
+	if (d->entity && strlen(d->entity) > XF_ENTITY_ID_MAX)
+		return -EINVAL;
+	return xf_text_check(d->author, XF_AUTHOR_MAX);
+}
+
+static int append_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct append_ctx *c = vctx;
+	uint8_t prev[XF_HASH_BYTES];
+	uint64_t seq, hlc;
+	uint8_t *bytes = NULL;
+	size_t len, i;
+	xf_event ev, stored;
+	int r;
+
+	if ((r = head_get(s, txn, s->node, &seq, prev)) < 0 ||
+	    (r = meta_get_u64(s, txn, "hlc", &hlc)) < 0)
+		return r;
+	for (i = 0; i < c->n; i++) {
+		const xf_draft *d = &c->drafts[i];
+
+		memset(&ev, 0, sizeof(ev));
+		strcpy(ev.origin, s->node);
+		ev.seq = ++seq;
+		ev.hlc = hlc = xf_hlc_next(hlc, c->wall_ms);
+		memcpy(ev.prev, prev, XF_HASH_BYTES);
+		strcpy(ev.type, d->type);
+		strcpy(ev.author, d->author);
+		ev.body = d->body;
+		ev.body_len = d->body_len;
+		if (d->entity) {
+			strcpy(ev.entity, d->entity);
+			r = entity_prepare(s, txn, &ev);
+			if (r < 0)
+				return r;
+		} else {
+			r = xf_entity_allows(NULL, d->type);
+			if (r < 0)
+				return r;
+			snprintf(ev.entity, sizeof(ev.entity), "%c-%s-%llu", d->new_kind, s->node,
+				 (unsigned long long)seq);
+		}
+		r = xf_event_encode(&ev, c->key, &bytes, &len);
+		if (r < 0)
+			return r;
+		r = xf_event_decode(bytes, len, &stored);
+		if (r == 0)
+			r = put_event(s, txn, &stored, true);
+		if (r == 0)
+			xf_event_hash(bytes, len, prev);
+		free(bytes);
+		if (r < 0)
+			return r;
+		if (c->out) {
+			c->out[i].seq = ev.seq;
+			strcpy(c->out[i].entity, ev.entity);
+		}
+	}
+	if ((r = head_put(s, txn, s->node, seq, prev)) < 0)
+		return r;
+	return meta_put_u64(s, txn, "hlc", hlc);
+}
+
+int xf_store_append(xf_store *s, const xf_key *key, const xf_draft *drafts, size_t n,
+		    uint64_t wall_ms, xf_appended *out)
+{
+	struct append_ctx c = { key, drafts, n, wall_ms, out };
+	uint8_t pubkey[XF_PUBKEY_BYTES];
+	size_t i;
+	int r;
+
+	if (!s || !key || (!drafts && n))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		r = draft_check(&drafts[i]);
+		if (r < 0)
+			return r;
+	}
+	/* Signing with a key that is not this node's would write a log
+	 * nobody can verify. */
+	r = xf_store_peer_key(s, s->node, pubkey);
+	if (r == 0 && memcmp(pubkey, xf_key_public(key), XF_PUBKEY_BYTES) != 0)
+		return XF_EBADSIG;
+	if (r < 0 && r != XF_ENOTFOUND)
+		return r;
+	return store_write(s, append_txn, &c);
+}
+
+struct ingest_ctx {
+	const xf_blob *blobs;
+	size_t n;
+	uint64_t wall_ms;
+	xf_event *evs;   /* decoded, one per blob */
+	int *status;     /* per blob: 0 to store, 1 duplicate or fork, <0 rejected */
+	xf_ingest_stats *stats;
+};
+
+static void reject(struct ingest_ctx *c, size_t i, int err)
+{
+	c->status[i] = err;
+	c->stats->rejected++;
+	if (c->stats->first_error == 0) {
+		c->stats->first_error = err;
+		if (c->evs[i].origin[0])
+			xf_event_id(c->evs[i].origin, c->evs[i].seq, c->stats->first_rejected);
+	}
+}
+
+/* An event for an origin:seq already held: the same bytes are a duplicate,
+ * validly signed different bytes a fork kept as evidence. */
+static int held_event(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, const uint8_t *pubkey)
+{
+	const xf_event *ev = &c->evs[i];
+	uint8_t kbuf[EVENT_KEY_MAX + XF_HASH_BYTES];
+	MDB_val have, k, v;
+	size_t kn;
+	int r;
+
+	r = event_get(s, txn, ev->origin, ev->seq, &have);
+	if (r < 0)
+		return r == MDB_NOTFOUND ? XF_ECORRUPT : r;
+	c->status[i] = 1;
+	if (have.mv_size == ev->len && memcmp(have.mv_data, ev->bytes, ev->len) == 0) {
+		c->stats->duplicates++;
+		return 0;
+	}
+	r = xf_event_verify(ev, pubkey);
+	if (r < 0) {
+		reject(c, i, r);
+		return 0;
+	}
+	kn = event_key(kbuf, ev->origin, ev->seq);
+	xf_event_hash(ev->bytes, ev->len, kbuf + kn);
+	k = (MDB_val){ kn + XF_HASH_BYTES, kbuf };
+	v = (MDB_val){ ev->len, (void *)ev->bytes };
+	r = mdb_rc(mdb_put(txn, s->forks, &k, &v, 0));
+	if (r < 0)
+		return r;
+	c->stats->forks++;
+	return 0;
+}
+
+/* Check one origin's run of events, blobs [from, to) all of ORIGIN, and
+ * store what is proven. */
+static int ingest_run(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t from, size_t to, uint64_t *hlc)
+{
+	const char *origin = c->evs[from].origin;
+	uint8_t pubkey[XF_PUBKEY_BYTES], prev[XF_HASH_BYTES], hash[XF_HASH_BYTES] = { 0 };
+	uint64_t held, next;
+	size_t i, last = SIZE_MAX;
+	int r;
+
+	r = peer_get(s, txn, origin, pubkey);
+	if (r == XF_EUNKNOWNNODE) {
+		for (i = from; i < to; i++)
+			reject(c, i, r);
+		return 0;
+	}
+	if (r < 0 || (r = head_get(s, txn, origin, &held, prev)) < 0)
+		return r;
+	next = held + 1;
+	for (i = from; i < to; i++) {
+		const xf_event *ev = &c->evs[i];
+
+		if (ev->seq <= held) {
+			r = held_event(s, txn, c, i, pubkey);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (ev->seq != next || memcmp(ev->prev, prev, XF_HASH_BYTES) != 0) {
+			reject(c, i, ev->seq != next ? XF_ESEQ : XF_ECHAIN);
+			break;
+		}
+		xf_event_hash(ev->bytes, ev->len, prev);
+		next++;
+		last = i;
+	}
+	for (i++; i < to; i++)
+		if (c->status[i] == 0)
+			reject(c, i, XF_ECHAIN);
+	if (last == SIZE_MAX)
+		return 0;
+	/* The links prove every event up to LAST once LAST's signature holds.
+	 * If it does not, find the latest event whose own signature holds:
+	 * everything before it is proven by the links, everything after is
+	 * forged or damaged. */
+	while (xf_event_verify(&c->evs[last], pubkey) < 0) {
+		reject(c, last, XF_EBADSIG);
+		do {
+			if (last == from)
+				return 0;
+			last--;
+		} while (c->status[last] != 0);
+	}
+	for (i = from; i <= last; i++) {
+		if (c->status[i] != 0)
+			continue;
+		r = put_event(s, txn, &c->evs[i], false);
+		if (r < 0)
+			return r;
+		*hlc = xf_hlc_recv(*hlc, c->evs[i].hlc, c->wall_ms);
+		c->stats->stored++;
+		xf_event_hash(c->evs[i].bytes, c->evs[i].len, hash);
+		held = c->evs[i].seq;
+	}
+	return head_put(s, txn, origin, held, hash);
+}
+
+static int ingest_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct ingest_ctx *c = vctx;
+	uint64_t hlc;
+	size_t i, j;
+	int r;
+
+	memset(c->stats, 0, sizeof(*c->stats));
+	memset(c->status, 0, c->n * sizeof(*c->status));
+	r = meta_get_u64(s, txn, "hlc", &hlc);
+	if (r < 0)
+		return r;
+	for (i = 0; i < c->n; i++) {
+		r = xf_event_decode(c->blobs[i].data, c->blobs[i].len, &c->evs[i]);
+		if (r < 0) {
+			memset(&c->evs[i], 0, sizeof(c->evs[i]));
+			reject(c, i, r);
+		}
+	}
+	for (i = 0; i < c->n; i = j) {
+		for (j = i + 1; j < c->n && c->status[j] == 0 && strcmp(c->evs[j].origin, c->evs[i].origin) == 0; j++)
+			;
+		if (c->status[i] != 0)
+			continue;
+		r = ingest_run(s, txn, c, i, j, &hlc);
+		if (r < 0)
+			return r;
+	}
+	return meta_put_u64(s, txn, "hlc", hlc);
+}
+
+int xf_store_ingest(xf_store *s, const xf_blob *events, size_t n, uint64_t wall_ms, xf_ingest_stats *stats)
+{
+	struct ingest_ctx c = { events, n, wall_ms, NULL, NULL, stats };
+	int r;
+
+	if (!s || !stats || (!events && n))
+		return -EINVAL;
+	c.evs = malloc((n ? n : 1) * sizeof(*c.evs));
+	c.status = malloc((n ? n : 1) * sizeof(*c.status));
+	if (!c.evs || !c.status)
+		r = -ENOMEM;
+	else
+		r = store_write(s, ingest_txn, &c);
+	free(c.evs);
+	free(c.status);
+	return r;
+}
+
+/* Run FN inside a read transaction. */
+static int store_read(xf_store *s, write_fn fn, void *ctx)
+{
+	MDB_txn *txn;
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	r = txn_begin(s, MDB_RDONLY, &txn);
+	if (r < 0)
+		return public_rc(r);
+	r = fn(s, txn, ctx);
+	mdb_txn_abort(txn);
+	return public_rc(r);
+}
+
+struct scan_ctx {
+	const char *origin;
+	uint64_t from;
+	xf_event_cb cb;
+	void *ctx;
+};
+
+static int scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct scan_ctx *c = vctx;
+	uint8_t kbuf[EVENT_KEY_MAX];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	xf_event ev;
+	int r;
+
+	r = mdb_rc(mdb_cursor_open(txn, s->events, &cur));
+	if (r < 0)
+		return r;
+	if (c->origin) {
+		k = (MDB_val){ event_key(kbuf, c->origin, c->from), kbuf };
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+	} else {
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+	}
+	while (r == 0) {
+		r = xf_event_decode(v.mv_data, v.mv_size, &ev);
+		if (r < 0) {
+			r = XF_ECORRUPT;
+			break;
+		}
+		if (c->origin && strcmp(ev.origin, c->origin) != 0)
+			break;
+		if (ev.seq >= c->from) {
+			r = c->cb(&ev, c->ctx);
+			if (r != 0)
+				break;
+		}
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+	}
+	mdb_cursor_close(cur);
+	return r == MDB_NOTFOUND ? 0 : r;
+}
+
+int xf_store_scan(xf_store *s, const char *origin, uint64_t from, xf_event_cb cb, void *ctx)
+{
+	struct scan_ctx c = { origin, from, cb, ctx };
+
+	if (!cb || (origin && xf_node_id_check(origin) < 0))
+		return -EINVAL;
+	return store_read(s, scan_txn, &c);
+}
+
+struct entity_scan_ctx {
+	const char *entity;
+	xf_event_cb cb;
+	void *ctx;
+	bool seen;
+};
+
+static int entity_scan_one(xf_store *s, MDB_txn *txn, const xf_event *ev, void *vctx)
+{
+	struct entity_scan_ctx *c = vctx;
+
+	(void)s, (void)txn;
+	c->seen = true;
+	return c->cb(ev, c->ctx);
+}
+
+static int entity_scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct entity_scan_ctx *c = vctx;
+	int r = entity_walk(s, txn, c->entity, entity_scan_one, c);
+
+	return r == 0 && !c->seen ? XF_ENOTFOUND : r;
+}
+
+int xf_store_entity_scan(xf_store *s, const char *entity, xf_event_cb cb, void *ctx)
+{
+	struct entity_scan_ctx c = { entity, cb, ctx, false };
+
+	if (!entity || !*entity || strlen(entity) > XF_ENTITY_ID_MAX || !cb)
+		return -EINVAL;
+	return store_read(s, entity_scan_txn, &c);
+}
+
+struct entities_ctx {
+	char kind;
+	int (*cb)(const char *entity, void *ctx);
+	void *ctx;
+};
+
+static int entities_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct entities_ctx *c = vctx;
+	char id[XF_ENTITY_ID_MAX + 1];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int r;
+
+	r = mdb_rc(mdb_cursor_open(txn, s->entities, &cur));
+	if (r < 0)
+		return r;
+	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+	while (r == 0) {
+		if (k.mv_size == 0 || k.mv_size > XF_ENTITY_ID_MAX) {
+			r = XF_ECORRUPT;
+			break;
+		}
+		memcpy(id, k.mv_data, k.mv_size);
+		id[k.mv_size] = '\0';
+		if (!c->kind || id[0] == c->kind) {
+			r = c->cb(id, c->ctx);
+			if (r != 0)
+				break;
+		}
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP));
+	}
+	mdb_cursor_close(cur);
+	return r == MDB_NOTFOUND ? 0 : r;
+}
+
+int xf_store_entities(xf_store *s, char kind, int (*cb)(const char *entity, void *ctx), void *ctx)
+{
+	struct entities_ctx c = { kind, cb, ctx };
+
+	if (!cb)
+		return -EINVAL;
+	return store_read(s, entities_txn, &c);
+}
+
+struct head_ctx {
+	const char *origin;
+	uint64_t *seq;
+	uint8_t *hash;
+	uint8_t *pubkey;
+};
+
+static int head_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct head_ctx *c = vctx;
+
+	return head_get(s, txn, c->origin, c->seq, c->hash);
+}
+
+int xf_store_head(xf_store *s, const char *origin, uint64_t *seq, uint8_t hash[XF_HASH_BYTES])
+{
+	struct head_ctx c = { origin, seq, hash, NULL };
+
+	if (!origin || xf_node_id_check(origin) < 0 || !seq || !hash)
+		return -EINVAL;
+	return store_read(s, head_txn, &c);
+}
+
+static int peer_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct head_ctx *c = vctx;
+
+	return peer_get(s, txn, c->origin, c->pubkey);
+}
+
+int xf_store_peer_key(xf_store *s, const char *node, uint8_t pubkey[XF_PUBKEY_BYTES])
+{
+	struct head_ctx c = { node, NULL, NULL, pubkey };
+	int r;
+
+	if (!node || xf_node_id_check(node) < 0 || !pubkey)
+		return -EINVAL;
+	r = store_read(s, peer_txn, &c);
+	return r == XF_EUNKNOWNNODE ? XF_ENOTFOUND : r;
+}
+
+struct verify_ctx {
+	xf_verify_report *report;
+	char origin[XF_NODE_ID_MAX + 1];
+	uint8_t pubkey[XF_PUBKEY_BYTES];
+	uint64_t seq;
+	uint8_t prev[XF_HASH_BYTES];
+};
+
+static int verify_fail(struct verify_ctx *c, const char *origin, uint64_t seq, int err)
+{
+	c->report->error = err;
+	xf_event_id(origin, seq, c->report->bad_event);
+	return err;
+}
+
+/* The heads entry of the origin just walked must name its last event. */
+static int verify_head(xf_store *s, MDB_txn *txn, struct verify_ctx *c)
+{
+	uint8_t hash[XF_HASH_BYTES];
+	uint64_t seq;
+	int r;
+
+	if (!c->origin[0])
+		return 0;
+	r = head_get(s, txn, c->origin, &seq, hash);
+	if (r < 0)
+		return r;
+	if (seq != c->seq || memcmp(hash, c->prev, XF_HASH_BYTES) != 0)
+		return verify_fail(c, c->origin, seq, seq > c->seq ? XF_ESEQ : XF_ECHAIN);
+	return 0;
+}
+
+static int verify_event(xf_store *s, MDB_txn *txn, struct verify_ctx *c, const MDB_val *k, const MDB_val *v)
+{
+	char origin[XF_NODE_ID_MAX + 1];
+	uint64_t seq;
+	xf_event ev;
+	int r;
+
+	r = event_key_parse(k, origin, &seq);
+	if (r < 0)
+		return verify_fail(c, "?", 0, r);
+	if (strcmp(origin, c->origin) != 0) {
+		r = verify_head(s, txn, c);
+		if (r < 0)
+			return r;
+		strcpy(c->origin, origin);
+		c->seq = 0;
+		memset(c->prev, 0, XF_HASH_BYTES);
+		c->report->origins++;
+		r = peer_get(s, txn, origin, c->pubkey);
+		if (r < 0)
+			return verify_fail(c, origin, seq, r);
+	}
+	if (xf_event_decode(v->mv_data, v->mv_size, &ev) < 0 || strcmp(ev.origin, origin) != 0 ||
+	    ev.seq != seq)
+		return verify_fail(c, origin, seq, XF_ECORRUPT);
+	if (seq != c->seq + 1)
+		return verify_fail(c, origin, c->seq + 1, XF_ESEQ);
+	if (memcmp(ev.prev, c->prev, XF_HASH_BYTES) != 0)
+		return verify_fail(c, origin, seq, XF_ECHAIN);
+	r = xf_event_verify(&ev, c->pubkey);
+	if (r < 0)
+		return verify_fail(c, origin, seq, r);
+	xf_event_hash(ev.bytes, ev.len, c->prev);
+	c->seq = seq;
+	c->report->events++;
+	return 0;
+}
+
+static int verify_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct verify_ctx *c = vctx;
+	char origin[XF_NODE_ID_MAX + 1];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	MDB_stat st;
+	uint64_t seq;
+	int r;
+
+	r = mdb_rc(mdb_cursor_open(txn, s->events, &cur));
+	if (r < 0)
+		return r;
+	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+	while (r == 0) {
+		r = verify_event(s, txn, c, &k, &v);
+		if (r < 0)
+			break;
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+	}
+	mdb_cursor_close(cur);
+	if (r == MDB_NOTFOUND)
+		r = verify_head(s, txn, c);
+	if (r < 0)
+		return r;
+	/* Every head must belong to events walked above. */
+	r = mdb_rc(mdb_stat(txn, s->heads, &st));
+	if (r < 0)
+		return r;
+	if (st.ms_entries != c->report->origins)
+		return verify_fail(c, "?", 0, XF_ECORRUPT);
+	r = mdb_rc(mdb_stat(txn, s->forks, &st));
+	if (r < 0)
+		return r;
+	c->report->forks = st.ms_entries;
+	if (st.ms_entries == 0)
+		return 0;
+	r = mdb_rc(mdb_cursor_open(txn, s->forks, &cur));
+	if (r < 0)
+		return r;
+	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+	if (r == 0) {
+		k.mv_size -= XF_HASH_BYTES;
+		r = event_key_parse(&k, origin, &seq);
+	}
+	mdb_cursor_close(cur);
+	if (r < 0)
+		return verify_fail(c, "?", 0, XF_ECORRUPT);
+	return verify_fail(c, origin, seq, XF_EFORK);
+}
+
+int xf_store_verify(xf_store *s, xf_verify_report *report)
+{
+	struct verify_ctx c;
+	int r;
+
+	if (!s || !report)
+		return -EINVAL;
+	memset(report, 0, sizeof(*report));
+	memset(&c, 0, sizeof(c));
+	c.report = report;
+	r = store_read(s, verify_txn, &c);
+	if (r < 0 && report->error == 0)
+		report->error = r;
+	return r;
+}
+
+static int open_dbis(xf_store *s, MDB_txn *txn)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+		unsigned flags;
+	} dbs[] = {
+		{ "events", offsetof(xf_store, events), 0 },
+		{ "heads", offsetof(xf_store, heads), 0 },
+		{ "entities", offsetof(xf_store, entities), MDB_DUPSORT },
+		{ "forks", offsetof(xf_store, forks), 0 },
+		{ "peers", offsetof(xf_store, peers), 0 },
+		{ "meta", offsetof(xf_store, meta), 0 },
+	};
+	size_t i;
+	int r;
+
+	for (i = 0; i < XF_ARRAY_SIZE(dbs); i++) {
+		r = mdb_rc(mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE,
+					(MDB_dbi *)((char *)s + dbs[i].offset)));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* A data dir holds secrets about people: only its owner may enter it. */
+static int dir_check(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if ((st.st_mode & 077) || st.st_uid != geteuid())
+		return XF_EUNSAFE;
+	return 0;
+}
+
+static int env_open(xf_store **out, const char *dir)
+{
+	xf_store *s;
+	MDB_txn *txn = NULL;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if ((r = mdb_rc(mdb_env_create(&s->env))) < 0) {
+		s->env = NULL;
+		goto cleanup;
+	}
+	if ((r = mdb_rc(mdb_env_set_maxdbs(s->env, 16))) < 0 ||
+	    (r = mdb_rc(mdb_env_set_mapsize(s->env, MAP_SIZE_INITIAL))) < 0 ||
+	    (r = mdb_rc(mdb_env_open(s->env, dir, MDB_NOTLS, 0600))) < 0)
+		goto cleanup;
+	/* A dead process may have left a reader slot behind. */
+	mdb_reader_check(s->env, NULL);
+	if ((r = txn_begin(s, 0, &txn)) < 0)
+		goto cleanup;
+	r = open_dbis(s, txn);
+	if (r == 0)
+		r = mdb_rc(mdb_txn_commit(txn));
+	else
+		mdb_txn_abort(txn);
+	if (r < 0)
+		goto cleanup;
+	*out = s;
+	return 0;
+cleanup:
+	if (s->env)
+		mdb_env_close(s->env);
+	free(s);
+	return public_rc(r);
+}
+
+static int read_identity(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	MDB_val k = val_str("schema"), v;
+	uint64_t schema;
+	int r;
+
+	(void)vctx;
+	r = meta_get_u64(s, txn, "schema", &schema);
+	if (r < 0)
+		return r;
+	if (schema == 0)
+		return XF_ENOTFOUND;
+	if (schema > XF_SCHEMA_VERSION)
+		return XF_ESCHEMA;
+	k = val_str("node");
+	r = mdb_rc(mdb_get(txn, s->meta, &k, &v));
+	if (r < 0)
+		return r == MDB_NOTFOUND ? XF_ECORRUPT : r;
+	if (v.mv_size != strlen(s->node) || memcmp(v.mv_data, s->node, v.mv_size) != 0)
+		return XF_ENODE;
+	return 0;
+}
+
+int xf_store_open(xf_store **out, const char *dir, const char *node_id)
+{
+	char path[PATH_MAX];
+	xf_store *s = NULL;
+	int r;
+
+	if (!out || !dir || xf_node_id_check(node_id) < 0)
+		return -EINVAL;
+	if ((r = xf_crypto_init()) < 0 || (r = dir_check(dir)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (access(path, F_OK) < 0)
+		return XF_ENOTFOUND;
+	r = env_open(&s, dir);
+	if (r < 0)
+		return r;
+	strcpy(s->node, node_id);
+	r = store_read(s, read_identity, NULL);
+	if (r < 0) {
+		xf_store_close(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+void xf_store_close(xf_store *s)
+{
+	if (!s)
+		return;
+	mdb_env_close(s->env);
+	free(s);
+}
+
+const char *xf_store_node(const xf_store *s)
+{
+	return s->node;
+}
+
+static int write_identity(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	MDB_val k = val_str("node"), v = val_str(s->node);
+	int r;
+
+	(void)vctx;
+	r = mdb_rc(mdb_put(txn, s->meta, &k, &v, MDB_NOOVERWRITE));
+	if (r < 0)
+		return r == MDB_KEYEXIST ? XF_EEXIST : r;
+	return meta_put_u64(s, txn, "schema", XF_SCHEMA_VERSION);
+}
+
+int xf_store_init(const char *dir, const char *node_id, const char *role, uint64_t wall_ms,
+		  uint8_t pubkey[XF_PUBKEY_BYTES])
+{
+	char path[PATH_MAX], hex[XF_PUBKEY_HEX];
+	xf_store *s = NULL;
+	xf_key *key = NULL;
+	xf_body *body = NULL;
+	const uint8_t *bytes;
+	size_t len;
+	xf_draft d;
+	int r;
+
+	if (!dir || !role || !pubkey || xf_node_id_check(node_id) < 0)
+		return -EINVAL;
+	if ((r = xf_crypto_init()) < 0)
+		return r;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if ((r = dir_check(dir)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (access(path, F_OK) == 0)
+		return XF_EEXIST;
+	snprintf(path, sizeof(path), "%s/%s", dir, XF_KEY_FILE);
+	if ((r = xf_key_generate(path)) < 0 || (r = xf_key_load(&key, path)) < 0)
+		return r;
+	if ((r = env_open(&s, dir)) < 0)
+		goto cleanup;
+	strcpy(s->node, node_id);
+	if ((r = store_write(s, write_identity, NULL)) < 0)
+		goto cleanup;
+	/* The log's first event enrols the node's own key, so that the log
+	 * carries what is needed to verify it. */
+	xf_pubkey_to_hex(xf_key_public(key), hex);
+	if ((r = xf_body_new(&body)) < 0 || (r = xf_body_put_str(body, "node", node_id, XF_NODE_ID_MAX)) < 0 ||
+	    (r = xf_body_put_str(body, "pubkey", hex, 64)) < 0 || (r = xf_body_put_str(body, "role", role, 15)) < 0 ||
+	    (r = xf_body_bytes(body, &bytes, &len)) < 0)
+		goto cleanup;
+	d = (xf_draft){ .type = "node.enrolled", .new_kind = 'N', .author = "xinfang", .body = bytes, .body_len = len };
+	if ((r = xf_store_append(s, key, &d, 1, wall_ms, NULL)) < 0)
+		goto cleanup;
+	memcpy(pubkey, xf_key_public(key), XF_PUBKEY_BYTES);
+cleanup:
+	xf_body_free(body);
+	xf_store_close(s);
+	xf_key_free(key);
+	return r;
+}

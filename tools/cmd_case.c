@@ -1,0 +1,143 @@
+/* case open, and the acts on an existing case or risk. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+#define FROM_MAX 16
+
+int cmd_case_open(ctl *c, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "date", required_argument, NULL, 'd' },
+		{ "title", required_argument, NULL, 't' },
+		{ "from", required_argument, NULL, 'f' },
+		{ 0 },
+	};
+	const char *date_arg = NULL, *title = NULL, *from[FROM_MAX];
+	char date[XF_DATE_LEN + 1];
+	xf_entity *source = NULL;
+	xf_body *body = NULL;
+	size_t n_from = 0, i;
+	int opt, r;
+
+	while ((opt = ctl_getopt(c, argc, argv, "", options)) != -1) {
+		switch (opt) {
+		case 'd': date_arg = optarg; break;
+		case 't': title = optarg; break;
+		case 'f':
+			if (n_from == FROM_MAX)
+				return ctl_usage(c, "at most %d --from", FROM_MAX);
+			from[n_from++] = optarg;
+			break;
+		case 'h': return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return ctl_usage(c, "unexpected argument '%s'", argv[optind]);
+	if (n_from == 0)
+		return ctl_usage(c, "--from ID is required: the visit or letter the case comes from");
+	if ((r = ctl_load_config(c)) != 0 || (r = ctl_date(c, date_arg, date)) != 0 || (r = ctl_open(c)) != 0)
+		return r;
+	for (i = 0; i < n_from; i++) {
+		if ((from[i][0] != 'V' && from[i][0] != 'L') || from[i][1] != '-')
+			return ctl_fail(c, "--from '%s' is not a visit or letter id", from[i]);
+		r = xf_entity_load(c->store, from[i], &source);
+		xf_entity_free(source);
+		if (r == XF_ENOTFOUND || r == -EINVAL)
+			return ctl_fail(c, "no such visit or letter '%s'", from[i]);
+		if (r < 0)
+			return ctl_fail(c, "%s: %s", from[i], xf_strerror(r));
+	}
+	if (xf_body_new(&body) < 0)
+		return ctl_fail(c, "out of memory");
+	if ((r = ctl_put_text(c, body, "date", "date", date, XF_DATE_LEN)) == 0 &&
+	    (r = ctl_put_text(c, body, "title", "title", title, LIMIT_TEXT)) == 0) {
+		if (xf_body_put_strv(body, "from", from, n_from, XF_ENTITY_ID_MAX) < 0)
+			r = ctl_fail(c, "out of memory");
+		else
+			r = ctl_create(c, "case.opened", 'C', body);
+	}
+	xf_body_free(body);
+	return r;
+}
+
+/* An act on an existing entity: its event type, and the one text option
+ * it requires and the body field that option fills. */
+static const struct act {
+	const char *verb;
+	const char *type;
+	const char *option;
+	const char *field;
+	size_t max;
+} acts[] = {
+	{ "case assign", "case.assigned", "leader", "leader", LIMIT_SHORT },
+	{ "case dispatch", "case.dispatched", "members", "text", LIMIT_SHORT },
+	{ "case note", "case.noted", "text", "text", LIMIT_TEXT },
+	{ "case reply", "case.replied", "text", "reply", LIMIT_TEXT },
+	{ "case close", "case.closed", "outcome", "outcome", LIMIT_TEXT },
+	{ "case reopen", "case.reopened", "reason", "reason", LIMIT_TEXT },
+	{ "risk resolve", "risk.resolved", "outcome", "outcome", LIMIT_TEXT },
+};
+
+int cmd_case_act(ctl *c, int argc, char **argv)
+{
+	const struct act *act = NULL;
+	const char *date_arg = NULL, *text = NULL, *due = NULL, *id;
+	char date[XF_DATE_LEN + 1];
+	int32_t due_days, act_days;
+	xf_body *body = NULL;
+	size_t i;
+	int opt, r;
+
+	for (i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
+		if (strcmp(acts[i].verb, c->verb) == 0)
+			act = &acts[i];
+	if (!act)
+		return ctl_fail(c, "no such act");
+	struct option options[] = {
+		{ "date", required_argument, NULL, 'd' },
+		{ act->option, required_argument, NULL, 'v' },
+		{ 0 },
+		{ 0 },
+	};
+	if (strcmp(act->type, "case.replied") == 0)
+		options[2] = (struct option){ "due", required_argument, NULL, 'u' };
+	while ((opt = ctl_getopt(c, argc, argv, "", options)) != -1) {
+		switch (opt) {
+		case 'd': date_arg = optarg; break;
+		case 'v': text = optarg; break;
+		case 'u': due = optarg; break;
+		case 'h': return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if ((r = ctl_entity_arg(c, argc, argv, act->verb[0] == 'c' ? 'C' : 'R', &id)) != 0)
+		return r;
+	if ((r = ctl_load_config(c)) != 0 || (r = ctl_date(c, date_arg, date)) != 0)
+		return r;
+	if (xf_body_new(&body) < 0)
+		return ctl_fail(c, "out of memory");
+	if ((r = ctl_put_text(c, body, "date", "date", date, XF_DATE_LEN)) != 0 ||
+	    (r = ctl_put_text(c, body, act->field, act->option, text, act->max)) != 0)
+		goto cleanup;
+	if (strcmp(act->type, "case.replied") == 0) {
+		xf_date_parse(date, &act_days);
+		if (!due) {
+			r = ctl_usage(c, "--due YYYY-MM-DD is required: the deadline given to the petitioner");
+			goto cleanup;
+		}
+		if (xf_date_parse(due, &due_days) < 0 || due_days < act_days) {
+			r = ctl_usage(c, "--due '%s' must be a real date YYYY-MM-DD, not before the reply", due);
+			goto cleanup;
+		}
+		if ((r = ctl_put_text(c, body, "due", "due", due, XF_DATE_LEN)) != 0)
+			goto cleanup;
+	}
+	r = ctl_record(c, act->type, id, 0, body, NULL);
+cleanup:
+	xf_body_free(body);
+	return r;
+}

@@ -1,0 +1,92 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static int no_arguments(ctl *c, int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = ctl_getopt(c, argc, argv, NULL, NULL)) != -1)
+		return opt == 'h' ? -1 : EXIT_USAGE;
+	if (optind < argc)
+		return ctl_usage(c, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int cmd_init(ctl *c, int argc, char **argv)
+{
+	uint8_t pubkey[XF_PUBKEY_BYTES];
+	char hex[XF_PUBKEY_HEX];
+	int r;
+
+	if ((r = no_arguments(c, argc, argv)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if ((r = ctl_load_config(c)) != 0)
+		return r;
+	r = xf_store_init(c->cfg.data_dir, c->cfg.node_id, c->cfg.role, c->now_ms, pubkey);
+	if (r == XF_EEXIST)
+		return ctl_fail(c, "%s is already initialised", c->cfg.data_dir);
+	if (r == XF_EUNSAFE)
+		return ctl_fail(c, "%s: data dir must belong to this user and be closed to others (chmod 700)",
+				c->cfg.data_dir);
+	if (r < 0)
+		return ctl_fail(c, "%s: %s", c->cfg.data_dir, xf_strerror(r));
+	xf_pubkey_to_hex(pubkey, hex);
+	printf("%s\n", hex);
+	return EXIT_OK;
+}
+
+int cmd_key(ctl *c, int argc, char **argv)
+{
+	char hex[XF_PUBKEY_HEX];
+	int r;
+
+	if ((r = no_arguments(c, argc, argv)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if ((r = ctl_load_config(c)) != 0 || (r = ctl_open_key(c)) != 0)
+		return r;
+	xf_pubkey_to_hex(xf_key_public(c->key), hex);
+	printf("%s\n", hex);
+	return EXIT_OK;
+}
+
+int cmd_enroll(ctl *c, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "role", required_argument, NULL, 'r' },
+		{ 0 },
+	};
+	const char *role = "village", *node, *hex;
+	uint8_t pubkey[XF_PUBKEY_BYTES];
+	xf_body *body = NULL;
+	int opt, r;
+
+	while ((opt = ctl_getopt(c, argc, argv, "", options)) != -1) {
+		if (opt != 'r')
+			return opt == 'h' ? EXIT_OK : EXIT_USAGE;
+		role = optarg;
+	}
+	if (argc - optind != 2)
+		return ctl_usage(c, "expects NODE_ID PUBKEY (see --help)");
+	node = argv[optind];
+	hex = argv[optind + 1];
+	if (xf_node_id_check(node) < 0)
+		return ctl_usage(c, "'%s' is not a node id (1 to %d letters, digits or '-')", node, XF_NODE_ID_MAX);
+	if (xf_pubkey_from_hex(hex, pubkey) < 0)
+		return ctl_usage(c, "public key must be 64 hex characters, as 'xinfangctl key' prints it");
+	if (strcmp(role, "village") && strcmp(role, "township"))
+		return ctl_usage(c, "--role must be village or township");
+	if (xf_body_new(&body) < 0)
+		return ctl_fail(c, "out of memory");
+	if ((r = ctl_put_text(c, body, "node", "node", node, XF_NODE_ID_MAX)) == 0 &&
+	    (r = ctl_put_text(c, body, "pubkey", "pubkey", hex, 64)) == 0 &&
+	    (r = ctl_put_text(c, body, "role", "role", role, 16)) == 0)
+		r = ctl_record(c, "node.enrolled", NULL, 'N', body, NULL);
+	if (r == EXIT_OK)
+		printf("enrolled %s\n", node);
+	xf_body_free(body);
+	return r;
+}

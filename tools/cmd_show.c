@@ -1,0 +1,184 @@
+/* show and list for visits, letters, cases and risks. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static char verb_kind(const ctl *c)
+{
+	switch (c->verb[0]) {
+	case 'v': return 'V';
+	case 'l': return 'L';
+	case 'c': return 'C';
+	default: return 'R';
+	}
+}
+
+static json_t *attr_json(const xf_attr *a)
+{
+	json_t *arr;
+	size_t i;
+
+	switch (a->type) {
+	case XF_VALUE_STR: return json_string(a->str);
+	case XF_VALUE_INT: return json_integer(a->i);
+	case XF_VALUE_BOOL: return json_boolean(a->b);
+	case XF_VALUE_ARRAY:
+		arr = json_array();
+		for (i = 0; arr && i < a->n; i++)
+			json_array_append_new(arr, json_string(a->strv[i]));
+		return arr;
+	default: return json_null();
+	}
+}
+
+static json_t *entity_json(const xf_entity *e)
+{
+	static const char *const case_fields[] = { "title", "leader", "due", "outcome", NULL };
+	static const char *const lists[] = { "visits", "notes", "dispatches", NULL };
+	json_t *o = json_object(), *item;
+	size_t i, j;
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_string(e->id));
+	json_object_set_new(o, "status", json_string(e->status));
+	json_object_set_new(o, "origin", json_string(e->origin));
+	json_object_set_new(o, "events", json_integer((json_int_t)e->n_events));
+	if (e->kind == 'C') {
+		for (i = 0; case_fields[i]; i++)
+			json_object_set_new(o, case_fields[i], json_null());
+		for (i = 0; lists[i]; i++)
+			json_object_set_new(o, lists[i], json_array());
+	}
+	for (i = 0; i < e->n_attrs; i++)
+		json_object_set_new(o, e->attrs[i].name, attr_json(&e->attrs[i]));
+	for (i = 0; i < e->n_items; i++) {
+		const xf_item *it = &e->items[i];
+
+		if (strcmp(it->list, "visits") == 0) {
+			item = json_string(it->text);
+		} else {
+			item = json_pack("{s:s, s:s, s:s, s:s}", "date", it->date, "text", it->text, "author",
+					 it->author, "event", it->event);
+		}
+		json_array_append_new(json_object_get(o, it->list), item);
+	}
+	/* Conflicts are listed once the merge rules detect them. */
+	json_object_set_new(o, "conflicts", json_array());
+	(void)j;
+	return o;
+}
+
+static void print_attr(const xf_attr *a)
+{
+	size_t i;
+
+	printf("%-12s ", a->name);
+	switch (a->type) {
+	case XF_VALUE_STR: printf("%s", a->str); break;
+	case XF_VALUE_INT: printf("%lld", (long long)a->i); break;
+	case XF_VALUE_BOOL: printf("%s", a->b ? "yes" : "no"); break;
+	case XF_VALUE_ARRAY:
+		for (i = 0; i < a->n; i++)
+			printf("%s%s", i ? ", " : "", a->strv[i]);
+		break;
+	default: break;
+	}
+	putchar('\n');
+}
+
+static void print_entity(const xf_entity *e)
+{
+	size_t i;
+
+	printf("%-12s %s\n%-12s %s\n%-12s %s\n", "id", e->id, "status", e->status, "origin", e->origin);
+	for (i = 0; i < e->n_attrs; i++)
+		print_attr(&e->attrs[i]);
+	for (i = 0; i < e->n_items; i++) {
+		const xf_item *it = &e->items[i];
+
+		if (strcmp(it->list, "visits") == 0)
+			printf("%-12s %s\n", "from", it->text);
+		else
+			printf("%-12s %s %s: %s\n", strcmp(it->list, "notes") == 0 ? "note" : "work group", it->date,
+			       it->author, it->text);
+	}
+}
+
+int cmd_entity_show(ctl *c, int argc, char **argv)
+{
+	xf_entity *e = NULL;
+	const char *id;
+	int opt, r;
+
+	while ((opt = ctl_getopt(c, argc, argv, "", NULL)) != -1)
+		return opt == 'h' ? EXIT_OK : EXIT_USAGE;
+	if ((r = ctl_entity_arg(c, argc, argv, verb_kind(c), &id)) != 0 || (r = ctl_open(c)) != 0)
+		return r;
+	r = xf_entity_load(c->store, id, &e);
+	if (r == XF_ENOTFOUND)
+		return ctl_fail(c, "no such entity '%s'", id);
+	if (r < 0)
+		return ctl_fail(c, "%s: %s", id, xf_strerror(r));
+	if (c->json)
+		r = ctl_print_json(c, entity_json(e));
+	else
+		print_entity(e);
+	xf_entity_free(e);
+	return r;
+}
+
+struct list_ctx {
+	ctl *c;
+	json_t *array;
+};
+
+static const char *attr_str(const xf_entity *e, const char *name)
+{
+	const xf_attr *a = xf_entity_attr(e, name);
+
+	return a && a->type == XF_VALUE_STR ? a->str : "";
+}
+
+static int list_one(const char *id, void *vctx)
+{
+	struct list_ctx *l = vctx;
+	xf_entity *e = NULL;
+	int r;
+
+	r = xf_entity_load(l->c->store, id, &e);
+	if (r < 0)
+		return r;
+	if (l->array) {
+		json_array_append_new(l->array, entity_json(e));
+	} else {
+		const char *date = e->kind == 'C' ? attr_str(e, "opened_on") : attr_str(e, "date");
+		const char *text = e->kind == 'C' ? attr_str(e, "title") : attr_str(e, "summary");
+
+		printf("%-28s %-9s %-10s %s\n", e->id, e->status, date, text);
+	}
+	xf_entity_free(e);
+	return 0;
+}
+
+int cmd_entity_list(ctl *c, int argc, char **argv)
+{
+	struct list_ctx l = { c, NULL };
+	int opt, r;
+
+	while ((opt = ctl_getopt(c, argc, argv, "", NULL)) != -1)
+		return opt == 'h' ? EXIT_OK : EXIT_USAGE;
+	if (optind < argc)
+		return ctl_usage(c, "unexpected argument '%s'", argv[optind]);
+	if ((r = ctl_open(c)) != 0)
+		return r;
+	if (c->json && !(l.array = json_array()))
+		return ctl_fail(c, "out of memory");
+	r = xf_store_entities(c->store, verb_kind(c), list_one, &l);
+	if (r < 0) {
+		json_decref(l.array);
+		return ctl_fail(c, "%s", xf_strerror(r));
+	}
+	return l.array ? ctl_print_json(c, l.array) : EXIT_OK;
+}

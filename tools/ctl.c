@@ -1,0 +1,266 @@
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+static int vfail(const ctl *c, int code, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "xinfangctl %s: ", c->verb ? c->verb : "");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+int ctl_fail(const ctl *c, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vfail(c, EXIT_FAIL, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int ctl_usage(const ctl *c, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vfail(c, EXIT_USAGE, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+#define OPTIONS_MAX 24
+
+int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struct option *options)
+{
+	static const struct option common[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	static struct option all[OPTIONS_MAX];
+	char shorts[64];
+	size_t n = 0, i;
+	int opt;
+
+	for (i = 0; options && options[i].name && n < OPTIONS_MAX - 4; i++)
+		all[n++] = options[i];
+	for (i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		all[n++] = common[i];
+	memset(&all[n], 0, sizeof(all[n]));
+	snprintf(shorts, sizeof(shorts), ":c:h%s", shortopts ? shortopts : "");
+	opterr = 0;
+	for (;;) {
+		opt = getopt_long(argc, argv, shorts, all, NULL);
+		switch (opt) {
+		case 'c':
+			c->config_path = optarg;
+			continue;
+		case 'J':
+			c->json = true;
+			continue;
+		case 'h':
+			printf("usage: xinfangctl [-c FILE] %s %s\n", c->verb, c->usage);
+			return 'h';
+		case ':':
+			ctl_usage(c, "option '%s' needs a value", argv[optind - 1]);
+			return '?';
+		case '?':
+			if (optopt)
+				ctl_usage(c, "unknown option '-%c' (see --help)", optopt);
+			else
+				ctl_usage(c, "unknown option '%s' (see --help)", argv[optind - 1]);
+			return '?';
+		default:
+			return opt;
+		}
+	}
+}
+
+int ctl_load_config(ctl *c)
+{
+	char err[512];
+	struct passwd *pw;
+	int r;
+
+	r = xf_config_load(c->config_path, &c->cfg, err, sizeof(err));
+	if (r < 0)
+		return ctl_fail(c, "%s", err);
+	if (!c->cfg.author[0]) {
+		/* Who sits at the PC, when the config does not name them. */
+		pw = getpwuid(geteuid());
+		snprintf(c->cfg.author, sizeof(c->cfg.author), "%s", pw ? pw->pw_name : "unknown");
+	}
+	return 0;
+}
+
+int ctl_open(ctl *c)
+{
+	int r;
+
+	if (c->store)
+		return 0;
+	if (!c->cfg.node_id[0] && (r = ctl_load_config(c)) != 0)
+		return r;
+	r = xf_store_open(&c->store, c->cfg.data_dir, c->cfg.node_id);
+	if (r == XF_ENOTFOUND)
+		return ctl_fail(c, "%s: no log here; run 'xinfangctl init' first", c->cfg.data_dir);
+	if (r == XF_EUNSAFE)
+		return ctl_fail(c, "%s: data dir must belong to this user and be closed to others (chmod 700)",
+				c->cfg.data_dir);
+	if (r < 0)
+		return ctl_fail(c, "%s: %s", c->cfg.data_dir, xf_strerror(r));
+	return 0;
+}
+
+int ctl_open_key(ctl *c)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (c->key)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", c->cfg.data_dir, XF_KEY_FILE);
+	r = xf_key_load(&c->key, path);
+	if (r == XF_EUNSAFE)
+		return ctl_fail(c, "%s: key file must belong to this user and be mode 0600", path);
+	if (r < 0)
+		return ctl_fail(c, "%s: %s", path, xf_strerror(r));
+	return 0;
+}
+
+int ctl_date(ctl *c, const char *date, char out[XF_DATE_LEN + 1])
+{
+	int32_t days, today = xf_date_today(c->now_ms);
+
+	if (!date) {
+		xf_date_format(today, out);
+		return 0;
+	}
+	if (xf_date_parse(date, &days) < 0)
+		return ctl_usage(c, "--date '%s' is not a real date YYYY-MM-DD", date);
+	if (days > today)
+		return ctl_usage(c, "--date '%s' is in the future", date);
+	strcpy(out, date);
+	return 0;
+}
+
+int ctl_put_text(ctl *c, xf_body *body, const char *key, const char *option, const char *val, size_t max)
+{
+	int r;
+
+	if (!val)
+		return ctl_usage(c, "--%s is required", option);
+	if (!*val)
+		return ctl_usage(c, "--%s must not be empty", option);
+	r = xf_body_put_str(body, key, val, max);
+	if (r == XF_ETOOBIG)
+		return ctl_usage(c, "--%s is longer than %zu bytes", option, max);
+	if (r == XF_EUTF8)
+		return ctl_usage(c, "--%s is not valid UTF-8 text", option);
+	if (r < 0)
+		return ctl_fail(c, "--%s: %s", option, xf_strerror(r));
+	return 0;
+}
+
+int ctl_record(ctl *c, const char *type, const char *entity, char new_kind, xf_body *body,
+	       char created[XF_ENTITY_ID_MAX + 1])
+{
+	xf_appended done;
+	xf_draft d = { .type = type, .entity = entity, .new_kind = new_kind, .author = c->cfg.author };
+	int r;
+
+	if ((r = ctl_open(c)) != 0 || (r = ctl_open_key(c)) != 0)
+		return r;
+	r = xf_body_bytes(body, &d.body, &d.body_len);
+	if (r == 0)
+		r = xf_store_append(c->store, c->key, &d, 1, c->now_ms, &done);
+	if (r == XF_ENOTFOUND)
+		return ctl_fail(c, "no such entity '%s'", entity ? entity : "");
+	if (r == XF_EEXIST)
+		return ctl_fail(c, "that node is already enrolled");
+	if (r == XF_ESTATE)
+		return ctl_fail(c, "%s is not allowed now: %s", type, xf_strerror(r));
+	if (r < 0)
+		return ctl_fail(c, "%s", xf_strerror(r));
+	if (created)
+		strcpy(created, done.entity);
+	return EXIT_OK;
+}
+
+int ctl_entity_arg(ctl *c, int argc, char **argv, char kind, const char **id)
+{
+	if (optind >= argc)
+		return ctl_usage(c, "an id is required (see --help)");
+	if (optind + 1 < argc)
+		return ctl_usage(c, "unexpected argument '%s'", argv[optind + 1]);
+	if (argv[optind][0] != kind || argv[optind][1] != '-' || strlen(argv[optind]) > XF_ENTITY_ID_MAX)
+		return ctl_fail(c, "'%s' is not a %s id", argv[optind],
+				kind == 'C' ? "case" : kind == 'R' ? "risk" : kind == 'V' ? "visit" : "letter");
+	*id = argv[optind];
+	return 0;
+}
+
+json_t *ctl_value_json(const xf_value *v)
+{
+	json_t *a;
+	size_t i;
+
+	switch (v->type) {
+	case XF_VALUE_BOOL:
+		return json_boolean(v->b);
+	case XF_VALUE_INT:
+		return json_integer(v->i);
+	case XF_VALUE_STR:
+		return json_stringn(v->s, v->len);
+	case XF_VALUE_ARRAY:
+		a = json_array();
+		for (i = 0; a && i < v->len; i++)
+			json_array_append_new(a, ctl_value_json(&v->items[i]));
+		return a;
+	default:
+		return json_null();
+	}
+}
+
+int ctl_print_json(ctl *c, json_t *v)
+{
+	int r;
+
+	if (!v)
+		return ctl_fail(c, "out of memory");
+	r = json_dumpf(v, stdout, JSON_INDENT(2));
+	json_decref(v);
+	if (r < 0)
+		return ctl_fail(c, "cannot write output");
+	putchar('\n');
+	return EXIT_OK;
+}
+
+void ctl_close(ctl *c)
+{
+	xf_store_close(c->store);
+	xf_key_free(c->key);
+	c->store = NULL;
+	c->key = NULL;
+}
+
+int ctl_create(ctl *c, const char *type, char kind, xf_body *body)
+{
+	char id[XF_ENTITY_ID_MAX + 1];
+	int r = ctl_record(c, type, NULL, kind, body, id);
+
+	if (r == EXIT_OK)
+		printf("%s\n", id);
+	return r;
+}

@@ -1,0 +1,95 @@
+/* xinfangctl: the clerk's and administrator's command line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static const ctl_verb verbs[] = {
+	{ "init", "", "create the data dir and node key; print the public key", cmd_init },
+	{ "key", "", "print this node's public key", cmd_key },
+	{ "enroll", "NODE_ID PUBKEY [--role village|township]", "admit a peer node by its public key", cmd_enroll },
+	{ "visit add", "--people N --category TEXT --summary TEXT [--date D] [--name NAME]... [--phone TEXT] [--escalated]",
+	  "record a visit (5 or more people is a collective visit)", cmd_visit_add },
+	{ "visit show", "ID [--json]", "show a visit", cmd_entity_show },
+	{ "visit list", "[--json]", "list visits", cmd_entity_list },
+	{ "letter add", "--category TEXT --summary TEXT [--date D] [--name NAME]...", "record a letter", cmd_letter_add },
+	{ "letter show", "ID [--json]", "show a letter", cmd_entity_show },
+	{ "letter list", "[--json]", "list letters", cmd_entity_list },
+	{ "case open", "--title TEXT --from ID [--from ID]... [--date D]", "open a case from visits or letters", cmd_case_open },
+	{ "case assign", "ID --leader NAME [--date D]", "put a leader in charge", cmd_case_act },
+	{ "case dispatch", "ID --members TEXT [--date D]", "send a work group", cmd_case_act },
+	{ "case note", "ID --text TEXT [--date D]", "add a note", cmd_case_act },
+	{ "case reply", "ID --text TEXT --due YYYY-MM-DD [--date D]", "answer the petitioner, with a deadline", cmd_case_act },
+	{ "case close", "ID --outcome TEXT [--date D]", "close a case", cmd_case_act },
+	{ "case reopen", "ID --reason TEXT [--date D]", "reopen a closed case", cmd_case_act },
+	{ "case show", "ID [--json]", "show a case", cmd_entity_show },
+	{ "case list", "[--json]", "list cases", cmd_entity_list },
+	{ "risk report", "--level general|major|severe --summary TEXT [--date D]", "report a hidden risk", cmd_risk_report },
+	{ "risk resolve", "ID --outcome TEXT [--date D]", "resolve a risk", cmd_case_act },
+	{ "risk show", "ID [--json]", "show a risk", cmd_entity_show },
+	{ "risk list", "[--json]", "list risks", cmd_entity_list },
+	{ "log", "[--json]", "print every event in the log", cmd_log },
+	{ "verify", "", "check every signature and chain link", cmd_verify },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: xinfangctl [-c FILE] VERB [OPTIONS]\n\n");
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-14s %s\n", verbs[i].name, verbs[i].help);
+	fprintf(f, "\nEvery verb takes -c FILE (default %s) and --help.\n", XF_CONFIG_DEFAULT);
+}
+
+/* Does the verb NAME ("case assign") match the words at ARGV? Returns how
+ * many words it takes, 0 if none. */
+static int verb_match(const char *name, int argc, char **argv)
+{
+	const char *space = strchr(name, ' ');
+
+	if (!space)
+		return argc >= 1 && strcmp(argv[0], name) == 0;
+	return argc >= 2 && strncmp(argv[0], name, (size_t)(space - name)) == 0 &&
+		       argv[0][space - name] == '\0' && strcmp(argv[1], space + 1) == 0
+		       ? 2
+		       : 0;
+}
+
+int main(int argc, char **argv)
+{
+	ctl c = { .config_path = XF_CONFIG_DEFAULT };
+	int first = 1, words = 0, r;
+	size_t i;
+
+	/* -c FILE may come before the verb as well as among its options. */
+	while (first + 1 < argc && (strcmp(argv[first], "-c") == 0 || strcmp(argv[first], "--config") == 0)) {
+		c.config_path = argv[first + 1];
+		first += 2;
+	}
+	if (first >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		words = verb_match(verbs[i].name, argc - first, argv + first);
+		if (words)
+			break;
+	}
+	if (!words) {
+		fprintf(stderr, "xinfangctl: unknown verb '%s'%s%s%s (see xinfangctl --help)\n", argv[first],
+			first + 1 < argc ? " '" : "", first + 1 < argc ? argv[first + 1] : "", first + 1 < argc ? "'" : "");
+		return EXIT_USAGE;
+	}
+	c.verb = verbs[i].name;
+	c.usage = verbs[i].usage;
+	c.now_ms = xf_wall_ms();
+	/* The verb sees its last word as argv[0], as getopt expects. */
+	r = verbs[i].run(&c, argc - first - words + 1, argv + first + words - 1);
+	ctl_close(&c);
+	return r;
+}
