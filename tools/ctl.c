@@ -173,6 +173,19 @@ int ctl_put_text(ctl *c, xf_body *body, const char *key, const char *option, con
 	return 0;
 }
 
+/* Why an act was refused: what state the entity is in. */
+static int state_refusal(ctl *c, const char *type, const char *entity)
+{
+	xf_entity *e = NULL;
+	int r;
+
+	if (xf_entity_load(c->store, entity, &e) < 0)
+		return ctl_fail(c, "%s: not allowed in its current state", entity);
+	r = ctl_fail(c, "%s is %s: %s is not allowed now", entity, e->status, type);
+	xf_entity_free(e);
+	return r;
+}
+
 int ctl_record(ctl *c, const char *type, const char *entity, char new_kind, xf_body *body,
 	       char created[XF_ENTITY_ID_MAX + 1])
 {
@@ -190,7 +203,7 @@ int ctl_record(ctl *c, const char *type, const char *entity, char new_kind, xf_b
 	if (r == XF_EEXIST)
 		return ctl_fail(c, "that node is already enrolled");
 	if (r == XF_ESTATE)
-		return ctl_fail(c, "%s is not allowed now: %s", type, xf_strerror(r));
+		return state_refusal(c, type, entity);
 	if (r < 0)
 		return ctl_fail(c, "%s", xf_strerror(r));
 	if (created)
