@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,33 @@ struct parse_ctx {
 	xf_config *cfg;
 	char reason[256];
 };
+
+static bool known_section(const char *section)
+{
+	return strcmp(section, "node") == 0 || strcmp(section, "upstream") == 0 || strcmp(section, "server") == 0;
+}
+
+/* inih reports sections only through their keys, so an unknown section
+ * with no keys would pass silently: look for section lines first. */
+static int check_sections(FILE *f, struct parse_ctx *ctx)
+{
+	char line[512], name[64];
+	int n = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " \t");
+
+		n++;
+		if (*p != '[')
+			continue;
+		if (sscanf(p, "[%63[^]]]", name) != 1 || !known_section(name)) {
+			snprintf(ctx->reason, sizeof(ctx->reason), "unknown section %.*s", (int)strcspn(p, "\r\n"), p);
+			return n;
+		}
+	}
+	rewind(f);
+	return 0;
+}
 
 static int set_str(char *dst, size_t size, const char *value, struct parse_ctx *ctx)
 {
@@ -46,7 +74,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	xf_config *c = ctx->cfg;
 
 	if (!name) {
-		if (strcmp(section, "node") && strcmp(section, "upstream") && strcmp(section, "server")) {
+		if (!known_section(section)) {
 			snprintf(ctx->reason, sizeof(ctx->reason), "unknown section [%s]", section);
 			return 0;
 		}
@@ -110,7 +138,9 @@ int xf_config_load(const char *path, xf_config *out, char *err, size_t err_size)
 		snprintf(err, err_size, "%s: %s", path, strerror(-r));
 		return r;
 	}
-	line = ini_parse_file(f, on_entry, &ctx);
+	line = check_sections(f, &ctx);
+	if (line == 0)
+		line = ini_parse_file(f, on_entry, &ctx);
 	fclose(f);
 	if (line != 0) {
 		snprintf(err, err_size, "%s:%d: %s", path, line, ctx.reason[0] ? ctx.reason : "syntax error");

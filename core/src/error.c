@@ -21,6 +21,7 @@ static const char *const messages[] = {
 	[XF_ESTATE - XF_EFIRST] = "not allowed in the current state",
 	[XF_ENODE - XF_EFIRST] = "data dir belongs to another node",
 	[XF_ESTORE - XF_EFIRST] = "storage engine failure",
+	[XF_ESKEW - XF_EFIRST] = "clock skew: request time too far from the server's",
 };
 
 const char *xf_strerror(int r)

@@ -1,15 +1,5 @@
-/* The LMDB store. Every MDB_* type and code stays in this file.
- *
- * Named databases:
- *   events    origin \0 seq(be64)              -> event bytes, exactly as signed
- *   heads     origin                           -> seq(be64) hash(32)
- *   entities  entity (dupsort)                 -> hlc(be64) origin \0 seq(be64)
- *   forks     origin \0 seq(be64) hash(32)     -> the competing event's bytes
- *   peers     node id                          -> public key(32) role
- *   meta      "schema" | "node" | "hlc"        -> value
- *
- * The entity index sorts an entity's events by (hlc, origin, seq), the
- * order in which projections fold them. */
+/* The log: events, heads, the entity index, verification. The layout of
+ * the databases is described in store_impl.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "store_impl.h"
 #include "xf/error.h"
 #include "xf/body.h"
 #include "xf/hlc.h"
@@ -29,24 +20,15 @@
 #include "xf/store.h"
 
 #define MAP_SIZE_INITIAL (32u << 20)
-#define EVENT_KEY_MAX (XF_NODE_ID_MAX + 1 + 8)
 #define ENTITY_REF_MAX (8 + XF_NODE_ID_MAX + 1 + 8)
 
-struct xf_store {
-	MDB_env *env;
-	MDB_dbi events, heads, entities, forks, peers, meta;
-	char node[XF_NODE_ID_MAX + 1];
-};
-
-/* LMDB reports errno values as positive numbers and its own codes as
- * negative ones; inside this file everything is negative. */
-static int mdb_rc(int rc)
+int mdb_rc(int rc)
 {
 	return rc > 0 ? -rc : rc;
 }
 
 /* At the API boundary: LMDB codes become ours. */
-static int public_rc(int r)
+int public_rc(int r)
 {
 	switch (r) {
 	case MDB_NOTFOUND:
@@ -63,13 +45,13 @@ static int public_rc(int r)
 	}
 }
 
-static void be64_put(uint8_t *p, uint64_t v)
+void be64_put(uint8_t *p, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--, v >>= 8)
 		p[i] = (uint8_t)v;
 }
 
-static uint64_t be64_get(const uint8_t *p)
+uint64_t be64_get(const uint8_t *p)
 {
 	uint64_t v = 0;
 
@@ -78,7 +60,7 @@ static uint64_t be64_get(const uint8_t *p)
 	return v;
 }
 
-static size_t event_key(uint8_t *buf, const char *origin, uint64_t seq)
+size_t event_key(uint8_t *buf, const char *origin, uint64_t seq)
 {
 	size_t n = strlen(origin);
 
@@ -88,7 +70,7 @@ static size_t event_key(uint8_t *buf, const char *origin, uint64_t seq)
 }
 
 /* Split an events key back into origin and seq. */
-static int event_key_parse(const MDB_val *k, char origin[XF_NODE_ID_MAX + 1], uint64_t *seq)
+int event_key_parse(const MDB_val *k, char origin[XF_NODE_ID_MAX + 1], uint64_t *seq)
 {
 	const uint8_t *p = k->mv_data;
 	size_t n;
@@ -104,14 +86,18 @@ static int event_key_parse(const MDB_val *k, char origin[XF_NODE_ID_MAX + 1], ui
 	return 0;
 }
 
-static MDB_val val_str(const char *s)
+MDB_val val_str(const char *s)
 {
 	return (MDB_val){ .mv_size = strlen(s), .mv_data = (void *)s };
 }
 
+/* Every transaction holds the resize lock shared until it ends. */
 static int txn_begin(xf_store *s, unsigned flags, MDB_txn **txn)
 {
-	int rc = mdb_txn_begin(s->env, NULL, flags, txn);
+	int rc;
+
+	pthread_rwlock_rdlock(&s->resize_lock);
+	rc = mdb_txn_begin(s->env, NULL, flags, txn);
 
 	if (rc == MDB_MAP_RESIZED) {
 		/* Another process grew the map: adopt its size. */
@@ -119,25 +105,42 @@ static int txn_begin(xf_store *s, unsigned flags, MDB_txn **txn)
 		if (rc == 0)
 			rc = mdb_txn_begin(s->env, NULL, flags, txn);
 	}
+	if (rc != 0)
+		pthread_rwlock_unlock(&s->resize_lock);
 	return mdb_rc(rc);
+}
+
+static int txn_commit(xf_store *s, MDB_txn *txn)
+{
+	int rc = mdb_txn_commit(txn);
+
+	pthread_rwlock_unlock(&s->resize_lock);
+	return mdb_rc(rc);
+}
+
+static void txn_abort(xf_store *s, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&s->resize_lock);
 }
 
 static int grow_map(xf_store *s)
 {
 	MDB_envinfo info;
-	int rc = mdb_env_info(s->env, &info);
+	int rc;
 
+	pthread_rwlock_wrlock(&s->resize_lock);
+	rc = mdb_env_info(s->env, &info);
 	if (rc == 0)
 		rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+	pthread_rwlock_unlock(&s->resize_lock);
 	return mdb_rc(rc);
 }
-
-typedef int (*write_fn)(xf_store *s, MDB_txn *txn, void *ctx);
 
 /* Run FN in one write transaction and commit it. When the map is full the
  * transaction is aborted, the map doubled and FN run again from the start,
  * so FN must not change anything outside the transaction but its output. */
-static int store_write(xf_store *s, write_fn fn, void *ctx)
+int store_write(xf_store *s, write_fn fn, void *ctx)
 {
 	MDB_txn *txn;
 	int r;
@@ -148,9 +151,9 @@ static int store_write(xf_store *s, write_fn fn, void *ctx)
 			return public_rc(r);
 		r = fn(s, txn, ctx);
 		if (r == 0)
-			r = mdb_rc(mdb_txn_commit(txn));
+			r = txn_commit(s, txn);
 		else
-			mdb_txn_abort(txn);
+			txn_abort(s, txn);
 		if (r != MDB_MAP_FULL)
 			return public_rc(r);
 		r = grow_map(s);
@@ -159,7 +162,7 @@ static int store_write(xf_store *s, write_fn fn, void *ctx)
 	}
 }
 
-static int meta_get_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t *out)
+int meta_get_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t *out)
 {
 	MDB_val k = val_str(name), v;
 	int r = mdb_rc(mdb_get(txn, s->meta, &k, &v));
@@ -176,7 +179,7 @@ static int meta_get_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t *o
 	return 0;
 }
 
-static int meta_put_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t value)
+int meta_put_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t value)
 {
 	uint8_t buf[8];
 	MDB_val k = val_str(name), v = { 8, buf };
@@ -185,86 +188,41 @@ static int meta_put_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t va
 	return mdb_rc(mdb_put(txn, s->meta, &k, &v, 0));
 }
 
-static int head_get(xf_store *s, MDB_txn *txn, const char *origin, uint64_t *seq, uint8_t hash[XF_HASH_BYTES])
+int head_get(xf_store *s, MDB_txn *txn, const char *origin, head *out)
 {
 	MDB_val k = val_str(origin), v;
 	int r = mdb_rc(mdb_get(txn, s->heads, &k, &v));
 
-	if (r == MDB_NOTFOUND) {
-		*seq = 0;
-		memset(hash, 0, XF_HASH_BYTES);
+	memset(out, 0, sizeof(*out));
+	if (r == MDB_NOTFOUND)
 		return 0;
-	}
 	if (r < 0)
 		return r;
-	if (v.mv_size != 8 + XF_HASH_BYTES)
+	if (v.mv_size != 8 + XF_HASH_BYTES + 1)
 		return XF_ECORRUPT;
-	*seq = be64_get(v.mv_data);
-	memcpy(hash, (uint8_t *)v.mv_data + 8, XF_HASH_BYTES);
+	out->seq = be64_get(v.mv_data);
+	memcpy(out->hash, (uint8_t *)v.mv_data + 8, XF_HASH_BYTES);
+	out->sparse = ((uint8_t *)v.mv_data)[8 + XF_HASH_BYTES] & 1;
 	return 0;
 }
 
-static int head_put(xf_store *s, MDB_txn *txn, const char *origin, uint64_t seq, const uint8_t hash[XF_HASH_BYTES])
+int head_put(xf_store *s, MDB_txn *txn, const char *origin, const head *h)
 {
-	uint8_t buf[8 + XF_HASH_BYTES];
+	uint8_t buf[8 + XF_HASH_BYTES + 1];
 	MDB_val k = val_str(origin), v = { sizeof(buf), buf };
 
-	be64_put(buf, seq);
-	memcpy(buf + 8, hash, XF_HASH_BYTES);
+	be64_put(buf, h->seq);
+	memcpy(buf + 8, h->hash, XF_HASH_BYTES);
+	buf[8 + XF_HASH_BYTES] = h->sparse ? 1 : 0;
 	return mdb_rc(mdb_put(txn, s->heads, &k, &v, 0));
 }
 
-static int peer_get(xf_store *s, MDB_txn *txn, const char *node, uint8_t pubkey[XF_PUBKEY_BYTES])
-{
-	MDB_val k = val_str(node), v;
-	int r = mdb_rc(mdb_get(txn, s->peers, &k, &v));
-
-	if (r < 0)
-		return r == MDB_NOTFOUND ? XF_EUNKNOWNNODE : r;
-	if (v.mv_size < XF_PUBKEY_BYTES)
-		return XF_ECORRUPT;
-	memcpy(pubkey, v.mv_data, XF_PUBKEY_BYTES);
-	return 0;
-}
-
-static int event_get(xf_store *s, MDB_txn *txn, const char *origin, uint64_t seq, MDB_val *out)
+int event_get(xf_store *s, MDB_txn *txn, const char *origin, uint64_t seq, MDB_val *out)
 {
 	uint8_t kbuf[EVENT_KEY_MAX];
 	MDB_val k = { event_key(kbuf, origin, seq), kbuf };
 
 	return mdb_rc(mdb_get(txn, s->events, &k, out));
-}
-
-/* A node.enrolled event recorded here puts the node's key among the peers
- * in the same transaction. A node is enrolled once: a second key for it
- * would let whoever holds that key speak for the node. */
-static int index_enrolment(xf_store *s, MDB_txn *txn, const xf_event *ev)
-{
-	char node[XF_NODE_ID_MAX + 1], hex[XF_PUBKEY_HEX], role[16];
-	uint8_t buf[XF_PUBKEY_BYTES + sizeof(role)];
-	xf_fields *f = NULL;
-	MDB_val k, v;
-	int r;
-
-	r = xf_fields_parse(ev->body, ev->body_len, &f);
-	if (r < 0)
-		return r;
-	xf_value_str(xf_fields_get(f, "node"), node, sizeof(node));
-	xf_value_str(xf_fields_get(f, "pubkey"), hex, sizeof(hex));
-	xf_value_str(xf_fields_get(f, "role"), role, sizeof(role));
-	if (xf_node_id_check(node) < 0 || xf_pubkey_from_hex(hex, buf) < 0) {
-		r = -EINVAL;
-		goto cleanup;
-	}
-	memcpy(buf + XF_PUBKEY_BYTES, role, strlen(role));
-	k = val_str(node);
-	v = (MDB_val){ XF_PUBKEY_BYTES + strlen(role), buf };
-	r = mdb_rc(mdb_put(txn, s->peers, &k, &v, MDB_NOOVERWRITE));
-	if (r == MDB_KEYEXIST)
-		r = XF_EEXIST;
-cleanup:
-	xf_fields_free(f);
-	return r;
 }
 
 /* Store one verified event and everything derived from it. */
@@ -287,10 +245,12 @@ static int put_event(xf_store *s, MDB_txn *txn, const xf_event *ev, bool local)
 	r = mdb_rc(mdb_put(txn, s->entities, &k, &v, 0));
 	if (r < 0)
 		return r;
-	/* Enrolments from other nodes are the sync layer's to judge. */
-	if (local && strcmp(ev->type, "node.enrolled") == 0)
-		return index_enrolment(s, txn, ev);
-	return 0;
+	if (strcmp(ev->type, "node.enrolled") == 0) {
+		r = peer_index(s, txn, ev, local);
+		if (r < 0)
+			return r;
+	}
+	return feed_file(s, txn, ev);
 }
 
 static int entity_ref_parse(const MDB_val *v, char origin[XF_NODE_ID_MAX + 1], uint64_t *seq)
@@ -439,14 +399,14 @@ static int draft_check(const xf_draft *d)
 static int append_txn(xf_store *s, MDB_txn *txn, void *vctx)
 {
 	struct append_ctx *c = vctx;
-	uint8_t prev[XF_HASH_BYTES];
-	uint64_t seq, hlc;
+	uint64_t hlc;
 	uint8_t *bytes = NULL;
 	size_t len, i;
 	xf_event ev, stored;
+	head h;
 	int r;
 
-	if ((r = head_get(s, txn, s->node, &seq, prev)) < 0 ||
+	if ((r = head_get(s, txn, s->node, &h)) < 0 ||
 	    (r = meta_get_u64(s, txn, "hlc", &hlc)) < 0)
 		return r;
 	for (i = 0; i < c->n; i++) {
@@ -454,9 +414,9 @@ static int append_txn(xf_store *s, MDB_txn *txn, void *vctx)
 
 		memset(&ev, 0, sizeof(ev));
 		strcpy(ev.origin, s->node);
-		ev.seq = ++seq;
+		ev.seq = ++h.seq;
 		ev.hlc = hlc = xf_hlc_next(hlc, c->wall_ms);
-		memcpy(ev.prev, prev, XF_HASH_BYTES);
+		memcpy(ev.prev, h.hash, XF_HASH_BYTES);
 		strcpy(ev.type, d->type);
 		strcpy(ev.author, d->author);
 		ev.body = d->body;
@@ -471,7 +431,7 @@ static int append_txn(xf_store *s, MDB_txn *txn, void *vctx)
 			if (r < 0)
 				return r;
 			snprintf(ev.entity, sizeof(ev.entity), "%c-%s-%llu", d->new_kind, s->node,
-				 (unsigned long long)seq);
+				 (unsigned long long)h.seq);
 		}
 		r = xf_event_encode(&ev, c->key, &bytes, &len);
 		if (r < 0)
@@ -480,7 +440,7 @@ static int append_txn(xf_store *s, MDB_txn *txn, void *vctx)
 		if (r == 0)
 			r = put_event(s, txn, &stored, true);
 		if (r == 0)
-			xf_event_hash(bytes, len, prev);
+			xf_event_hash(bytes, len, h.hash);
 		free(bytes);
 		if (r < 0)
 			return r;
@@ -489,7 +449,7 @@ static int append_txn(xf_store *s, MDB_txn *txn, void *vctx)
 			strcpy(c->out[i].entity, ev.entity);
 		}
 	}
-	if ((r = head_put(s, txn, s->node, seq, prev)) < 0)
+	if ((r = head_put(s, txn, s->node, &h)) < 0)
 		return r;
 	return meta_put_u64(s, txn, "hlc", hlc);
 }
@@ -523,45 +483,73 @@ struct ingest_ctx {
 	const xf_blob *blobs;
 	size_t n;
 	uint64_t wall_ms;
+	const xf_ingest_opts *opts;
 	xf_event *evs;   /* decoded, one per blob */
 	int *status;     /* per blob: 0 to store, 1 duplicate or fork, <0 rejected */
 	xf_ingest_stats *stats;
+	uint64_t hlc;
 };
 
-static void reject(struct ingest_ctx *c, size_t i, int err)
+/* Damage and forgery are kept aside as evidence; a gap or an unknown
+ * origin is only an event that came too early, and will come again. */
+static bool worth_quarantine(int err)
 {
+	return err != XF_ESEQ && err != XF_EUNKNOWNNODE;
+}
+
+static int reject(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, int err)
+{
+	const xf_event *ev = &c->evs[i];
+	uint8_t key[EVENT_KEY_MAX + XF_HASH_BYTES], *val;
+	MDB_val k, v;
+	size_t kn;
+	int r;
+
 	c->status[i] = err;
 	c->stats->rejected++;
 	if (c->stats->first_error == 0) {
 		c->stats->first_error = err;
-		if (c->evs[i].origin[0])
-			xf_event_id(c->evs[i].origin, c->evs[i].seq, c->stats->first_rejected);
+		if (ev->origin[0])
+			xf_event_id(ev->origin, ev->seq, c->stats->first_rejected);
 	}
+	if (!ev->origin[0] || !worth_quarantine(err))
+		return 0;
+	kn = event_key(key, ev->origin, ev->seq);
+	xf_event_hash(ev->bytes, ev->len, key + kn);
+	k = (MDB_val){ kn + XF_HASH_BYTES, key };
+	v = (MDB_val){ 4 + ev->len, NULL };
+	r = mdb_rc(mdb_put(txn, s->quarantine, &k, &v, MDB_RESERVE));
+	if (r < 0)
+		return r;
+	val = v.mv_data;
+	val[0] = (uint8_t)((uint32_t)-err >> 24);
+	val[1] = (uint8_t)((uint32_t)-err >> 16);
+	val[2] = (uint8_t)((uint32_t)-err >> 8);
+	val[3] = (uint8_t)(uint32_t)-err;
+	memcpy(val + 4, ev->bytes, ev->len);
+	c->stats->quarantined++;
+	return 0;
 }
 
 /* An event for an origin:seq already held: the same bytes are a duplicate,
  * validly signed different bytes a fork kept as evidence. */
-static int held_event(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, const uint8_t *pubkey)
+static int held_event(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, const uint8_t *pubkey,
+		      const MDB_val *have)
 {
 	const xf_event *ev = &c->evs[i];
 	uint8_t kbuf[EVENT_KEY_MAX + XF_HASH_BYTES];
-	MDB_val have, k, v;
+	MDB_val k, v;
 	size_t kn;
 	int r;
 
-	r = event_get(s, txn, ev->origin, ev->seq, &have);
-	if (r < 0)
-		return r == MDB_NOTFOUND ? XF_ECORRUPT : r;
 	c->status[i] = 1;
-	if (have.mv_size == ev->len && memcmp(have.mv_data, ev->bytes, ev->len) == 0) {
+	if (have->mv_size == ev->len && memcmp(have->mv_data, ev->bytes, ev->len) == 0) {
 		c->stats->duplicates++;
 		return 0;
 	}
 	r = xf_event_verify(ev, pubkey);
-	if (r < 0) {
-		reject(c, i, r);
-		return 0;
-	}
+	if (r < 0)
+		return reject(s, txn, c, i, r);
 	kn = event_key(kbuf, ev->origin, ev->seq);
 	xf_event_hash(ev->bytes, ev->len, kbuf + kn);
 	k = (MDB_val){ kn + XF_HASH_BYTES, kbuf };
@@ -573,36 +561,82 @@ static int held_event(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i,
 	return 0;
 }
 
-/* Check one origin's run of events, blobs [from, to) all of ORIGIN, and
- * store what is proven. */
-static int ingest_run(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t from, size_t to, uint64_t *hlc)
+static int store_received(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i)
 {
-	const char *origin = c->evs[from].origin;
-	uint8_t pubkey[XF_PUBKEY_BYTES], prev[XF_HASH_BYTES], hash[XF_HASH_BYTES] = { 0 };
-	uint64_t held, next;
-	size_t i, last = SIZE_MAX;
+	int r = put_event(s, txn, &c->evs[i], false);
+
+	if (r < 0)
+		return r;
+	c->hlc = xf_hlc_recv(c->hlc, c->evs[i].hlc, c->wall_ms);
+	c->stats->stored++;
+	return 0;
+}
+
+/* Sparse: each event stands on its own signature; gaps are expected. */
+static int ingest_sparse(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t from, size_t to,
+			 const uint8_t *pubkey, head *h)
+{
+	MDB_val have;
+	size_t i;
 	int r;
 
-	r = peer_get(s, txn, origin, pubkey);
-	if (r == XF_EUNKNOWNNODE) {
-		for (i = from; i < to; i++)
-			reject(c, i, r);
-		return 0;
-	}
-	if (r < 0 || (r = head_get(s, txn, origin, &held, prev)) < 0)
-		return r;
-	next = held + 1;
+	h->sparse = true;
 	for (i = from; i < to; i++) {
 		const xf_event *ev = &c->evs[i];
 
-		if (ev->seq <= held) {
-			r = held_event(s, txn, c, i, pubkey);
+		r = event_get(s, txn, ev->origin, ev->seq, &have);
+		if (r == 0) {
+			r = held_event(s, txn, c, i, pubkey, &have);
 			if (r < 0)
 				return r;
 			continue;
 		}
+		if (r != MDB_NOTFOUND)
+			return r;
+		/* This node's own events are never new to it: an unknown
+		 * one means its log lost what it once wrote. */
+		if (strcmp(ev->origin, s->node) == 0 || (r = xf_event_verify(ev, pubkey)) < 0) {
+			r = reject(s, txn, c, i, r < 0 ? r : XF_EFORK);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		r = store_received(s, txn, c, i);
+		if (r < 0)
+			return r;
+		if (ev->seq > h->seq) {
+			h->seq = ev->seq;
+			xf_event_hash(ev->bytes, ev->len, h->hash);
+		}
+	}
+	return head_put(s, txn, c->evs[from].origin, h);
+}
+
+/* Full: the run must continue the origin's chain. Its links prove every
+ * event up to the last one whose signature holds. */
+static int ingest_chain(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t from, size_t to,
+			const uint8_t *pubkey, head *h)
+{
+	uint8_t prev[XF_HASH_BYTES];
+	uint64_t next = h->seq + 1;
+	size_t i, last = SIZE_MAX;
+	MDB_val have;
+	int r;
+
+	memcpy(prev, h->hash, XF_HASH_BYTES);
+	for (i = from; i < to; i++) {
+		const xf_event *ev = &c->evs[i];
+
+		if (ev->seq <= h->seq) {
+			if ((r = event_get(s, txn, ev->origin, ev->seq, &have)) < 0 ||
+			    (r = held_event(s, txn, c, i, pubkey, &have)) < 0)
+				return r == MDB_NOTFOUND ? XF_ECORRUPT : r;
+			continue;
+		}
 		if (ev->seq != next || memcmp(ev->prev, prev, XF_HASH_BYTES) != 0) {
-			reject(c, i, ev->seq != next ? XF_ESEQ : XF_ECHAIN);
+			r = reject(s, txn, c, i, ev->seq != next ? XF_ESEQ : XF_ECHAIN);
+			if (r < 0)
+				return r;
 			break;
 		}
 		xf_event_hash(ev->bytes, ev->len, prev);
@@ -610,16 +644,16 @@ static int ingest_run(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t fr
 		last = i;
 	}
 	for (i++; i < to; i++)
-		if (c->status[i] == 0)
-			reject(c, i, XF_ECHAIN);
+		if (c->status[i] == 0 && (r = reject(s, txn, c, i, XF_ECHAIN)) < 0)
+			return r;
 	if (last == SIZE_MAX)
 		return 0;
-	/* The links prove every event up to LAST once LAST's signature holds.
-	 * If it does not, find the latest event whose own signature holds:
-	 * everything before it is proven by the links, everything after is
-	 * forged or damaged. */
+	/* If the last signature fails, find the latest event whose own
+	 * signature holds: everything before it is proven by the links,
+	 * everything after is forged or damaged. */
 	while (xf_event_verify(&c->evs[last], pubkey) < 0) {
-		reject(c, last, XF_EBADSIG);
+		if ((r = reject(s, txn, c, last, XF_EBADSIG)) < 0)
+			return r;
 		do {
 			if (last == from)
 				return 0;
@@ -629,34 +663,73 @@ static int ingest_run(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t fr
 	for (i = from; i <= last; i++) {
 		if (c->status[i] != 0)
 			continue;
-		r = put_event(s, txn, &c->evs[i], false);
+		if ((r = store_received(s, txn, c, i)) < 0)
+			return r;
+		h->seq = c->evs[i].seq;
+		xf_event_hash(c->evs[i].bytes, c->evs[i].len, h->hash);
+	}
+	return head_put(s, txn, c->evs[from].origin, h);
+}
+
+/* One origin's run of events, blobs [from, to). */
+static int ingest_run(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t from, size_t to)
+{
+	xf_peer origin;
+	head h;
+	size_t i;
+	int r;
+
+	r = peer_get(s, txn, c->evs[from].origin, &origin);
+	if (r == XF_EUNKNOWNNODE) {
+		for (i = from; i < to; i++)
+			if ((r = reject(s, txn, c, i, XF_EUNKNOWNNODE)) < 0)
+				return r;
+		return 0;
+	}
+	if (r < 0 || (r = head_get(s, txn, c->evs[from].origin, &h)) < 0)
+		return r;
+	/* This node's own events can only come back as duplicates or forks. */
+	if (h.sparse || c->opts->sparse || strcmp(c->evs[from].origin, s->node) == 0)
+		r = ingest_sparse(s, txn, c, from, to, origin.pubkey, &h);
+	else
+		r = ingest_chain(s, txn, c, from, to, origin.pubkey, &h);
+	if (r == 0 && c->opts->on_head)
+		c->opts->on_head(c->evs[from].origin, h.seq, h.hash, c->opts->ctx);
+	return r;
+}
+
+static int state_put(xf_store *s, MDB_txn *txn, const xf_kv *kv, size_t n)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		MDB_val k = val_str(kv[i].key), v = { kv[i].len, (void *)kv[i].value };
+
+		r = mdb_rc(mdb_put(txn, s->state, &k, &v, 0));
 		if (r < 0)
 			return r;
-		*hlc = xf_hlc_recv(*hlc, c->evs[i].hlc, c->wall_ms);
-		c->stats->stored++;
-		xf_event_hash(c->evs[i].bytes, c->evs[i].len, hash);
-		held = c->evs[i].seq;
 	}
-	return head_put(s, txn, origin, held, hash);
+	return 0;
 }
 
 static int ingest_txn(xf_store *s, MDB_txn *txn, void *vctx)
 {
 	struct ingest_ctx *c = vctx;
-	uint64_t hlc;
 	size_t i, j;
 	int r;
 
 	memset(c->stats, 0, sizeof(*c->stats));
 	memset(c->status, 0, c->n * sizeof(*c->status));
-	r = meta_get_u64(s, txn, "hlc", &hlc);
+	r = meta_get_u64(s, txn, "hlc", &c->hlc);
 	if (r < 0)
 		return r;
 	for (i = 0; i < c->n; i++) {
 		r = xf_event_decode(c->blobs[i].data, c->blobs[i].len, &c->evs[i]);
 		if (r < 0) {
 			memset(&c->evs[i], 0, sizeof(c->evs[i]));
-			reject(c, i, r);
+			if ((r = reject(s, txn, c, i, r)) < 0)
+				return r;
 		}
 	}
 	for (i = 0; i < c->n; i = j) {
@@ -664,19 +737,23 @@ static int ingest_txn(xf_store *s, MDB_txn *txn, void *vctx)
 			;
 		if (c->status[i] != 0)
 			continue;
-		r = ingest_run(s, txn, c, i, j, &hlc);
+		r = ingest_run(s, txn, c, i, j);
 		if (r < 0)
 			return r;
 	}
-	return meta_put_u64(s, txn, "hlc", hlc);
+	if ((r = state_put(s, txn, c->opts->state, c->opts->n_state)) < 0)
+		return r;
+	return meta_put_u64(s, txn, "hlc", c->hlc);
 }
 
-int xf_store_ingest(xf_store *s, const xf_blob *events, size_t n, uint64_t wall_ms, xf_ingest_stats *stats)
+int xf_store_ingest(xf_store *s, const xf_blob *events, size_t n, uint64_t wall_ms,
+		    const xf_ingest_opts *opts, xf_ingest_stats *stats)
 {
-	struct ingest_ctx c = { events, n, wall_ms, NULL, NULL, stats };
+	static const xf_ingest_opts defaults = { 0 };
+	struct ingest_ctx c = { events, n, wall_ms, opts ? opts : &defaults, NULL, NULL, stats, 0 };
 	int r;
 
-	if (!s || !stats || (!events && n))
+	if (!s || !stats || (!events && n) || (c.opts->n_state && !c.opts->state))
 		return -EINVAL;
 	c.evs = malloc((n ? n : 1) * sizeof(*c.evs));
 	c.status = malloc((n ? n : 1) * sizeof(*c.status));
@@ -690,7 +767,7 @@ int xf_store_ingest(xf_store *s, const xf_blob *events, size_t n, uint64_t wall_
 }
 
 /* Run FN inside a read transaction. */
-static int store_read(xf_store *s, write_fn fn, void *ctx)
+int store_read(xf_store *s, write_fn fn, void *ctx)
 {
 	MDB_txn *txn;
 	int r;
@@ -701,7 +778,7 @@ static int store_read(xf_store *s, write_fn fn, void *ctx)
 	if (r < 0)
 		return public_rc(r);
 	r = fn(s, txn, ctx);
-	mdb_txn_abort(txn);
+	txn_abort(s, txn);
 	return public_rc(r);
 }
 
@@ -838,50 +915,82 @@ int xf_store_entities(xf_store *s, char kind, int (*cb)(const char *entity, void
 
 struct head_ctx {
 	const char *origin;
-	uint64_t *seq;
-	uint8_t *hash;
-	uint8_t *pubkey;
+	head h;
 };
 
 static int head_txn(xf_store *s, MDB_txn *txn, void *vctx)
 {
 	struct head_ctx *c = vctx;
 
-	return head_get(s, txn, c->origin, c->seq, c->hash);
+	return head_get(s, txn, c->origin, &c->h);
 }
 
 int xf_store_head(xf_store *s, const char *origin, uint64_t *seq, uint8_t hash[XF_HASH_BYTES])
 {
-	struct head_ctx c = { origin, seq, hash, NULL };
+	struct head_ctx c = { origin, { 0 } };
+	int r;
 
 	if (!origin || xf_node_id_check(origin) < 0 || !seq || !hash)
 		return -EINVAL;
-	return store_read(s, head_txn, &c);
+	r = store_read(s, head_txn, &c);
+	if (r < 0)
+		return r;
+	*seq = c.h.seq;
+	memcpy(hash, c.h.hash, XF_HASH_BYTES);
+	return 0;
 }
 
-static int peer_txn(xf_store *s, MDB_txn *txn, void *vctx)
-{
-	struct head_ctx *c = vctx;
+struct heads_ctx {
+	int (*cb)(const char *origin, uint64_t seq, bool sparse, void *ctx);
+	void *ctx;
+};
 
-	return peer_get(s, txn, c->origin, c->pubkey);
-}
-
-int xf_store_peer_key(xf_store *s, const char *node, uint8_t pubkey[XF_PUBKEY_BYTES])
+static int heads_txn(xf_store *s, MDB_txn *txn, void *vctx)
 {
-	struct head_ctx c = { node, NULL, NULL, pubkey };
+	struct heads_ctx *c = vctx;
+	char origin[XF_NODE_ID_MAX + 1];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	head h;
 	int r;
 
-	if (!node || xf_node_id_check(node) < 0 || !pubkey)
+	r = mdb_rc(mdb_cursor_open(txn, s->heads, &cur));
+	if (r < 0)
+		return r;
+	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+	while (r == 0) {
+		if (k.mv_size == 0 || k.mv_size > XF_NODE_ID_MAX) {
+			r = XF_ECORRUPT;
+			break;
+		}
+		memcpy(origin, k.mv_data, k.mv_size);
+		origin[k.mv_size] = '\0';
+		r = head_get(s, txn, origin, &h);
+		if (r == 0)
+			r = c->cb(origin, h.seq, h.sparse, c->ctx);
+		if (r != 0)
+			break;
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+	}
+	mdb_cursor_close(cur);
+	return r == MDB_NOTFOUND ? 0 : r;
+}
+
+int xf_store_heads(xf_store *s, int (*cb)(const char *origin, uint64_t seq, bool sparse, void *ctx), void *ctx)
+{
+	struct heads_ctx c = { cb, ctx };
+
+	if (!cb)
 		return -EINVAL;
-	r = store_read(s, peer_txn, &c);
-	return r == XF_EUNKNOWNNODE ? XF_ENOTFOUND : r;
+	return store_read(s, heads_txn, &c);
 }
 
 struct verify_ctx {
 	xf_verify_report *report;
 	char origin[XF_NODE_ID_MAX + 1];
-	uint8_t pubkey[XF_PUBKEY_BYTES];
-	uint64_t seq;
+	xf_peer peer;
+	head head;           /* as recorded for the origin being walked */
+	uint64_t seq;        /* the last event walked, and its hash */
 	uint8_t prev[XF_HASH_BYTES];
 };
 
@@ -893,19 +1002,12 @@ static int verify_fail(struct verify_ctx *c, const char *origin, uint64_t seq, i
 }
 
 /* The heads entry of the origin just walked must name its last event. */
-static int verify_head(xf_store *s, MDB_txn *txn, struct verify_ctx *c)
+static int verify_head(struct verify_ctx *c)
 {
-	uint8_t hash[XF_HASH_BYTES];
-	uint64_t seq;
-	int r;
-
 	if (!c->origin[0])
 		return 0;
-	r = head_get(s, txn, c->origin, &seq, hash);
-	if (r < 0)
-		return r;
-	if (seq != c->seq || memcmp(hash, c->prev, XF_HASH_BYTES) != 0)
-		return verify_fail(c, c->origin, seq, seq > c->seq ? XF_ESEQ : XF_ECHAIN);
+	if (c->head.seq != c->seq || memcmp(c->head.hash, c->prev, XF_HASH_BYTES) != 0)
+		return verify_fail(c, c->origin, c->head.seq, c->head.seq > c->seq ? XF_ESEQ : XF_ECHAIN);
 	return 0;
 }
 
@@ -920,25 +1022,26 @@ static int verify_event(xf_store *s, MDB_txn *txn, struct verify_ctx *c, const M
 	if (r < 0)
 		return verify_fail(c, "?", 0, r);
 	if (strcmp(origin, c->origin) != 0) {
-		r = verify_head(s, txn, c);
+		r = verify_head(c);
 		if (r < 0)
 			return r;
 		strcpy(c->origin, origin);
 		c->seq = 0;
 		memset(c->prev, 0, XF_HASH_BYTES);
 		c->report->origins++;
-		r = peer_get(s, txn, origin, c->pubkey);
-		if (r < 0)
+		if ((r = head_get(s, txn, origin, &c->head)) < 0 || (r = peer_get(s, txn, origin, &c->peer)) < 0)
 			return verify_fail(c, origin, seq, r);
 	}
 	if (xf_event_decode(v->mv_data, v->mv_size, &ev) < 0 || strcmp(ev.origin, origin) != 0 ||
 	    ev.seq != seq)
 		return verify_fail(c, origin, seq, XF_ECORRUPT);
-	if (seq != c->seq + 1)
+	/* A sparse origin may have gaps; wherever two of its events are
+	 * adjacent, they must still link. */
+	if (seq != c->seq + 1 && !(c->head.sparse && seq > c->seq))
 		return verify_fail(c, origin, c->seq + 1, XF_ESEQ);
-	if (memcmp(ev.prev, c->prev, XF_HASH_BYTES) != 0)
+	if (seq == c->seq + 1 && memcmp(ev.prev, c->prev, XF_HASH_BYTES) != 0)
 		return verify_fail(c, origin, seq, XF_ECHAIN);
-	r = xf_event_verify(&ev, c->pubkey);
+	r = xf_event_verify(&ev, c->peer.pubkey);
 	if (r < 0)
 		return verify_fail(c, origin, seq, r);
 	xf_event_hash(ev.bytes, ev.len, c->prev);
@@ -969,7 +1072,7 @@ static int verify_txn(xf_store *s, MDB_txn *txn, void *vctx)
 	}
 	mdb_cursor_close(cur);
 	if (r == MDB_NOTFOUND)
-		r = verify_head(s, txn, c);
+		r = verify_head(c);
 	if (r < 0)
 		return r;
 	/* Every head must belong to events walked above. */
@@ -1025,7 +1128,10 @@ static int open_dbis(xf_store *s, MDB_txn *txn)
 		{ "heads", offsetof(xf_store, heads), 0 },
 		{ "entities", offsetof(xf_store, entities), MDB_DUPSORT },
 		{ "forks", offsetof(xf_store, forks), 0 },
+		{ "quarantine", offsetof(xf_store, quarantine), 0 },
 		{ "peers", offsetof(xf_store, peers), 0 },
+		{ "feeds", offsetof(xf_store, feeds), 0 },
+		{ "state", offsetof(xf_store, state), 0 },
 		{ "meta", offsetof(xf_store, meta), 0 },
 	};
 	size_t i;
@@ -1063,13 +1169,14 @@ static int env_open(xf_store **out, const char *dir)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	pthread_rwlock_init(&s->resize_lock, NULL);
 	if ((r = mdb_rc(mdb_env_create(&s->env))) < 0) {
 		s->env = NULL;
 		goto cleanup;
 	}
 	if ((r = mdb_rc(mdb_env_set_maxdbs(s->env, 16))) < 0 ||
 	    (r = mdb_rc(mdb_env_set_mapsize(s->env, MAP_SIZE_INITIAL))) < 0 ||
-	    (r = mdb_rc(mdb_env_open(s->env, dir, MDB_NOTLS, 0600))) < 0)
+	    (r = mdb_rc(mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600))) < 0)
 		goto cleanup;
 	/* A dead process may have left a reader slot behind. */
 	mdb_reader_check(s->env, NULL);
@@ -1077,9 +1184,9 @@ static int env_open(xf_store **out, const char *dir)
 		goto cleanup;
 	r = open_dbis(s, txn);
 	if (r == 0)
-		r = mdb_rc(mdb_txn_commit(txn));
+		r = txn_commit(s, txn);
 	else
-		mdb_txn_abort(txn);
+		txn_abort(s, txn);
 	if (r < 0)
 		goto cleanup;
 	*out = s;
@@ -1087,6 +1194,7 @@ static int env_open(xf_store **out, const char *dir)
 cleanup:
 	if (s->env)
 		mdb_env_close(s->env);
+	pthread_rwlock_destroy(&s->resize_lock);
 	free(s);
 	return public_rc(r);
 }
@@ -1145,6 +1253,7 @@ void xf_store_close(xf_store *s)
 	if (!s)
 		return;
 	mdb_env_close(s->env);
+	pthread_rwlock_destroy(&s->resize_lock);
 	free(s);
 }
 
@@ -1201,6 +1310,7 @@ int xf_store_init(const char *dir, const char *node_id, const char *role, uint64
 	xf_pubkey_to_hex(xf_key_public(key), hex);
 	if ((r = xf_body_new(&body)) < 0 || (r = xf_body_put_str(body, "node", node_id, XF_NODE_ID_MAX)) < 0 ||
 	    (r = xf_body_put_str(body, "pubkey", hex, 64)) < 0 || (r = xf_body_put_str(body, "role", role, 15)) < 0 ||
+	    (r = xf_body_put_str(body, "relation", "self", 8)) < 0 ||
 	    (r = xf_body_bytes(body, &bytes, &len)) < 0)
 		goto cleanup;
 	d = (xf_draft){ .type = "node.enrolled", .new_kind = 'N', .author = "xinfang", .body = bytes, .body_len = len };
@@ -1212,4 +1322,134 @@ cleanup:
 	xf_store_close(s);
 	xf_key_free(key);
 	return r;
+}
+
+struct state_ctx {
+	const xf_kv *kv;
+	size_t n;
+	const char *key;
+	uint8_t *value;
+	size_t len;
+	int (*cb)(const char *key, const uint8_t *value, size_t len, void *ctx);
+	void *ctx;
+};
+
+static int state_put_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct state_ctx *c = vctx;
+
+	return state_put(s, txn, c->kv, c->n);
+}
+
+int xf_store_state_put(xf_store *s, const xf_kv *kv, size_t n)
+{
+	struct state_ctx c = { .kv = kv, .n = n };
+
+	if (!s || (!kv && n))
+		return -EINVAL;
+	return store_write(s, state_put_txn, &c);
+}
+
+static int state_get_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct state_ctx *c = vctx;
+	MDB_val k = val_str(c->key), v;
+	int r = mdb_rc(mdb_get(txn, s->state, &k, &v));
+
+	if (r < 0)
+		return r;
+	c->value = malloc(v.mv_size ? v.mv_size : 1);
+	if (!c->value)
+		return -ENOMEM;
+	memcpy(c->value, v.mv_data, v.mv_size);
+	c->len = v.mv_size;
+	return 0;
+}
+
+int xf_store_state_get(xf_store *s, const char *key, uint8_t **value, size_t *len)
+{
+	struct state_ctx c = { .key = key };
+	int r;
+
+	if (!s || !key || !*key || !value || !len)
+		return -EINVAL;
+	r = store_read(s, state_get_txn, &c);
+	if (r < 0)
+		return r;
+	*value = c.value;
+	*len = c.len;
+	return 0;
+}
+
+static int state_scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct state_ctx *c = vctx;
+	size_t n = strlen(c->key);
+	char key[512];
+	MDB_cursor *cur;
+	MDB_val k = val_str(c->key), v;
+	int r;
+
+	r = mdb_rc(mdb_cursor_open(txn, s->state, &cur));
+	if (r < 0)
+		return r;
+	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+	while (r == 0 && k.mv_size >= n && memcmp(k.mv_data, c->key, n) == 0) {
+		if (k.mv_size >= sizeof(key)) {
+			r = XF_ECORRUPT;
+			break;
+		}
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = '\0';
+		r = c->cb(key, v.mv_data, v.mv_size, c->ctx);
+		if (r != 0)
+			break;
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+	}
+	mdb_cursor_close(cur);
+	return r == MDB_NOTFOUND ? 0 : r;
+}
+
+int xf_store_state_scan(xf_store *s, const char *prefix,
+			int (*cb)(const char *key, const uint8_t *value, size_t len, void *ctx), void *ctx)
+{
+	struct state_ctx c = { .key = prefix, .cb = cb, .ctx = ctx };
+
+	if (!s || !prefix || !cb)
+		return -EINVAL;
+	return store_read(s, state_scan_txn, &c);
+}
+
+struct evidence_ctx {
+	size_t quarantined, forks;
+};
+
+static int evidence_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct evidence_ctx *c = vctx;
+	MDB_stat st;
+	int r;
+
+	if ((r = mdb_rc(mdb_stat(txn, s->quarantine, &st))) < 0)
+		return r;
+	c->quarantined = st.ms_entries;
+	if ((r = mdb_rc(mdb_stat(txn, s->forks, &st))) < 0)
+		return r;
+	c->forks = st.ms_entries;
+	return 0;
+}
+
+int xf_store_evidence(xf_store *s, size_t *quarantined, size_t *forks)
+{
+	struct evidence_ctx c = { 0, 0 };
+	int r;
+
+	if (!s || !quarantined || !forks)
+		return -EINVAL;
+	r = store_read(s, evidence_txn, &c);
+	if (r < 0)
+		return r;
+	*quarantined = c.quarantined;
+	*forks = c.forks;
+	return 0;
 }

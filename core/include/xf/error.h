@@ -27,6 +27,7 @@ enum {
 	XF_ESTATE,                 /* act not allowed in the entity's state */
 	XF_ENODE,                  /* data dir belongs to another node id */
 	XF_ESTORE,                 /* other storage engine failure */
+	XF_ESKEW,                  /* request time too far from the server's clock */
 	XF_ELAST
 };
 

@@ -75,20 +75,57 @@ typedef struct xf_ingest_stats {
 	size_t duplicates; /* already held, byte for byte */
 	size_t forks;      /* a different, validly signed event for a held origin:seq: kept as evidence */
 	size_t rejected;   /* not stored: see first_error and first_rejected */
+	size_t quarantined; /* of the rejected, those kept aside as evidence of damage or forgery */
 	int first_error;
 	char first_rejected[XF_EVENT_ID_MAX + 1];
 } xf_ingest_stats;
 
+/* A named value kept beside the log (sync cursors, receipts). */
+typedef struct xf_kv {
+	const char *key;
+	const void *value;
+	size_t len;
+} xf_kv;
+
+typedef struct xf_ingest_opts {
+	/* The events are a scoped part of their origins' logs (what a node
+	 * pulls from its upstream): each is proven by its own signature, and
+	 * gaps in seq are expected. Otherwise every origin's chain must be
+	 * continued without a gap. */
+	bool sparse;
+	/* Written in the same transaction as the events they describe. */
+	const xf_kv *state;
+	size_t n_state;
+	/* Told, inside the transaction, the head this node holds of each
+	 * origin the batch named, after the batch. */
+	void (*on_head)(const char *origin, uint64_t seq, const uint8_t hash[XF_HASH_BYTES], void *ctx);
+	void *ctx;
+} xf_ingest_opts;
+
 /* Ingest N events received from elsewhere in one transaction. Each must be
- * signed by its origin's enrolled key, continue its origin's chain (seq one
- * past the head, prev = hash of the head) and decode. A contiguous run of
- * one origin's events is proven by its links and the signature of the
- * run's last event. Events that fail are rejected and counted, and the rest
- * of their origin's run with them; other origins' events still land.
+ * signed by its origin's enrolled key and decode; unless OPTS->sparse it
+ * must continue its origin's chain (seq one past the head, prev = hash of
+ * the head), and a contiguous run of one origin's events is proven by its
+ * links and the signature of the run's last event. Events that fail are
+ * rejected and counted, and the rest of their origin's run with them;
+ * other origins' events still land. Damaged or forged events are kept in
+ * quarantine. OPTS may be NULL.
  * Returns 0 when the batch was processed (even if some events were
  * rejected: see STATS), negative only when nothing could be written. */
 int xf_store_ingest(xf_store *s, const xf_blob *events, size_t n, uint64_t wall_ms,
-		    xf_ingest_stats *stats);
+		    const xf_ingest_opts *opts, xf_ingest_stats *stats);
+
+/* Write named values in one transaction. */
+int xf_store_state_put(xf_store *s, const xf_kv *kv, size_t n);
+
+/* A copy of the value under KEY into *out (the caller disposes of it).
+ * XF_ENOTFOUND if there is none. */
+int xf_store_state_get(xf_store *s, const char *key, uint8_t **value, size_t *len);
+
+/* Every named value whose key starts with PREFIX, in key order; key and
+ * value borrowed until CB returns. */
+int xf_store_state_scan(xf_store *s, const char *prefix,
+			int (*cb)(const char *key, const uint8_t *value, size_t len, void *ctx), void *ctx);
 
 /* Callback over events; EV and its bytes are borrowed until it returns. A
  * non-zero return stops the walk and is returned by the walk. */
@@ -109,8 +146,45 @@ int xf_store_entities(xf_store *s, char kind, int (*cb)(const char *entity, void
 /* The last seq and hash held for ORIGIN; seq 0 and zero hash when none. */
 int xf_store_head(xf_store *s, const char *origin, uint64_t *seq, uint8_t hash[XF_HASH_BYTES]);
 
-/* The enrolled public key of NODE. XF_ENOTFOUND if not enrolled. */
+/* How a node stands to this one. A node trusts the keys it enrolled itself
+ * (its children, its upstream), and the enrolments of its children (their
+ * descendants) and of its upstream (the upstream's own upstream). */
+typedef enum xf_relation {
+	XF_PEER_SELF = 's',
+	XF_PEER_CHILD = 'c',      /* enrolled here: a village of this township */
+	XF_PEER_DESCENDANT = 'd', /* enrolled by a child or descendant */
+	XF_PEER_UPSTREAM = 'u',   /* enrolled here: the node this one syncs with */
+	XF_PEER_ANCESTOR = 'a',   /* enrolled by the upstream as its own upstream */
+} xf_relation;
+
+typedef struct xf_peer {
+	char node[XF_NODE_ID_MAX + 1];
+	uint8_t pubkey[XF_PUBKEY_BYTES];
+	char relation;                     /* an xf_relation */
+	char parent[XF_NODE_ID_MAX + 1];   /* who enrolled a child or descendant */
+} xf_peer;
+
+/* The enrolled key of NODE. XF_ENOTFOUND if not enrolled. */
+int xf_store_peer(xf_store *s, const char *node, xf_peer *out);
 int xf_store_peer_key(xf_store *s, const char *node, uint8_t pubkey[XF_PUBKEY_BYTES]);
+
+/* Every enrolled node, in id order; borrowed until CB returns. */
+int xf_store_peers(xf_store *s, int (*cb)(const xf_peer *peer, void *ctx), void *ctx);
+
+/* Every origin this node holds events of, with its head. */
+int xf_store_heads(xf_store *s, int (*cb)(const char *origin, uint64_t seq, bool sparse, void *ctx), void *ctx);
+
+/* The name of the feed a child node pulls, and of the broadcast feed. */
+#define XF_FEED_BROADCAST "*"
+void xf_feed_name(const char *child, char name[XF_NODE_ID_MAX + 2]);
+
+/* Events filed under FEED after position AFTER, in filing order; CB gets
+ * each event (borrowed) and its position. */
+int xf_store_feed_scan(xf_store *s, const char *feed, uint64_t after,
+		       int (*cb)(const xf_event *ev, uint64_t pos, void *ctx), void *ctx);
+
+/* How many events are held in quarantine and as fork evidence. */
+int xf_store_evidence(xf_store *s, size_t *quarantined, size_t *forks);
 
 typedef struct xf_verify_report {
 	uint64_t events;

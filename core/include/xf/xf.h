@@ -10,6 +10,8 @@
 #include "xf/key.h"
 #include "xf/project.h"
 #include "xf/store.h"
+#include "xf/sync.h"
 #include "xf/text.h"
+#include "xf/wire.h"
 
 #endif

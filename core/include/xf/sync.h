@@ -1,0 +1,93 @@
+/* The sync protocol over buffers: what a node sends its upstream, what the
+ * upstream answers, and how each side applies the other's message. The
+ * daemon moves these bodies over HTTP (see daemon/PROTOCOL.md); a bundle
+ * file carries the same bodies on a USB stick. Nothing here knows HTTP.
+ *
+ * A request pushes, per origin, the events the upstream has not yet
+ * acknowledged (the node's own events first, so that its enrolments arrive
+ * before the events of the nodes they enrol), and carries the node's
+ * cursors in its two feeds at the upstream: its own and the broadcast one.
+ * The response acknowledges, per origin pushed, the head the upstream now
+ * holds; returns what the node may see after its cursors; signs a receipt
+ * for the node's own head; and says whether there is more. An idle sync is
+ * one small request and one small response. */
+#ifndef XF_SYNC_H
+#define XF_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xf/key.h"
+#include "xf/store.h"
+#include "xf/wire.h"
+
+#define XF_SYNC_PATH          "/v1/sync"
+#define XF_SYNC_CONTENT_TYPE  "application/x-xinfang-sync"
+#define XF_SYNC_VERSION       1
+/* Events of one push or one pull, before compression: a lost connection
+ * costs at most this much work, and a node's memory stays small. */
+#define XF_SYNC_BATCH_BYTES   (1u << 20)
+#define XF_SYNC_BATCH_EVENTS  4096
+/* Limits on what a peer may send, checked before and after inflating. */
+#define XF_SYNC_WIRE_MAX      (2u << 20)
+#define XF_SYNC_BODY_MAX      (4u << 20)
+
+typedef struct xf_sync_stats {
+	size_t pushed;       /* events sent up */
+	size_t stored;       /* of those, new to the upstream (server: to us) */
+	size_t pulled;       /* events received and new here */
+	size_t rejected;     /* events refused by the receiving side */
+	int first_error;
+	char first_rejected[XF_EVENT_ID_MAX + 1];
+	bool more;           /* more to push or pull: call again */
+	bool receipt;        /* a signed receipt for our head came back and holds */
+	uint64_t server_ms;  /* the upstream's clock when it answered */
+	char peer[XF_NODE_ID_MAX + 1]; /* the other side */
+} xf_sync_stats;
+
+/* What a request pushed: the client needs it to read the response. */
+typedef struct xf_sync_push {
+	size_t events;
+	size_t bytes;
+	bool full;  /* the batch limit stopped it: more is waiting */
+} xf_sync_push;
+
+/* Client: the next request body (msgpack, not yet compressed) into *out,
+ * which the caller disposes of; what it pushes into *push. */
+int xf_sync_request(xf_store *s, const char *software, xf_buf *out, xf_sync_push *push);
+
+/* Client: apply the upstream's response to a request that pushed PUSH, in
+ * one transaction: pulled events, acknowledged heads, cursors, receipt.
+ * XF_EPROTO for a malformed response, XF_EUNKNOWNNODE when the upstream
+ * is not enrolled here as this node's upstream, XF_EBADSIG for a receipt
+ * that does not verify. */
+int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, size_t len, uint64_t wall_ms,
+		  xf_sync_stats *stats);
+
+/* Server: answer child CLIENT's request REQ (inflated) into *out, signing
+ * the receipt with KEY. XF_EPROTO for a malformed request, XF_ETOOBIG for
+ * one over the limits, -EPERM when CLIENT is not a child of this node. */
+int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, const uint8_t *req, size_t len,
+		  uint64_t wall_ms, xf_buf *out, xf_sync_stats *stats);
+
+/* A receipt: what the upstream UPSTREAM held of NODE's log at TIME. */
+typedef struct xf_receipt {
+	char upstream[XF_NODE_ID_MAX + 1];
+	char node[XF_NODE_ID_MAX + 1];
+	uint64_t seq;
+	uint8_t hash[XF_HASH_BYTES];
+	uint64_t time_ms;
+} xf_receipt;
+
+/* Decode receipt bytes and check the signature with PUBKEY. */
+int xf_receipt_check(const uint8_t *bytes, size_t len, const uint8_t *pubkey, xf_receipt *out);
+
+/* Bundles: the same request bodies in a file, for a village whose only
+ * link is a USB stick. export writes everything the upstream has not
+ * acknowledged; import ingests each body as a push, with the same checks,
+ * idempotently. */
+int xf_bundle_export(xf_store *s, const char *path, size_t *events);
+int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_stats *stats);
+
+#endif

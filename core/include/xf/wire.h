@@ -1,0 +1,59 @@
+/* What travels between nodes, below the sync protocol: compression with
+ * limits, and request authentication by the node's own key.
+ *
+ * A request carries "Authorization: XF <node> <time-ms> <signature>", the
+ * signature (base64url, no padding) being the node's Ed25519 signature
+ * over "XF1 <method> <path> <time-ms> <hex BLAKE2b-256 of the body as
+ * sent>". No secret is shared: the server checks it with the node's
+ * enrolled public key and refuses a time too far from its own. */
+#ifndef XF_WIRE_H
+#define XF_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xf/key.h"
+#include "xf/text.h"
+
+#define XF_AUTH_HEADER_MAX 192
+#define XF_AUTH_WINDOW_MS (5 * 60 * 1000)
+
+/* An owned byte buffer. */
+typedef struct xf_buf {
+	uint8_t *data;
+	size_t len;
+} xf_buf;
+
+/* Frees the bytes and empties the buffer; accepts an empty one. */
+void xf_buf_dispose(xf_buf *b);
+
+/* zlib-wrapped deflate ("Content-Encoding: deflate"). */
+int xf_deflate(const uint8_t *in, size_t len, xf_buf *out);
+
+/* Inflate IN, refusing to produce more than MAX bytes: XF_ETOOBIG for a
+ * body that would (a deflate bomb stops there, having cost MAX bytes),
+ * XF_EPROTO for input that is not zlib data or is truncated or followed by
+ * trailing bytes. */
+int xf_inflate(const uint8_t *in, size_t len, size_t max, xf_buf *out);
+
+/* Write the Authorization header value for a request into OUT. */
+int xf_auth_make(const xf_key *key, const char *node, const char *method, const char *path, uint64_t time_ms,
+		 const uint8_t *body, size_t len, char out[XF_AUTH_HEADER_MAX]);
+
+typedef struct xf_auth {
+	char node[XF_NODE_ID_MAX + 1];
+	uint64_t time_ms;
+	uint8_t sig[XF_SIG_BYTES];
+} xf_auth;
+
+/* Parse an Authorization header value. XF_EPROTO when malformed. */
+int xf_auth_parse(const char *header, xf_auth *out);
+
+/* Check a parsed header against the node's PUBKEY and the request. Returns
+ * 0, XF_EBADSIG, or XF_ESKEW when the time is more than XF_AUTH_WINDOW_MS
+ * from NOW_MS (the signature is checked first, so a skew refusal is only
+ * given to the real node). */
+int xf_auth_check(const xf_auth *auth, const uint8_t *pubkey, const char *method, const char *path,
+		  const uint8_t *body, size_t len, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,181 @@
+/* Feeds: what each child node may pull, filed as events land.
+ *
+ * A node with children files every event it stores under the feed of the
+ * child whose subtree the event's entity belongs to (the entity id names
+ * the node that created it), unless the event came from that subtree in
+ * the first place; enrolments of upstream nodes go to the broadcast feed,
+ * so that every node below can verify events from above. A child's pull
+ * then walks its own feed from its cursor: scope costs nothing at read
+ * time, and no child ever sees another's records. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store_impl.h"
+#include "xf/body.h"
+#include "xf/error.h"
+
+/* The tree is shallow (village, township, county); a longer parent chain
+ * is damage, not a deeper tree. */
+#define DEPTH_MAX 8
+
+void xf_feed_name(const char *child, char name[XF_NODE_ID_MAX + 2])
+{
+	snprintf(name, XF_NODE_ID_MAX + 2, "@%s", child);
+}
+
+/* The node an entity id "K-node-seq" was created on. */
+static int entity_home(const char *entity, char home[XF_NODE_ID_MAX + 1])
+{
+	const char *dash = strrchr(entity, '-');
+	size_t n;
+
+	if (entity[0] == '\0' || entity[1] != '-' || !dash || dash <= entity + 2)
+		return -EINVAL;
+	n = (size_t)(dash - entity - 2);
+	if (n > XF_NODE_ID_MAX)
+		return -EINVAL;
+	memcpy(home, entity + 2, n);
+	home[n] = '\0';
+	return 0;
+}
+
+/* The child of this node whose subtree NODE is in, into CHILD; 1 if
+ * found, 0 if NODE is in no child's subtree. */
+static int child_above(xf_store *s, MDB_txn *txn, const char *node, char child[XF_NODE_ID_MAX + 1])
+{
+	xf_peer p;
+	int depth, r;
+
+	snprintf(child, XF_NODE_ID_MAX + 1, "%s", node);
+	for (depth = 0; depth < DEPTH_MAX; depth++) {
+		r = peer_get(s, txn, child, &p);
+		if (r == XF_EUNKNOWNNODE)
+			return 0;
+		if (r < 0)
+			return r;
+		if (p.relation == XF_PEER_CHILD)
+			return 1;
+		if (p.relation != XF_PEER_DESCENDANT)
+			return 0;
+		snprintf(child, XF_NODE_ID_MAX + 1, "%s", p.parent);
+	}
+	return 0;
+}
+
+static int feed_append(xf_store *s, MDB_txn *txn, const char *feed, const xf_event *ev)
+{
+	char meta[XF_NODE_ID_MAX + 8];
+	uint8_t key[XF_NODE_ID_MAX + 2 + 8], ref[EVENT_KEY_MAX];
+	size_t n = strlen(feed);
+	uint64_t pos;
+	MDB_val k, v;
+	int r;
+
+	snprintf(meta, sizeof(meta), "feed:%s", feed);
+	r = meta_get_u64(s, txn, meta, &pos);
+	if (r < 0)
+		return r;
+	pos++;
+	memcpy(key, feed, n + 1);
+	be64_put(key + n + 1, pos);
+	k = (MDB_val){ n + 1 + 8, key };
+	v = (MDB_val){ event_key(ref, ev->origin, ev->seq), ref };
+	r = mdb_rc(mdb_put(txn, s->feeds, &k, &v, MDB_APPEND));
+	if (r < 0)
+		return r;
+	return meta_put_u64(s, txn, meta, pos);
+}
+
+/* Is this an enrolment of an upstream node, which everyone below needs? */
+static bool upstream_enrolment(const xf_event *ev)
+{
+	char relation[16];
+	xf_fields *f = NULL;
+
+	if (strcmp(ev->type, "node.enrolled") != 0 || xf_fields_parse(ev->body, ev->body_len, &f) < 0)
+		return false;
+	xf_value_str(xf_fields_get(f, "relation"), relation, sizeof(relation));
+	xf_fields_free(f);
+	return strcmp(relation, "upstream") == 0;
+}
+
+int feed_file(xf_store *s, MDB_txn *txn, const xf_event *ev)
+{
+	char home[XF_NODE_ID_MAX + 1], child[XF_NODE_ID_MAX + 1], from[XF_NODE_ID_MAX + 1];
+	char feed[XF_NODE_ID_MAX + 2];
+	int r;
+
+	if (ev->entity[0] == 'N')
+		return upstream_enrolment(ev) ? feed_append(s, txn, XF_FEED_BROADCAST, ev) : 0;
+	if (ev->entity[0] == 'B')
+		return feed_append(s, txn, XF_FEED_BROADCAST, ev);
+	if (entity_home(ev->entity, home) < 0)
+		return 0;
+	r = child_above(s, txn, home, child);
+	if (r <= 0)
+		return r;
+	/* What came up from the child's subtree is there already. */
+	r = child_above(s, txn, ev->origin, from);
+	if (r < 0)
+		return r;
+	if (r == 1 && strcmp(from, child) == 0)
+		return 0;
+	xf_feed_name(child, feed);
+	return feed_append(s, txn, feed, ev);
+}
+
+struct feed_scan_ctx {
+	const char *feed;
+	uint64_t after;
+	int (*cb)(const xf_event *ev, uint64_t pos, void *ctx);
+	void *ctx;
+};
+
+static int feed_scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct feed_scan_ctx *c = vctx;
+	uint8_t key[XF_NODE_ID_MAX + 2 + 8];
+	size_t n = strlen(c->feed);
+	char origin[XF_NODE_ID_MAX + 1];
+	MDB_cursor *cur;
+	MDB_val k, v, bytes;
+	uint64_t seq;
+	xf_event ev;
+	int r;
+
+	memcpy(key, c->feed, n + 1);
+	be64_put(key + n + 1, c->after + 1);
+	k = (MDB_val){ n + 1 + 8, key };
+	r = mdb_rc(mdb_cursor_open(txn, s->feeds, &cur));
+	if (r < 0)
+		return r;
+	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+	while (r == 0) {
+		if (k.mv_size != n + 1 + 8 || memcmp(k.mv_data, c->feed, n + 1) != 0)
+			break;
+		if ((r = event_key_parse(&v, origin, &seq)) < 0 ||
+		    (r = event_get(s, txn, origin, seq, &bytes)) < 0)
+			break;
+		if (xf_event_decode(bytes.mv_data, bytes.mv_size, &ev) < 0) {
+			r = XF_ECORRUPT;
+			break;
+		}
+		r = c->cb(&ev, be64_get((const uint8_t *)k.mv_data + n + 1), c->ctx);
+		if (r != 0)
+			break;
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+	}
+	mdb_cursor_close(cur);
+	return r == MDB_NOTFOUND ? 0 : r;
+}
+
+int xf_store_feed_scan(xf_store *s, const char *feed, uint64_t after,
+		       int (*cb)(const xf_event *ev, uint64_t pos, void *ctx), void *ctx)
+{
+	struct feed_scan_ctx c = { feed, after, cb, ctx };
+
+	if (!feed || !*feed || strlen(feed) > XF_NODE_ID_MAX + 1 || !cb)
+		return -EINVAL;
+	return store_read(s, feed_scan_txn, &c);
+}

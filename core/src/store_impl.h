@@ -1,0 +1,80 @@
+/* The store's insides, shared by store.c, peers.c and feed.c only. Every
+ * MDB_* type and code stays behind this header.
+ *
+ * Named databases:
+ *   events      origin \0 seq(be64)          -> event bytes, exactly as signed
+ *   heads       origin                       -> seq(be64) hash(32) flags(1)
+ *   entities    entity (dupsort)             -> hlc(be64) origin \0 seq(be64)
+ *   forks       origin \0 seq(be64) hash(32) -> the competing event's bytes
+ *   quarantine  origin \0 seq(be64) hash(32) -> reason(be32) event bytes
+ *   peers       node id                      -> public key(32) relation(1) parent id
+ *   feeds       feed \0 pos(be64)            -> origin \0 seq(be64)
+ *   state       key                          -> value (sync cursors, receipts)
+ *   meta        "schema" | "node" | "hlc" | "feed:NAME" -> value
+ *
+ * The entity index sorts an entity's events by (hlc, origin, seq), the
+ * order in which projections fold them. */
+#ifndef XF_STORE_IMPL_H
+#define XF_STORE_IMPL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "xf/store.h"
+
+#define EVENT_KEY_MAX (XF_NODE_ID_MAX + 1 + 8)
+
+struct xf_store {
+	MDB_env *env;
+	MDB_dbi events, heads, entities, forks, quarantine, peers, feeds, state, meta;
+	char node[XF_NODE_ID_MAX + 1];
+	/* Growing the map needs every transaction of this process closed:
+	 * transactions hold it shared, growth exclusively. */
+	pthread_rwlock_t resize_lock;
+};
+
+/* What this node holds of one origin's chain. A sparse origin is one this
+ * node receives only part of (its upstream's events about this node's
+ * entities): each of its events is proven by its own signature. */
+typedef struct head {
+	uint64_t seq;
+	uint8_t hash[XF_HASH_BYTES];
+	bool sparse;
+} head;
+
+typedef int (*write_fn)(xf_store *s, MDB_txn *txn, void *ctx);
+
+/* LMDB reports errno values as positive numbers and its own codes as
+ * negative ones; inside the store everything is negative. public_rc()
+ * turns LMDB codes into ours at the API boundary. */
+int mdb_rc(int rc);
+int public_rc(int r);
+
+void be64_put(uint8_t *p, uint64_t v);
+uint64_t be64_get(const uint8_t *p);
+MDB_val val_str(const char *s);
+size_t event_key(uint8_t *buf, const char *origin, uint64_t seq);
+int event_key_parse(const MDB_val *k, char origin[XF_NODE_ID_MAX + 1], uint64_t *seq);
+
+/* FN inside one write (or read) transaction; see store.c. */
+int store_write(xf_store *s, write_fn fn, void *ctx);
+int store_read(xf_store *s, write_fn fn, void *ctx);
+
+int meta_get_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t *out);
+int meta_put_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t value);
+int head_get(xf_store *s, MDB_txn *txn, const char *origin, head *out);
+int head_put(xf_store *s, MDB_txn *txn, const char *origin, const head *h);
+int event_get(xf_store *s, MDB_txn *txn, const char *origin, uint64_t seq, MDB_val *out);
+
+/* peers.c */
+int peer_get(xf_store *s, MDB_txn *txn, const char *node, xf_peer *out);
+/* Judge a node.enrolled event that is being stored: LOCAL ones are this
+ * node's own decisions; others are trusted only from the nodes entitled
+ * to make them. */
+int peer_index(xf_store *s, MDB_txn *txn, const xf_event *ev, bool local);
+
+/* feed.c: file a stored event under the feeds its children pull. */
+int feed_file(xf_store *s, MDB_txn *txn, const xf_event *ev);
+
+#endif

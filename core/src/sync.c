@@ -1,0 +1,956 @@
+/* The sync protocol over buffers; see xf/sync.h and daemon/PROTOCOL.md.
+ *
+ * Client state kept beside the log:
+ *   "up:ORIGIN"    the upstream holds ORIGIN's events up to this seq (be64)
+ *   "cur:own"      position in this node's feed at the upstream (be64)
+ *   "cur:bcast"    position in the upstream's broadcast feed (be64)
+ *   "receipt"      the latest signed receipt from the upstream
+ *   "receipt:SEQ"  every receipt, by the head seq it vouches for (20 digits)
+ * Server state: "seen:NODE" -> [time, node's own head, software]. */
+#include <errno.h>
+#include <unistd.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "xf/error.h"
+#include "xf/sync.h"
+
+#define ORIGINS_MAX 1024
+#define RECEIPT_TAG "xf-receipt"
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p, size_t len)
+{
+	uint64_t v = 0;
+
+	if (len != 8)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint64_t state_u64(xf_store *s, const char *key)
+{
+	uint8_t *v = NULL;
+	size_t len = 0;
+	uint64_t out = 0;
+
+	if (xf_store_state_get(s, key, &v, &len) == 0)
+		out = get_be64(v, len);
+	free(v);
+	return out;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_key(msgpack_packer *pk, const char *key)
+{
+	pack_str(pk, key);
+}
+
+/* A msgpack map's value under KEY, or NULL. */
+static const msgpack_object *map_get(const msgpack_object *map, const char *key)
+{
+	size_t n = strlen(key);
+	uint32_t i;
+
+	for (i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
+			return &map->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+static bool get_uint(const msgpack_object *map, const char *key, uint64_t *out)
+{
+	const msgpack_object *o = map_get(map, key);
+
+	if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return false;
+	*out = o->via.u64;
+	return true;
+}
+
+/* Copy a msgpack str into DST (SIZE bytes); false if it is not one or
+ * does not fit. */
+static bool get_str(const msgpack_object *o, char *dst, size_t size)
+{
+	if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size ||
+	    memchr(o->via.str.ptr, '\0', o->via.str.size))
+		return false;
+	memcpy(dst, o->via.str.ptr, o->via.str.size);
+	dst[o->via.str.size] = '\0';
+	return true;
+}
+
+/* Parse one message: a msgpack map and nothing after it. */
+static int parse_message(const uint8_t *body, size_t len, msgpack_zone *zone, msgpack_object *root)
+{
+	size_t off = 0;
+	uint64_t v;
+
+	if (len > XF_SYNC_BODY_MAX)
+		return XF_ETOOBIG;
+	if (msgpack_unpack((const char *)body, len, &off, zone, root) != MSGPACK_UNPACK_SUCCESS || off != len ||
+	    root->type != MSGPACK_OBJECT_MAP || !get_uint(root, "v", &v) || v != XF_SYNC_VERSION)
+		return XF_EPROTO;
+	return 0;
+}
+
+/* The events of a "push" or "pull" array, referenced in place. */
+static int get_events(const msgpack_object *map, const char *key, xf_blob **out, size_t *n)
+{
+	const msgpack_object *a = map_get(map, key);
+	xf_blob *blobs;
+	uint32_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (!a)
+		return 0;
+	if (a->type != MSGPACK_OBJECT_ARRAY)
+		return XF_EPROTO;
+	if (a->via.array.size > XF_SYNC_BATCH_EVENTS)
+		return XF_ETOOBIG;
+	if (a->via.array.size == 0)
+		return 0;
+	blobs = calloc(a->via.array.size, sizeof(*blobs));
+	if (!blobs)
+		return -ENOMEM;
+	for (i = 0; i < a->via.array.size; i++) {
+		const msgpack_object *e = &a->via.array.ptr[i];
+
+		if (e->type != MSGPACK_OBJECT_BIN) {
+			free(blobs);
+			return XF_EPROTO;
+		}
+		blobs[i].data = (const uint8_t *)e->via.bin.ptr;
+		blobs[i].len = e->via.bin.size;
+	}
+	*out = blobs;
+	*n = a->via.array.size;
+	return 0;
+}
+
+/* ---- client: the request ---- */
+
+/* How far the pushes being built have got, per origin: a request starts
+ * where the upstream's acknowledgement left off, a bundle's next frame
+ * where its previous frame stopped. */
+struct progress {
+	size_t n;
+	char origin[ORIGINS_MAX][XF_NODE_ID_MAX + 1];
+	uint64_t seq[ORIGINS_MAX];
+};
+
+static uint64_t *progress_slot(struct progress *p, xf_store *s, const char *origin)
+{
+	char key[XF_NODE_ID_MAX + 8];
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->origin[i], origin) == 0)
+			return &p->seq[i];
+	if (p->n == ORIGINS_MAX)
+		return NULL;
+	snprintf(p->origin[p->n], XF_NODE_ID_MAX + 1, "%s", origin);
+	snprintf(key, sizeof(key), "up:%s", origin);
+	p->seq[p->n] = state_u64(s, key);
+	return &p->seq[p->n++];
+}
+
+struct push_ctx {
+	msgpack_packer *pk;
+	xf_sync_push *push;
+	uint64_t *sent; /* the origin's progress */
+};
+
+static int push_event(const xf_event *ev, void *vctx)
+{
+	struct push_ctx *c = vctx;
+
+	if (c->push->events == XF_SYNC_BATCH_EVENTS || c->push->bytes + ev->len > XF_SYNC_BATCH_BYTES) {
+		c->push->full = true;
+		return 1;
+	}
+	msgpack_pack_bin(c->pk, ev->len);
+	msgpack_pack_bin_body(c->pk, ev->bytes, ev->len);
+	c->push->events++;
+	c->push->bytes += ev->len;
+	*c->sent = ev->seq;
+	return 0;
+}
+
+struct origin_list {
+	size_t n;
+	char origins[ORIGINS_MAX][XF_NODE_ID_MAX + 1];
+	uint64_t heads[ORIGINS_MAX];
+};
+
+/* Origins whose whole chain this node holds: those it may push. The
+ * sparse ones came from above and are there already. */
+static int list_origin(const char *origin, uint64_t seq, bool sparse, void *vctx)
+{
+	struct origin_list *l = vctx;
+
+	if (sparse)
+		return 0;
+	if (l->n == ORIGINS_MAX)
+		return XF_ETOOBIG;
+	snprintf(l->origins[l->n], XF_NODE_ID_MAX + 1, "%s", origin);
+	l->heads[l->n++] = seq;
+	return 0;
+}
+
+static int push_origin(xf_store *s, struct progress *p, const char *origin, uint64_t head, struct push_ctx *c)
+{
+	int r;
+
+	c->sent = progress_slot(p, s, origin);
+	if (!c->sent)
+		return XF_ETOOBIG;
+	if (head <= *c->sent)
+		return 0;
+	r = xf_store_scan(s, origin, *c->sent + 1, push_event, c);
+	return r == 1 ? 0 : r;
+}
+
+/* Pack the events the upstream lacks into EVENTS as bins, this node's own
+ * first: its enrolments must land before the events of the nodes they
+ * enrol. */
+static int pack_push(xf_store *s, struct progress *p, msgpack_sbuffer *events, xf_sync_push *push)
+{
+	msgpack_packer pk;
+	struct origin_list *l;
+	struct push_ctx c = { &pk, push, NULL };
+	size_t i, pass;
+	int r;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	msgpack_packer_init(&pk, events, msgpack_sbuffer_write);
+	r = xf_store_heads(s, list_origin, l);
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; r == 0 && i < l->n && !push->full; i++)
+			if ((strcmp(l->origins[i], xf_store_node(s)) == 0) == (pass == 0))
+				r = push_origin(s, p, l->origins[i], l->heads[i], &c);
+	free(l);
+	return r;
+}
+
+static int build_request(xf_store *s, const char *software, struct progress *p, xf_buf *out, xf_sync_push *push)
+{
+	msgpack_sbuffer sb, events;
+	msgpack_packer pk;
+	uint64_t head;
+	uint8_t hash[XF_HASH_BYTES];
+	int r;
+
+	memset(push, 0, sizeof(*push));
+	msgpack_sbuffer_init(&sb);
+	msgpack_sbuffer_init(&events);
+	r = pack_push(s, p, &events, push);
+	if (r == 0)
+		r = xf_store_head(s, xf_store_node(s), &head, hash);
+	if (r < 0)
+		goto cleanup;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, push->events ? 5 : 4);
+	pack_key(&pk, "v");
+	msgpack_pack_uint8(&pk, XF_SYNC_VERSION);
+	pack_key(&pk, "cur");
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint64(&pk, state_u64(s, "cur:own"));
+	msgpack_pack_uint64(&pk, state_u64(s, "cur:bcast"));
+	pack_key(&pk, "head");
+	msgpack_pack_uint64(&pk, head);
+	pack_key(&pk, "sw");
+	pack_str(&pk, software);
+	if (push->events) {
+		pack_key(&pk, "push");
+		msgpack_pack_array(&pk, push->events);
+		msgpack_sbuffer_write(&sb, events.data, events.size);
+	}
+	if (!sb.data) {
+		r = -ENOMEM;
+		goto cleanup;
+	}
+	out->data = (uint8_t *)sb.data;
+	out->len = sb.size;
+	sb.data = NULL;
+cleanup:
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&events);
+	return r;
+}
+
+int xf_sync_request(xf_store *s, const char *software, xf_buf *out, xf_sync_push *push)
+{
+	struct progress *p;
+	int r;
+
+	if (!s || !software || !out || !push)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	r = build_request(s, software, p, out, push);
+	free(p);
+	return r;
+}
+
+/* ---- receipts ---- */
+
+static int receipt_make(const xf_key *key, const xf_receipt *rc, xf_buf *out)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	uint8_t *p;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 6);
+	pack_str(&pk, RECEIPT_TAG);
+	pack_str(&pk, rc->upstream);
+	pack_str(&pk, rc->node);
+	msgpack_pack_uint64(&pk, rc->seq);
+	msgpack_pack_bin(&pk, XF_HASH_BYTES);
+	msgpack_pack_bin_body(&pk, rc->hash, XF_HASH_BYTES);
+	msgpack_pack_uint64(&pk, rc->time_ms);
+	p = sb.data ? realloc(sb.data, sb.size + XF_SIG_BYTES) : NULL;
+	if (!p) {
+		msgpack_sbuffer_destroy(&sb);
+		return -ENOMEM;
+	}
+	xf_key_sign(key, p, sb.size, p + sb.size);
+	out->data = p;
+	out->len = sb.size + XF_SIG_BYTES;
+	return 0;
+}
+
+int xf_receipt_check(const uint8_t *bytes, size_t len, const uint8_t *pubkey, xf_receipt *out)
+{
+	msgpack_zone zone;
+	msgpack_object root;
+	const msgpack_object *f;
+	char tag[16];
+	xf_receipt rc = { 0 };
+	size_t off = 0;
+	int r = XF_EPROTO;
+
+	if (!bytes || len <= XF_SIG_BYTES || len > 512 || !out)
+		return XF_EPROTO;
+	if (!msgpack_zone_init(&zone, 512))
+		return -ENOMEM;
+	if (msgpack_unpack((const char *)bytes, len - XF_SIG_BYTES, &off, &zone, &root) != MSGPACK_UNPACK_SUCCESS ||
+	    off != len - XF_SIG_BYTES || root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 6)
+		goto cleanup;
+	f = root.via.array.ptr;
+	if (!get_str(&f[0], tag, sizeof(tag)) || strcmp(tag, RECEIPT_TAG) != 0 ||
+	    !get_str(&f[1], rc.upstream, sizeof(rc.upstream)) || !get_str(&f[2], rc.node, sizeof(rc.node)) ||
+	    f[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[4].type != MSGPACK_OBJECT_BIN ||
+	    f[4].via.bin.size != XF_HASH_BYTES || f[5].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		goto cleanup;
+	rc.seq = f[3].via.u64;
+	memcpy(rc.hash, f[4].via.bin.ptr, XF_HASH_BYTES);
+	rc.time_ms = f[5].via.u64;
+	r = xf_sig_verify(pubkey, bytes, len - XF_SIG_BYTES, bytes + len - XF_SIG_BYTES);
+	if (r == 0)
+		*out = rc;
+cleanup:
+	msgpack_zone_destroy(&zone);
+	return r;
+}
+
+/* ---- client: the response ---- */
+
+/* The state to write with the pulled events: one value per key. */
+struct kv_list {
+	size_t n, cap;
+	xf_kv *kv;
+	char (*keys)[XF_NODE_ID_MAX + 24];
+	uint8_t (*vals)[8];
+};
+
+static int kv_set_u64(struct kv_list *l, const char *key, uint64_t v)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->keys[i], key) == 0)
+			break;
+	if (i == l->n) {
+		if (l->n == l->cap)
+			return XF_ETOOBIG;
+		snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", key);
+		l->n++;
+	}
+	put_be64(l->vals[i], v);
+	l->kv[i] = (xf_kv){ l->keys[i], l->vals[i], 8 };
+	return 0;
+}
+
+static int kv_init(struct kv_list *l, size_t cap)
+{
+	l->n = 0;
+	l->cap = cap + 1; /* room for a raw value after the u64 ones */
+	l->kv = calloc(l->cap, sizeof(*l->kv));
+	l->keys = calloc(l->cap, sizeof(*l->keys));
+	l->vals = calloc(l->cap, sizeof(*l->vals));
+	return l->kv && l->keys && l->vals ? 0 : -ENOMEM;
+}
+
+static void kv_dispose(struct kv_list *l)
+{
+	free(l->kv);
+	free(l->keys);
+	free(l->vals);
+}
+
+/* Pulled events of sparse origins: the upstream holds them, so they are
+ * never pushed back. */
+static int note_pulled(struct kv_list *l, xf_store *s, const xf_blob *pull, size_t n)
+{
+	char key[XF_NODE_ID_MAX + 8];
+	xf_event ev;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		if (xf_event_decode(pull[i].data, pull[i].len, &ev) < 0 || strcmp(ev.origin, xf_store_node(s)) == 0)
+			continue;
+		snprintf(key, sizeof(key), "up:%s", ev.origin);
+		if (ev.seq > state_u64(s, key) && (r = kv_set_u64(l, key, ev.seq)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int read_acks(struct kv_list *l, const msgpack_object *root)
+{
+	const msgpack_object *acks = map_get(root, "ack");
+	char origin[XF_NODE_ID_MAX + 1], key[XF_NODE_ID_MAX + 8];
+	uint32_t i;
+	int r;
+
+	if (!acks)
+		return 0;
+	if (acks->type != MSGPACK_OBJECT_MAP || acks->via.map.size > ORIGINS_MAX)
+		return XF_EPROTO;
+	for (i = 0; i < acks->via.map.size; i++) {
+		const msgpack_object_kv *kv = &acks->via.map.ptr[i];
+
+		if (!get_str(&kv->key, origin, sizeof(origin)) || xf_node_id_check(origin) < 0 ||
+		    kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return XF_EPROTO;
+		snprintf(key, sizeof(key), "up:%s", origin);
+		r = kv_set_u64(l, key, kv->val.via.u64);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, size_t len, uint64_t wall_ms,
+		  xf_sync_stats *stats)
+{
+	xf_ingest_opts opts = { .sparse = true };
+	xf_ingest_stats in;
+	msgpack_zone zone;
+	msgpack_object root;
+	const msgpack_object *cur, *rcpt, *o;
+	struct kv_list l = { 0 };
+	xf_blob *pull = NULL;
+	xf_receipt receipt;
+	xf_peer upstream;
+	char receipt_key[48];
+	size_t n_pull = 0;
+	uint64_t v;
+	int r;
+
+	if (!s || !push || !resp || !stats)
+		return -EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	stats->pushed = push->events;
+	if (!msgpack_zone_init(&zone, 4096))
+		return -ENOMEM;
+	r = parse_message(resp, len, &zone, &root);
+	if (r < 0)
+		goto cleanup;
+	r = XF_EPROTO;
+	cur = map_get(&root, "cur");
+	if (!get_str(map_get(&root, "node"), stats->peer, sizeof(stats->peer)) || !cur ||
+	    cur->type != MSGPACK_OBJECT_ARRAY || cur->via.array.size != 2 ||
+	    cur->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    cur->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		goto cleanup;
+	get_uint(&root, "time", &stats->server_ms);
+	if (get_uint(&root, "stored", &v))
+		stats->stored = v;
+	if (get_uint(&root, "rej", &v))
+		stats->rejected = v;
+	if ((o = map_get(&root, "err")) && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		stats->first_error = (int)o->via.i64;
+	get_str(map_get(&root, "bad"), stats->first_rejected, sizeof(stats->first_rejected));
+	o = map_get(&root, "more");
+	stats->more = push->full || (o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean);
+	/* Only this node's upstream answers it, and only with its own key. */
+	r = xf_store_peer(s, stats->peer, &upstream);
+	if (r == XF_ENOTFOUND || (r == 0 && upstream.relation != XF_PEER_UPSTREAM))
+		r = XF_EUNKNOWNNODE;
+	if (r < 0)
+		goto cleanup;
+	if ((r = get_events(&root, "pull", &pull, &n_pull)) < 0 || (r = kv_init(&l, ORIGINS_MAX + 8)) < 0 ||
+	    (r = read_acks(&l, &root)) < 0 || (r = note_pulled(&l, s, pull, n_pull)) < 0 ||
+	    (r = kv_set_u64(&l, "cur:own", cur->via.array.ptr[0].via.u64)) < 0 ||
+	    (r = kv_set_u64(&l, "cur:bcast", cur->via.array.ptr[1].via.u64)) < 0)
+		goto cleanup;
+	rcpt = map_get(&root, "rcpt");
+	if (rcpt) {
+		r = rcpt->type == MSGPACK_OBJECT_BIN
+			    ? xf_receipt_check((const uint8_t *)rcpt->via.bin.ptr, rcpt->via.bin.size, upstream.pubkey, &receipt)
+			    : XF_EPROTO;
+		if (r == 0 && (strcmp(receipt.node, xf_store_node(s)) || strcmp(receipt.upstream, stats->peer)))
+			r = XF_EBADSIG;
+		if (r < 0)
+			goto cleanup;
+		snprintf(receipt_key, sizeof(receipt_key), "receipt:%020" PRIu64, receipt.seq);
+		l.kv[l.n++] = (xf_kv){ receipt_key, rcpt->via.bin.ptr, rcpt->via.bin.size };
+		stats->receipt = true;
+	}
+	opts.state = l.kv;
+	opts.n_state = l.n;
+	r = xf_store_ingest(s, pull, n_pull, wall_ms, &opts, &in);
+	if (r < 0)
+		goto cleanup;
+	stats->pulled = in.stored;
+	if (in.rejected && !stats->first_error) {
+		stats->first_error = in.first_error;
+		snprintf(stats->first_rejected, sizeof(stats->first_rejected), "%s", in.first_rejected);
+	}
+	stats->rejected += in.rejected;
+cleanup:
+	kv_dispose(&l);
+	free(pull);
+	msgpack_zone_destroy(&zone);
+	return r;
+}
+
+/* ---- server ---- */
+
+struct acks {
+	size_t n;
+	char origin[ORIGINS_MAX][XF_NODE_ID_MAX + 1];
+	uint64_t seq[ORIGINS_MAX];
+	uint8_t hash[ORIGINS_MAX][XF_HASH_BYTES];
+};
+
+/* Called inside the ingest transaction, perhaps more than once for an
+ * origin if the transaction is retried: the last word counts. */
+static void record_ack(const char *origin, uint64_t seq, const uint8_t hash[XF_HASH_BYTES], void *vctx)
+{
+	struct acks *a = vctx;
+	size_t i;
+
+	for (i = 0; i < a->n && strcmp(a->origin[i], origin) != 0; i++)
+		;
+	if (i == a->n) {
+		if (a->n == ORIGINS_MAX)
+			return;
+		snprintf(a->origin[a->n++], XF_NODE_ID_MAX + 1, "%s", origin);
+	}
+	a->seq[i] = seq;
+	memcpy(a->hash[i], hash, XF_HASH_BYTES);
+}
+
+struct pull_ctx {
+	msgpack_packer *pk;
+	size_t events, bytes;
+	uint64_t pos;
+	bool full;
+};
+
+static int pull_event(const xf_event *ev, uint64_t pos, void *vctx)
+{
+	struct pull_ctx *c = vctx;
+
+	if (c->events == XF_SYNC_BATCH_EVENTS || c->bytes + ev->len > XF_SYNC_BATCH_BYTES) {
+		c->full = true;
+		return 1;
+	}
+	msgpack_pack_bin(c->pk, ev->len);
+	msgpack_pack_bin_body(c->pk, ev->bytes, ev->len);
+	c->events++;
+	c->bytes += ev->len;
+	c->pos = pos;
+	return 0;
+}
+
+/* The events CLIENT may see after its cursors, packed as bins by C; the
+ * new cursors into CUR. */
+static int pack_pull(xf_store *s, const char *client, uint64_t cur[2], struct pull_ctx *c)
+{
+	char feed[XF_NODE_ID_MAX + 2];
+	int r;
+
+	xf_feed_name(client, feed);
+	c->pos = cur[0];
+	r = xf_store_feed_scan(s, feed, cur[0], pull_event, c);
+	cur[0] = c->pos;
+	if (r < 0 || c->full)
+		return r < 0 ? r : 0;
+	c->pos = cur[1];
+	r = xf_store_feed_scan(s, XF_FEED_BROADCAST, cur[1], pull_event, c);
+	cur[1] = c->pos;
+	return r < 0 ? r : 0;
+}
+
+static int seen_record(const char *client, uint64_t wall_ms, uint64_t head, const char *software,
+		       msgpack_sbuffer *sb, char key[XF_NODE_ID_MAX + 8])
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint64(&pk, wall_ms);
+	msgpack_pack_uint64(&pk, head);
+	pack_str(&pk, software);
+	snprintf(key, XF_NODE_ID_MAX + 8, "seen:%s", client);
+	return sb->data ? 0 : -ENOMEM;
+}
+
+int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, const uint8_t *req, size_t len,
+		  uint64_t wall_ms, xf_buf *out, xf_sync_stats *stats)
+{
+	msgpack_zone zone;
+	msgpack_object root;
+	msgpack_sbuffer sb, pulled, seen;
+	msgpack_packer pk, ppk;
+	const msgpack_object *curo;
+	struct pull_ctx pc = { &ppk, 0, 0, 0, false };
+	xf_ingest_opts opts = { 0 };
+	xf_ingest_stats in = { 0 };
+	xf_buf receipt = { 0 };
+	struct acks *acks = NULL;
+	xf_blob *push = NULL;
+	xf_peer peer;
+	xf_kv seen_kv;
+	char software[64] = "", seen_key[XF_NODE_ID_MAX + 8];
+	uint64_t cur[2], head = 0;
+	size_t n_push = 0, i, own = SIZE_MAX;
+	int r;
+
+	if (!s || !key || !client || !req || !out || !stats)
+		return -EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	snprintf(stats->peer, sizeof(stats->peer), "%s", client);
+	msgpack_sbuffer_init(&sb);
+	msgpack_sbuffer_init(&pulled);
+	msgpack_sbuffer_init(&seen);
+	msgpack_packer_init(&ppk, &pulled, msgpack_sbuffer_write);
+	if (!msgpack_zone_init(&zone, 4096))
+		return -ENOMEM;
+	r = xf_store_peer(s, client, &peer);
+	if (r == 0 && peer.relation != XF_PEER_CHILD)
+		r = -EPERM;
+	if (r < 0)
+		goto cleanup;
+	if ((r = parse_message(req, len, &zone, &root)) < 0)
+		goto cleanup;
+	r = XF_EPROTO;
+	curo = map_get(&root, "cur");
+	if (!curo || curo->type != MSGPACK_OBJECT_ARRAY || curo->via.array.size != 2 ||
+	    curo->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    curo->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		goto cleanup;
+	cur[0] = curo->via.array.ptr[0].via.u64;
+	cur[1] = curo->via.array.ptr[1].via.u64;
+	get_uint(&root, "head", &head);
+	if (map_get(&root, "sw") && !get_str(map_get(&root, "sw"), software, sizeof(software)))
+		goto cleanup;
+	if ((r = get_events(&root, "push", &push, &n_push)) < 0)
+		goto cleanup;
+	acks = calloc(1, sizeof(*acks));
+	if (!acks || (r = seen_record(client, wall_ms, head, software, &seen, seen_key)) < 0) {
+		r = r < 0 ? r : -ENOMEM;
+		goto cleanup;
+	}
+	seen_kv = (xf_kv){ seen_key, seen.data, seen.size };
+	opts.state = &seen_kv;
+	opts.n_state = 1;
+	opts.on_head = record_ack;
+	opts.ctx = acks;
+	r = xf_store_ingest(s, push, n_push, wall_ms, &opts, &in);
+	if (r < 0)
+		goto cleanup;
+	stats->pushed = n_push;
+	stats->stored = in.stored;
+	stats->rejected = in.rejected;
+	stats->first_error = in.first_error;
+	snprintf(stats->first_rejected, sizeof(stats->first_rejected), "%s", in.first_rejected);
+	for (i = 0; i < acks->n; i++)
+		if (strcmp(acks->origin[i], client) == 0)
+			own = i;
+	if (own != SIZE_MAX) {
+		xf_receipt rc = { .seq = acks->seq[own], .time_ms = wall_ms };
+
+		snprintf(rc.upstream, sizeof(rc.upstream), "%s", xf_store_node(s));
+		snprintf(rc.node, sizeof(rc.node), "%s", client);
+		memcpy(rc.hash, acks->hash[own], XF_HASH_BYTES);
+		if ((r = receipt_make(key, &rc, &receipt)) < 0)
+			goto cleanup;
+	}
+	if ((r = pack_pull(s, client, cur, &pc)) < 0)
+		goto cleanup;
+	stats->pulled = pc.events;
+	stats->more = pc.full;
+	stats->server_ms = wall_ms;
+
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4 + (acks->n ? 1 : 0) + (in.stored ? 1 : 0) + (in.rejected ? 3 : 0) +
+				      (receipt.data ? 1 : 0) + (pc.events ? 1 : 0) + (pc.full ? 1 : 0));
+	pack_key(&pk, "v");
+	msgpack_pack_uint8(&pk, XF_SYNC_VERSION);
+	pack_key(&pk, "node");
+	pack_str(&pk, xf_store_node(s));
+	pack_key(&pk, "time");
+	msgpack_pack_uint64(&pk, wall_ms);
+	pack_key(&pk, "cur");
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint64(&pk, cur[0]);
+	msgpack_pack_uint64(&pk, cur[1]);
+	if (acks->n) {
+		pack_key(&pk, "ack");
+		msgpack_pack_map(&pk, acks->n);
+		for (i = 0; i < acks->n; i++) {
+			pack_str(&pk, acks->origin[i]);
+			msgpack_pack_uint64(&pk, acks->seq[i]);
+		}
+	}
+	if (in.stored) {
+		pack_key(&pk, "stored");
+		msgpack_pack_uint64(&pk, in.stored);
+	}
+	if (in.rejected) {
+		pack_key(&pk, "rej");
+		msgpack_pack_uint64(&pk, in.rejected);
+		pack_key(&pk, "err");
+		msgpack_pack_int(&pk, in.first_error);
+		pack_key(&pk, "bad");
+		pack_str(&pk, in.first_rejected);
+	}
+	if (receipt.data) {
+		pack_key(&pk, "rcpt");
+		msgpack_pack_bin(&pk, receipt.len);
+		msgpack_pack_bin_body(&pk, receipt.data, receipt.len);
+	}
+	if (pc.events) {
+		pack_key(&pk, "pull");
+		msgpack_pack_array(&pk, pc.events);
+		msgpack_sbuffer_write(&sb, pulled.data, pulled.size);
+	}
+	if (pc.full) {
+		pack_key(&pk, "more");
+		msgpack_pack_true(&pk);
+	}
+	if (!sb.data) {
+		r = -ENOMEM;
+		goto cleanup;
+	}
+	out->data = (uint8_t *)sb.data;
+	out->len = sb.size;
+	sb.data = NULL;
+	r = 0;
+cleanup:
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&pulled);
+	msgpack_sbuffer_destroy(&seen);
+	msgpack_zone_destroy(&zone);
+	xf_buf_dispose(&receipt);
+	free(acks);
+	free(push);
+	return r;
+}
+
+/* ---- bundles ----
+ *
+ * "XFBUNDLE1\n", then frames: a 4-byte big-endian length and that many
+ * bytes of a deflated request body, exactly as it would travel over HTTP. */
+
+#define BUNDLE_MAGIC "XFBUNDLE1\n"
+#define BUNDLE_FRAMES_MAX 100000
+
+static int write_all(FILE *f, const void *p, size_t n)
+{
+	return fwrite(p, 1, n, f) == n ? 0 : -EIO;
+}
+
+static int write_frame(FILE *f, const xf_buf *body)
+{
+	xf_buf wire = { 0 };
+	uint8_t len[4];
+	int r;
+
+	r = xf_deflate(body->data, body->len, &wire);
+	if (r < 0)
+		return r;
+	len[0] = (uint8_t)(wire.len >> 24);
+	len[1] = (uint8_t)(wire.len >> 16);
+	len[2] = (uint8_t)(wire.len >> 8);
+	len[3] = (uint8_t)wire.len;
+	r = write_all(f, len, 4);
+	if (r == 0)
+		r = write_all(f, wire.data, wire.len);
+	xf_buf_dispose(&wire);
+	return r;
+}
+
+/* Export moves nothing in the store: what the upstream has taken is
+ * learnt at the next sync, and a bundle made twice carries the same. */
+int xf_bundle_export(xf_store *s, const char *path, size_t *events)
+{
+	struct progress *p;
+	xf_buf body = { 0 };
+	xf_sync_push push = { .full = true };
+	FILE *f = NULL;
+	int r;
+
+	if (!s || !path || !events)
+		return -EINVAL;
+	*events = 0;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	f = fopen(path, "wxe");
+	if (!f) {
+		r = -errno;
+		goto cleanup;
+	}
+	r = write_all(f, BUNDLE_MAGIC, strlen(BUNDLE_MAGIC));
+	while (r == 0 && push.full) {
+		r = build_request(s, "bundle", p, &body, &push);
+		if (r == 0 && push.events)
+			r = write_frame(f, &body);
+		*events += push.events;
+		xf_buf_dispose(&body);
+	}
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		unlink(path);
+cleanup:
+	free(p);
+	return r;
+}
+
+static int read_frame(FILE *f, xf_buf *out)
+{
+	uint8_t len[4];
+	size_t n, got;
+	int r;
+
+	got = fread(len, 1, 4, f);
+	if (got == 0 && feof(f))
+		return 1;
+	if (got != 4)
+		return XF_EPROTO;
+	n = (size_t)len[0] << 24 | (size_t)len[1] << 16 | (size_t)len[2] << 8 | len[3];
+	if (n == 0 || n > XF_SYNC_WIRE_MAX)
+		return n ? XF_ETOOBIG : XF_EPROTO;
+	out->data = malloc(n);
+	if (!out->data)
+		return -ENOMEM;
+	out->len = n;
+	r = fread(out->data, 1, n, f) == n ? 0 : XF_EPROTO;
+	if (r < 0)
+		xf_buf_dispose(out);
+	return r;
+}
+
+static void add_stats(xf_ingest_stats *sum, const xf_ingest_stats *in)
+{
+	sum->stored += in->stored;
+	sum->duplicates += in->duplicates;
+	sum->forks += in->forks;
+	sum->rejected += in->rejected;
+	sum->quarantined += in->quarantined;
+	if (!sum->first_error && in->first_error) {
+		sum->first_error = in->first_error;
+		memcpy(sum->first_rejected, in->first_rejected, sizeof(sum->first_rejected));
+	}
+}
+
+/* Each frame lands in its own transaction, like each HTTP batch: a bad
+ * frame stops the import, and what landed before it stays (and would land
+ * again, unchanged, if the file is imported twice). */
+int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_stats *stats)
+{
+	char magic[sizeof(BUNDLE_MAGIC) - 1];
+	xf_buf wire = { 0 }, body = { 0 };
+	xf_ingest_stats in;
+	msgpack_zone zone;
+	msgpack_object root;
+	xf_blob *push = NULL;
+	size_t n_push, frames = 0;
+	FILE *f;
+	int r;
+
+	if (!s || !path || !stats)
+		return -EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (fread(magic, 1, sizeof(magic), f) != sizeof(magic) || memcmp(magic, BUNDLE_MAGIC, sizeof(magic)) != 0) {
+		fclose(f);
+		return XF_EPROTO;
+	}
+	while ((r = read_frame(f, &wire)) == 0) {
+		if (++frames > BUNDLE_FRAMES_MAX) {
+			r = XF_ETOOBIG;
+			break;
+		}
+		r = xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, &body);
+		xf_buf_dispose(&wire);
+		if (r < 0)
+			break;
+		if (!msgpack_zone_init(&zone, 4096)) {
+			r = -ENOMEM;
+			break;
+		}
+		r = parse_message(body.data, body.len, &zone, &root);
+		if (r == 0)
+			r = get_events(&root, "push", &push, &n_push);
+		if (r == 0)
+			r = xf_store_ingest(s, push, n_push, wall_ms, NULL, &in);
+		if (r == 0)
+			add_stats(stats, &in);
+		free(push);
+		push = NULL;
+		msgpack_zone_destroy(&zone);
+		xf_buf_dispose(&body);
+		if (r < 0)
+			break;
+	}
+	fclose(f);
+	return r == 1 ? 0 : r;
+}

@@ -1,0 +1,158 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "internal.h"
+#include "xf/error.h"
+#include "xf/wire.h"
+
+void xf_buf_dispose(xf_buf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+}
+
+int xf_deflate(const uint8_t *in, size_t len, xf_buf *out)
+{
+	uLongf cap = compressBound(len);
+	uint8_t *data = malloc(cap);
+	int zr;
+
+	if (!data)
+		return -ENOMEM;
+	zr = compress2(data, &cap, in, len, Z_BEST_COMPRESSION);
+	if (zr != Z_OK) {
+		free(data);
+		return zr == Z_MEM_ERROR ? -ENOMEM : XF_EPROTO;
+	}
+	out->data = data;
+	out->len = cap;
+	return 0;
+}
+
+int xf_inflate(const uint8_t *in, size_t len, size_t max, xf_buf *out)
+{
+	z_stream zs = { 0 };
+	uint8_t *data = NULL, *p;
+	size_t cap = len * 4 < max ? len * 4 + 64 : max;
+	int zr, r;
+
+	if (len > UINT32_MAX)
+		return XF_ETOOBIG;
+	if (inflateInit(&zs) != Z_OK)
+		return -ENOMEM;
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = (uInt)len;
+	do {
+		if (!data || zs.total_out == cap) {
+			if (data && cap == max) {
+				r = XF_ETOOBIG;
+				goto cleanup;
+			}
+			if (data)
+				cap = cap * 2 < max ? cap * 2 : max;
+			p = realloc(data, cap ? cap : 1);
+			if (!p) {
+				r = -ENOMEM;
+				goto cleanup;
+			}
+			data = p;
+		}
+		zs.next_out = data + zs.total_out;
+		zs.avail_out = (uInt)(cap - zs.total_out);
+		zr = inflate(&zs, Z_NO_FLUSH);
+	} while (zr == Z_OK);
+	if (zr != Z_STREAM_END || zs.avail_in != 0) {
+		/* Z_BUF_ERROR here means the input ended mid-stream. */
+		r = zr == Z_MEM_ERROR ? -ENOMEM : XF_EPROTO;
+		goto cleanup;
+	}
+	out->data = data;
+	out->len = zs.total_out;
+	data = NULL;
+	r = 0;
+cleanup:
+	inflateEnd(&zs);
+	free(data);
+	return r;
+}
+
+/* The bytes a request signature covers. */
+static int auth_message(char *buf, size_t size, const char *method, const char *path, uint64_t time_ms,
+			const uint8_t *body, size_t len)
+{
+	uint8_t digest[32];
+	char hex[65];
+	int n;
+
+	crypto_generichash(digest, sizeof(digest), body, len, NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+	n = snprintf(buf, size, "XF1 %s %s %" PRIu64 " %s", method, path, time_ms, hex);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
+}
+
+int xf_auth_make(const xf_key *key, const char *node, const char *method, const char *path, uint64_t time_ms,
+		 const uint8_t *body, size_t len, char out[XF_AUTH_HEADER_MAX])
+{
+	char msg[512], b64[sodium_base64_ENCODED_LEN(XF_SIG_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	uint8_t sig[XF_SIG_BYTES];
+	int n;
+
+	if (xf_node_id_check(node) < 0)
+		return -EINVAL;
+	n = auth_message(msg, sizeof(msg), method, path, time_ms, body, len);
+	if (n < 0)
+		return n;
+	xf_key_sign(key, (const uint8_t *)msg, (size_t)n, sig);
+	sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	n = snprintf(out, XF_AUTH_HEADER_MAX, "XF %s %" PRIu64 " %s", node, time_ms, b64);
+	return n < 0 || n >= XF_AUTH_HEADER_MAX ? -ENAMETOOLONG : 0;
+}
+
+int xf_auth_parse(const char *header, xf_auth *out)
+{
+	char node[XF_NODE_ID_MAX + 2], b64[100];
+	unsigned long long t;
+	size_t sig_len = 0;
+	xf_auth a;
+	int used = 0;
+
+	if (!header || strlen(header) >= XF_AUTH_HEADER_MAX)
+		return XF_EPROTO;
+	if (sscanf(header, "XF %33s %llu %99s%n", node, &t, b64, &used) != 3 || header[used] != '\0')
+		return XF_EPROTO;
+	if (xf_node_id_check(node) < 0)
+		return XF_EPROTO;
+	if (sodium_base642bin(a.sig, sizeof(a.sig), b64, strlen(b64), NULL, &sig_len, NULL,
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    sig_len != XF_SIG_BYTES)
+		return XF_EPROTO;
+	strcpy(a.node, node);
+	a.time_ms = t;
+	*out = a;
+	return 0;
+}
+
+int xf_auth_check(const xf_auth *auth, const uint8_t *pubkey, const char *method, const char *path,
+		  const uint8_t *body, size_t len, uint64_t now_ms)
+{
+	char msg[512];
+	uint64_t diff;
+	int n, r;
+
+	n = auth_message(msg, sizeof(msg), method, path, auth->time_ms, body, len);
+	if (n < 0)
+		return n;
+	r = xf_sig_verify(pubkey, (const uint8_t *)msg, (size_t)n, auth->sig);
+	if (r < 0)
+		return r;
+	diff = auth->time_ms > now_ms ? auth->time_ms - now_ms : now_ms - auth->time_ms;
+	return diff > XF_AUTH_WINDOW_MS ? XF_ESKEW : 0;
+}
