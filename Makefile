@@ -29,8 +29,12 @@ CORE_SRC := $(wildcard core/src/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(O)/%.o)
 LIB := $(O)/libxinfang.a
 CTL_SRC := $(wildcard tools/*.c)
-CTL_OBJ := $(CTL_SRC:%.c=$(O)/%.o)
+# `xinfangctl sync` runs the daemon's own sync client once.
+CTL_OBJ := $(CTL_SRC:%.c=$(O)/%.o) $(O)/daemon/client.o
 CTL := $(O)/xinfangctl
+XFD_SRC := $(wildcard daemon/*.c)
+XFD_OBJ := $(XFD_SRC:%.c=$(O)/%.o)
+XFD := $(O)/xinfangd
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -42,27 +46,36 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 all: deps
 	@$(MAKE) --no-print-directory MODE=release build
 
-build: $(LIB) $(CTL)
+build: $(LIB) $(CTL) $(XFD)
 
 tests: build $(UNIT_BIN)
 
-$(O)/%.o: %.c $(wildcard core/include/xf/*.h core/src/*.h tools/*.h)
+$(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) -MMD -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(XCFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(CORE_OBJ)
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 $(CTL): $(CTL_OBJ) $(LIB)
-	$(CC) $(XLDFLAGS) $^ $(PKG_LIBS) -o $@
+	@echo "  LD      $@"
+	@$(CC) $(XLDFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
+
+$(XFD): $(XFD_OBJ) $(LIB)
+	@echo "  LD      $@"
+	@$(CC) $(XLDFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
 
 $(O)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) -Icore/src $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka) -o $@
+	@echo "  CC LD   $@"
+	@$(CC) $(XCFLAGS) -MMD -MP -Icore/src $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread $(shell pkg-config --libs cmocka) -o $@
 
 $(O)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) -o $@
+	@echo "  CC LD   $@"
+	@$(CC) $(XCFLAGS) -MMD -MP $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread -o $@
 
 # Installs what is missing, with apt-get, when run as root; otherwise says
 # what to install.
@@ -108,4 +121,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(XFD_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d)

@@ -44,6 +44,7 @@ int cmd_case_open(ctl *c, int argc, char **argv)
 	for (i = 0; i < n_from; i++) {
 		if ((from[i][0] != 'V' && from[i][0] != 'L') || from[i][1] != '-')
 			return ctl_fail(c, "--from '%s' is not a visit or letter id", from[i]);
+		source = NULL;
 		r = xf_entity_load(c->store, from[i], &source);
 		xf_entity_free(source);
 		if (r == XF_ENOTFOUND || r == -EINVAL)

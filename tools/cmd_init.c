@@ -53,21 +53,26 @@ int cmd_key(ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* A village's only peer is its upstream; a township enrols its villages,
+ * and names its own upstream (a county) with --upstream. */
 int cmd_enroll(ctl *c, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "role", required_argument, NULL, 'r' },
+		{ "upstream", no_argument, NULL, 'u' },
+		{ "child", no_argument, NULL, 'C' },
 		{ 0 },
 	};
-	const char *role = "village", *node, *hex;
+	const char *relation = NULL, *node, *hex;
 	uint8_t pubkey[XF_PUBKEY_BYTES];
 	xf_body *body = NULL;
 	int opt, r;
 
 	while ((opt = ctl_getopt(c, argc, argv, "", options)) != -1) {
-		if (opt != 'r')
+		if (opt != 'u' && opt != 'C')
 			return opt == 'h' ? EXIT_OK : EXIT_USAGE;
-		role = optarg;
+		if (relation)
+			return ctl_usage(c, "give --upstream or --child, not both");
+		relation = opt == 'u' ? "upstream" : "child";
 	}
 	if (argc - optind != 2)
 		return ctl_usage(c, "expects NODE_ID PUBKEY (see --help)");
@@ -77,16 +82,20 @@ int cmd_enroll(ctl *c, int argc, char **argv)
 		return ctl_usage(c, "'%s' is not a node id (1 to %d letters, digits or '-')", node, XF_NODE_ID_MAX);
 	if (xf_pubkey_from_hex(hex, pubkey) < 0)
 		return ctl_usage(c, "public key must be 64 hex characters, as 'xinfangctl key' prints it");
-	if (strcmp(role, "village") && strcmp(role, "township"))
-		return ctl_usage(c, "--role must be village or township");
+	if ((r = ctl_load_config(c)) != 0)
+		return r;
+	if (!relation)
+		relation = strcmp(c->cfg.role, "village") == 0 ? "upstream" : "child";
+	if (strcmp(node, c->cfg.node_id) == 0)
+		return ctl_fail(c, "a node cannot enrol itself");
 	if (xf_body_new(&body) < 0)
 		return ctl_fail(c, "out of memory");
 	if ((r = ctl_put_text(c, body, "node", "node", node, XF_NODE_ID_MAX)) == 0 &&
 	    (r = ctl_put_text(c, body, "pubkey", "pubkey", hex, 64)) == 0 &&
-	    (r = ctl_put_text(c, body, "role", "role", role, 16)) == 0)
+	    (r = ctl_put_text(c, body, "relation", "relation", relation, 16)) == 0)
 		r = ctl_record(c, "node.enrolled", NULL, 'N', body, NULL);
 	if (r == EXIT_OK)
-		printf("enrolled %s\n", node);
+		printf("enrolled %s as %s\n", node, relation);
 	xf_body_free(body);
 	return r;
 }

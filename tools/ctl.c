@@ -9,11 +9,18 @@
 
 #include "ctl.h"
 
+/* One line, whatever the message quotes: control characters a user typed
+ * (a newline in an option) are shown as '?'. */
 static int vfail(const ctl *c, int code, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "xinfangctl %s: ", c->verb ? c->verb : "");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char msg[1024];
+	size_t i;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (i = 0; msg[i]; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = '?';
+	fprintf(stderr, "xinfangctl %s: %s\n", c->verb ? c->verb : "", msg);
 	return code;
 }
 

@@ -91,5 +91,8 @@ int cmd_case_act(ctl *c, int argc, char **argv);
 int cmd_risk_report(ctl *c, int argc, char **argv);
 int cmd_log(ctl *c, int argc, char **argv);
 int cmd_verify(ctl *c, int argc, char **argv);
+int cmd_sync(ctl *c, int argc, char **argv);
+int cmd_bundle_export(ctl *c, int argc, char **argv);
+int cmd_bundle_import(ctl *c, int argc, char **argv);
 
 #endif

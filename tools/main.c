@@ -7,7 +7,7 @@
 static const ctl_verb verbs[] = {
 	{ "init", "", "create the data dir and node key; print the public key", cmd_init },
 	{ "key", "", "print this node's public key", cmd_key },
-	{ "enroll", "NODE_ID PUBKEY [--role village|township]", "admit a peer node by its public key", cmd_enroll },
+	{ "enroll", "NODE_ID PUBKEY [--upstream | --child]", "admit a peer node by its public key", cmd_enroll },
 	{ "visit add", "--people N --category TEXT --summary TEXT [--date D] [--name NAME]... [--phone TEXT] [--escalated]",
 	  "record a visit (5 or more people is a collective visit)", cmd_visit_add },
 	{ "visit show", "ID [--json]", "show a visit", cmd_entity_show },
@@ -30,6 +30,9 @@ static const ctl_verb verbs[] = {
 	{ "risk list", "[--json]", "list risks", cmd_entity_list },
 	{ "log", "[--json]", "print every event in the log", cmd_log },
 	{ "verify", "", "check every signature and chain link", cmd_verify },
+	{ "sync", "", "sync with the upstream once, now (no daemon needed)", cmd_sync },
+	{ "bundle export", "FILE", "write what the upstream lacks to FILE, for a USB stick", cmd_bundle_export },
+	{ "bundle import", "FILE", "take in a bundle made by a village", cmd_bundle_import },
 };
 
 static void usage(FILE *f)
@@ -68,7 +71,7 @@ int main(int argc, char **argv)
 		first += 2;
 	}
 	if (first >= argc) {
-		usage(stderr);
+		fprintf(stderr, "xinfangctl: no verb given (see xinfangctl --help)\n");
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "help") == 0) {

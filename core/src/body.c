@@ -8,11 +8,12 @@
 #include "xf/text.h"
 
 #define BODY_KEYS_MAX 32
+#define BODY_KEY_MAX 31
 
 struct xf_body {
 	msgpack_sbuffer fields; /* the packed key/value pairs */
 	msgpack_packer pk;
-	const char *keys[BODY_KEYS_MAX]; /* borrowed from callers, for the duplicate check */
+	char keys[BODY_KEYS_MAX][BODY_KEY_MAX + 1]; /* for the duplicate check */
 	size_t n;
 	msgpack_sbuffer encoded; /* map header ++ fields, rebuilt by xf_body_bytes() */
 };
@@ -43,12 +44,12 @@ static int put_key(xf_body *b, const char *key)
 {
 	size_t i, n = strlen(key);
 
-	if (b->n == BODY_KEYS_MAX || n == 0)
+	if (b->n == BODY_KEYS_MAX || n == 0 || n > BODY_KEY_MAX)
 		return -EINVAL;
 	for (i = 0; i < b->n; i++)
 		if (strcmp(b->keys[i], key) == 0)
 			return -EINVAL;
-	b->keys[b->n++] = key;
+	memcpy(b->keys[b->n++], key, n + 1);
 	msgpack_pack_str(&b->pk, n);
 	msgpack_pack_str_body(&b->pk, key, n);
 	return 0;

@@ -73,6 +73,11 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	struct parse_ctx *ctx = user;
 	xf_config *c = ctx->cfg;
 
+	/* inih goes on after an error and reports the first one's line:
+	 * keep the first one's reason with it. */
+	if (ctx->reason[0])
+		return 1;
+
 	if (!name) {
 		if (!known_section(section)) {
 			snprintf(ctx->reason, sizeof(ctx->reason), "unknown section [%s]", section);
@@ -111,6 +116,16 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			return 0;
 		}
 		return set_str(c->upstream_url, sizeof(c->upstream_url), value, ctx);
+	} else if (strcmp(section, "upstream") == 0 && strcmp(name, "interval") == 0) {
+		char *end;
+		unsigned long v = strtoul(value, &end, 10);
+
+		if (*end || end == value || v < 1 || v > 86400) {
+			snprintf(ctx->reason, sizeof(ctx->reason), "interval must be 1 to 86400 seconds");
+			return 0;
+		}
+		c->sync_interval_s = (unsigned)v;
+		return 1;
 	} else if (strcmp(section, "server") == 0 && strcmp(name, "listen") == 0) {
 		if (!listen_ok(value)) {
 			snprintf(ctx->reason, sizeof(ctx->reason), "listen must be HOST:PORT");
@@ -131,6 +146,7 @@ int xf_config_load(const char *path, xf_config *out, char *err, size_t err_size)
 	const char *missing = NULL;
 
 	ctx.cfg = &cfg;
+	cfg.sync_interval_s = XF_SYNC_INTERVAL_DEFAULT;
 	f = fopen(path, "re");
 	if (!f) {
 		int r = -errno;

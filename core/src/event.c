@@ -18,9 +18,11 @@ static int copy_str(const msgpack_object *o, char *dst, size_t max)
 		return XF_EPROTO;
 	if (o->via.str.size > max)
 		return XF_ETOOBIG;
-	if (memchr(o->via.str.ptr, '\0', o->via.str.size))
+	/* msgpack-c may give an empty string a NULL pointer. */
+	if (o->via.str.size && (memchr(o->via.str.ptr, '\0', o->via.str.size)))
 		return XF_EPROTO;
-	memcpy(dst, o->via.str.ptr, o->via.str.size);
+	if (o->via.str.size)
+		memcpy(dst, o->via.str.ptr, o->via.str.size);
 	dst[o->via.str.size] = '\0';
 	return 0;
 }

@@ -87,13 +87,18 @@ static int feed_append(xf_store *s, MDB_txn *txn, const char *feed, const xf_eve
 	return meta_put_u64(s, txn, meta, pos);
 }
 
-/* Is this an enrolment of an upstream node, which everyone below needs? */
-static bool upstream_enrolment(const xf_event *ev)
+/* Is this this node's or an ancestor's enrolment of its own upstream?
+ * Everyone below needs that key to verify what comes from above. */
+static bool upstream_enrolment(xf_store *s, MDB_txn *txn, const xf_event *ev)
 {
 	char relation[16];
 	xf_fields *f = NULL;
+	xf_peer origin;
 
-	if (strcmp(ev->type, "node.enrolled") != 0 || xf_fields_parse(ev->body, ev->body_len, &f) < 0)
+	if (strcmp(ev->type, "node.enrolled") != 0 || peer_get(s, txn, ev->origin, &origin) < 0 ||
+	    (origin.relation != XF_PEER_SELF && origin.relation != XF_PEER_UPSTREAM &&
+	     origin.relation != XF_PEER_ANCESTOR) ||
+	    xf_fields_parse(ev->body, ev->body_len, &f) < 0)
 		return false;
 	xf_value_str(xf_fields_get(f, "relation"), relation, sizeof(relation));
 	xf_fields_free(f);
@@ -107,7 +112,7 @@ int feed_file(xf_store *s, MDB_txn *txn, const xf_event *ev)
 	int r;
 
 	if (ev->entity[0] == 'N')
-		return upstream_enrolment(ev) ? feed_append(s, txn, XF_FEED_BROADCAST, ev) : 0;
+		return upstream_enrolment(s, txn, ev) ? feed_append(s, txn, XF_FEED_BROADCAST, ev) : 0;
 	if (ev->entity[0] == 'B')
 		return feed_append(s, txn, XF_FEED_BROADCAST, ev);
 	if (entity_home(ev->entity, home) < 0)

@@ -31,10 +31,10 @@ int xf_key_generate(const char *path)
 	r = xf_crypto_init();
 	if (r < 0)
 		return r;
-	if (access(path, F_OK) == 0)
-		return XF_EEXIST;
 	crypto_sign_keypair(pk, sk);
-	r = xf_write_file_atomic(path, sk, sizeof(sk), 0600);
+	r = xf_write_file_atomic(path, sk, sizeof(sk), 0600, false);
+	if (r == -EEXIST)
+		r = XF_EEXIST;
 	sodium_memzero(sk, sizeof(sk));
 	return r;
 }
@@ -133,7 +133,7 @@ int xf_pubkey_from_hex(const char *hex, uint8_t pubkey[XF_PUBKEY_BYTES])
 	return 0;
 }
 
-int xf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+int xf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, bool replace)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	int fd = -1, dfd = -1, r;
@@ -153,10 +153,14 @@ int xf_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		goto cleanup;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0) {
+	/* link() refuses to replace, so two processes racing to create the
+	 * same file cannot both win. */
+	if ((replace ? rename(tmp, path) : link(tmp, path)) < 0) {
 		r = -errno;
 		goto cleanup;
 	}
+	if (!replace)
+		unlink(tmp);
 	snprintf(dir, sizeof(dir), "%s", path);
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {

@@ -255,7 +255,7 @@ int xf_entity_load(xf_store *s, const char *id, xf_entity **out)
 	return 0;
 }
 
-int xf_entity_allows(const xf_entity *e, const char *type)
+int xf_entity_allows(const xf_entity *e, char kind, const char *type)
 {
 	const struct act *act = act_find(type);
 	size_t i;
@@ -263,7 +263,7 @@ int xf_entity_allows(const xf_entity *e, const char *type)
 	if (!act)
 		return e ? 0 : -EINVAL; /* unknown acts are the caller's business */
 	if (!e)
-		return act->from ? -EINVAL : 0;
+		return act->from || act->kind != kind ? -EINVAL : 0;
 	if (!act->from || act->kind != e->kind)
 		return -EINVAL;
 	for (i = 0; act->from[i]; i++)

@@ -100,8 +100,13 @@ static int txn_begin(xf_store *s, unsigned flags, MDB_txn **txn)
 	rc = mdb_txn_begin(s->env, NULL, flags, txn);
 
 	if (rc == MDB_MAP_RESIZED) {
-		/* Another process grew the map: adopt its size. */
+		/* Another process grew the map: adopt its size, with no other
+		 * transaction of ours open. */
+		pthread_rwlock_unlock(&s->resize_lock);
+		pthread_rwlock_wrlock(&s->resize_lock);
 		rc = mdb_env_set_mapsize(s->env, 0);
+		pthread_rwlock_unlock(&s->resize_lock);
+		pthread_rwlock_rdlock(&s->resize_lock);
 		if (rc == 0)
 			rc = mdb_txn_begin(s->env, NULL, flags, txn);
 	}
@@ -356,7 +361,7 @@ static int entity_prepare(xf_store *s, MDB_txn *txn, xf_event *ev)
 	if (r == 0 && h.n_ids == 0)
 		r = XF_ENOTFOUND;
 	if (r == 0)
-		r = xf_entity_allows(h.state, ev->type);
+		r = xf_entity_allows(h.state, h.state->kind, ev->type);
 	ev->n_parents = 0;
 	for (i = 0; r == 0 && i < h.n_ids; i++) {
 		for (j = 0; j < h.n_refs; j++)
@@ -427,7 +432,7 @@ static int append_txn(xf_store *s, MDB_txn *txn, void *vctx)
 			if (r < 0)
 				return r;
 		} else {
-			r = xf_entity_allows(NULL, d->type);
+			r = xf_entity_allows(NULL, d->new_kind, d->type);
 			if (r < 0)
 				return r;
 			snprintf(ev.entity, sizeof(ev.entity), "%c-%s-%llu", d->new_kind, s->node,
@@ -577,10 +582,11 @@ static int ingest_sparse(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t
 			 const uint8_t *pubkey, head *h)
 {
 	MDB_val have;
-	size_t i;
+	size_t i, stored = 0;
 	int r;
 
-	h->sparse = true;
+	/* This node's own chain stays whole, whatever comes back to it. */
+	h->sparse = strcmp(c->evs[from].origin, s->node) != 0;
 	for (i = from; i < to; i++) {
 		const xf_event *ev = &c->evs[i];
 
@@ -608,8 +614,9 @@ static int ingest_sparse(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t
 			h->seq = ev->seq;
 			xf_event_hash(ev->bytes, ev->len, h->hash);
 		}
+		stored++;
 	}
-	return head_put(s, txn, c->evs[from].origin, h);
+	return stored ? head_put(s, txn, c->evs[from].origin, h) : 0;
 }
 
 /* Full: the run must continue the origin's chain. Its links prove every
@@ -619,7 +626,8 @@ static int ingest_chain(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t 
 {
 	uint8_t prev[XF_HASH_BYTES];
 	uint64_t next = h->seq + 1;
-	size_t i, last = SIZE_MAX;
+	size_t i, last = SIZE_MAX, broken;
+	int broken_err = 0;
 	MDB_val have;
 	int r;
 
@@ -634,32 +642,31 @@ static int ingest_chain(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t 
 			continue;
 		}
 		if (ev->seq != next || memcmp(ev->prev, prev, XF_HASH_BYTES) != 0) {
-			r = reject(s, txn, c, i, ev->seq != next ? XF_ESEQ : XF_ECHAIN);
-			if (r < 0)
-				return r;
+			broken_err = ev->seq != next ? XF_ESEQ : XF_ECHAIN;
 			break;
 		}
 		xf_event_hash(ev->bytes, ev->len, prev);
 		next++;
 		last = i;
 	}
-	for (i++; i < to; i++)
-		if (c->status[i] == 0 && (r = reject(s, txn, c, i, XF_ECHAIN)) < 0)
-			return r;
-	if (last == SIZE_MAX)
-		return 0;
+	broken = i;
 	/* If the last signature fails, find the latest event whose own
 	 * signature holds: everything before it is proven by the links,
-	 * everything after is forged or damaged. */
-	while (xf_event_verify(&c->evs[last], pubkey) < 0) {
+	 * everything after is forged or damaged. This comes before the
+	 * refusal of a broken link, which is often only the echo of a
+	 * damaged event just before it. */
+	while (last != SIZE_MAX && xf_event_verify(&c->evs[last], pubkey) < 0) {
 		if ((r = reject(s, txn, c, last, XF_EBADSIG)) < 0)
 			return r;
 		do {
-			if (last == from)
-				return 0;
-			last--;
-		} while (c->status[last] != 0);
+			last = last == from ? SIZE_MAX : last - 1;
+		} while (last != SIZE_MAX && c->status[last] != 0);
 	}
+	for (i = broken; i < to; i++)
+		if (c->status[i] == 0 && (r = reject(s, txn, c, i, i == broken ? broken_err : XF_ECHAIN)) < 0)
+			return r;
+	if (last == SIZE_MAX)
+		return 0;
 	for (i = from; i <= last; i++) {
 		if (c->status[i] != 0)
 			continue;

@@ -318,6 +318,39 @@ int xf_sync_request(xf_store *s, const char *software, xf_buf *out, xf_sync_push
 	return r;
 }
 
+struct pending_ctx {
+	xf_store *s;
+	uint64_t events;
+};
+
+static int count_pending(const char *origin, uint64_t seq, bool sparse, void *vctx)
+{
+	struct pending_ctx *c = vctx;
+	char key[XF_NODE_ID_MAX + 8];
+	uint64_t acked;
+
+	if (sparse)
+		return 0;
+	snprintf(key, sizeof(key), "up:%s", origin);
+	acked = state_u64(c->s, key);
+	if (seq > acked)
+		c->events += seq - acked;
+	return 0;
+}
+
+int xf_sync_pending(xf_store *s, uint64_t *events)
+{
+	struct pending_ctx c = { s, 0 };
+	int r;
+
+	if (!s || !events)
+		return -EINVAL;
+	r = xf_store_heads(s, count_pending, &c);
+	if (r == 0)
+		*events = c.events;
+	return r;
+}
+
 /* ---- receipts ---- */
 
 static int receipt_make(const xf_key *key, const xf_receipt *rc, xf_buf *out)

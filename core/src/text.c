@@ -61,6 +61,9 @@ int xf_text_check(const char *s, size_t max)
 			return XF_EUTF8;
 		if (n == 1 && ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f))
 			return XF_EUTF8;
+		/* C1 controls, U+0080..U+009F: CSI among them acts on terminals. */
+		if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
+			return XF_EUTF8;
 		p += n;
 	}
 	return 0;

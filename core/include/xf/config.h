@@ -1,7 +1,7 @@
 /* The configuration file both binaries read (INI, through inih):
  *
  *   [node]     id, role (village | township), data_dir, author
- *   [upstream] url
+ *   [upstream] url, interval (seconds between syncs when idle; default 60)
  *   [server]   listen
  *
  * Unknown sections or keys and bad values are errors naming file and line. */
@@ -14,6 +14,7 @@
 
 #define XF_CONFIG_DEFAULT "/etc/xinfang/xinfang.conf"
 #define XF_CONFIG_PATH_MAX 1024
+#define XF_SYNC_INTERVAL_DEFAULT 60
 
 typedef struct xf_config {
 	char node_id[XF_NODE_ID_MAX + 1];
@@ -21,6 +22,7 @@ typedef struct xf_config {
 	char data_dir[XF_CONFIG_PATH_MAX];
 	char author[64];
 	char upstream_url[1024];
+	unsigned sync_interval_s;
 	char listen[256];
 } xf_config;
 

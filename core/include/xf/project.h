@@ -68,7 +68,7 @@ const xf_attr *xf_entity_attr(const xf_entity *e, const char *name);
 /* 0 if an event of TYPE may be recorded about E now, XF_ESTATE if the
  * entity's status forbids it (closing a closed case, reopening an open
  * one, resolving a resolved risk, ...), -EINVAL if TYPE does not apply to
- * E's kind. E is NULL for an entity about to be created. */
-int xf_entity_allows(const xf_entity *e, const char *type);
+ * E's kind. E is NULL for an entity about to be created, of KIND. */
+int xf_entity_allows(const xf_entity *e, char kind, const char *type);
 
 #endif

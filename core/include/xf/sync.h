@@ -23,7 +23,9 @@
 #include "xf/wire.h"
 
 #define XF_SYNC_PATH          "/v1/sync"
-#define XF_SYNC_CONTENT_TYPE  "application/x-xinfang-sync"
+#define XF_SYNC_CONTENT_TYPE  "application/msgpack"
+/* Bodies smaller than this travel uncompressed: deflate would add bytes. */
+#define XF_SYNC_DEFLATE_MIN   128
 #define XF_SYNC_VERSION       1
 /* Events of one push or one pull, before compression: a lost connection
  * costs at most this much work, and a node's memory stays small. */
@@ -70,6 +72,10 @@ int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, si
  * one over the limits, -EPERM when CLIENT is not a child of this node. */
 int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, const uint8_t *req, size_t len,
 		  uint64_t wall_ms, xf_buf *out, xf_sync_stats *stats);
+
+/* How many events this node holds that its upstream has not acknowledged:
+ * the exact count, from the heads and the acknowledgements. */
+int xf_sync_pending(xf_store *s, uint64_t *events);
 
 /* A receipt: what the upstream UPSTREAM held of NODE's log at TIME. */
 typedef struct xf_receipt {

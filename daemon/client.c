@@ -1,0 +1,323 @@
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+
+struct client {
+	CURL *curl;
+	const xf_config *cfg;
+	const xf_key *key;
+	volatile sig_atomic_t *stop;
+	int64_t offset_ms;     /* added to our clock when signing: learnt from the upstream */
+	char url[1100];
+	/* the response being received */
+	xf_buf body;
+	size_t header_bytes;
+	uint64_t server_time;
+	bool deflated;
+};
+
+static int curl_ready;
+
+int client_new(client **out, const xf_config *cfg, const xf_key *key, volatile sig_atomic_t *stop)
+{
+	client *c;
+
+	if (!cfg->upstream_url[0])
+		return -EINVAL;
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+			return -ENOMEM;
+		curl_ready = 1;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->cfg = cfg;
+	c->key = key;
+	c->stop = stop;
+	snprintf(c->url, sizeof(c->url), "%s%s", cfg->upstream_url, XF_SYNC_PATH);
+	/* A trailing slash in the configured URL must not double up. */
+	if (strstr(c->url, "/" XF_SYNC_PATH))
+		snprintf(c->url, sizeof(c->url), "%.*s%s", (int)strlen(cfg->upstream_url) - 1, cfg->upstream_url,
+			 XF_SYNC_PATH);
+	*out = c;
+	return 0;
+}
+
+void client_free(client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	xf_buf_dispose(&c->body);
+	free(c);
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userdata)
+{
+	client *c = userdata;
+	size_t len = size * n;
+	uint8_t *p;
+
+	/* Refuse a response over the limit before holding it. */
+	if (c->body.len + len > XF_SYNC_WIRE_MAX)
+		return 0;
+	p = realloc(c->body.data, c->body.len + len);
+	if (!p)
+		return 0;
+	memcpy(p + c->body.len, data, len);
+	c->body.data = p;
+	c->body.len += len;
+	return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userdata)
+{
+	client *c = userdata;
+	size_t len = size * n;
+
+	c->header_bytes += len;
+	if (len > 17 && strncasecmp(data, "Content-Encoding:", 17) == 0)
+		c->deflated = strstr(data + 17, "deflate") != NULL;
+	if (len > 10 && strncasecmp(data, "X-Xf-Time:", 10) == 0)
+		c->server_time = strtoull(data + 10, NULL, 10);
+	return len;
+}
+
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	client *c = userdata;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return c->stop && *c->stop;
+}
+
+/* One POST of WIRE (the request body, DEFLATED or not). The response body
+ * is left in c->body, inflated. */
+static int post(client *c, const xf_buf *wire, bool deflated, client_report *rep, long *status)
+{
+	char auth[XF_AUTH_HEADER_MAX + 32], auth_value[XF_AUTH_HEADER_MAX];
+	struct curl_slist *headers = NULL;
+	xf_buf inflated = { 0 };
+	long request_size = 0;
+	CURLcode cr;
+	int r;
+
+	xf_buf_dispose(&c->body);
+	c->header_bytes = 0;
+	c->server_time = 0;
+	c->deflated = false;
+	r = xf_auth_make(c->key, c->cfg->node_id, "POST", XF_SYNC_PATH, (uint64_t)((int64_t)xf_wall_ms() + c->offset_ms),
+			 wire->data, wire->len, auth_value);
+	if (r < 0)
+		return r;
+	snprintf(auth, sizeof(auth), "Authorization: %s", auth_value);
+	headers = curl_slist_append(headers, auth);
+	headers = curl_slist_append(headers, "Content-Type: " XF_SYNC_CONTENT_TYPE);
+	if (deflated)
+		headers = curl_slist_append(headers, "Content-Encoding: deflate");
+	/* Nothing the server does not read: every byte counts on a slow link. */
+	headers = curl_slist_append(headers, "Accept:");
+	headers = curl_slist_append(headers, "Expect:");
+	if (!headers)
+		return -ENOMEM;
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, wire->data);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)wire->len);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 10L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	cr = curl_easy_perform(c->curl);
+	curl_slist_free_all(headers);
+	rep->requests++;
+	if (cr != CURLE_OK) {
+		snprintf(rep->error, sizeof(rep->error), "upstream %.120s: %s", c->cfg->upstream_url,
+			 cr == CURLE_ABORTED_BY_CALLBACK ? "stopped" : curl_easy_strerror(cr));
+		return cr == CURLE_ABORTED_BY_CALLBACK ? -EINTR : -EHOSTUNREACH;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+	/* The request as sent: headers and body. */
+	curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &request_size);
+	rep->bytes_sent += (size_t)request_size;
+	rep->bytes_received += c->header_bytes + c->body.len;
+	rep->http_status = *status;
+	if (c->deflated && c->body.len) {
+		r = xf_inflate(c->body.data, c->body.len, XF_SYNC_BODY_MAX, &inflated);
+		if (r < 0) {
+			snprintf(rep->error, sizeof(rep->error), "upstream sent a body that does not inflate: %s",
+				 xf_strerror(r));
+			return r;
+		}
+		xf_buf_dispose(&c->body);
+		c->body = inflated;
+	}
+	return 0;
+}
+
+/* The server's plain-text reason for a refusal, made safe to print. */
+static void refusal(client *c, long status, client_report *rep)
+{
+	char reason[160] = "";
+	size_t i, n = c->body.len < sizeof(reason) - 1 ? c->body.len : sizeof(reason) - 1;
+
+	for (i = 0; i < n && c->body.data[i] != '\n'; i++)
+		reason[i] = c->body.data[i] >= 0x20 && c->body.data[i] != 0x7f ? (char)c->body.data[i] : '?';
+	reason[i] = '\0';
+	snprintf(rep->error, sizeof(rep->error), "upstream refused (HTTP %ld): %s", status,
+		 reason[0] ? reason : "no reason given");
+}
+
+/* One round: push a batch, pull a batch. Sets *more when another round
+ * has work. */
+static int round_trip(client *c, xf_store *s, client_report *rep, bool *more)
+{
+	xf_buf body = { 0 }, wire = { 0 };
+	xf_sync_push push;
+	xf_sync_stats st;
+	long status = 0;
+	bool deflated;
+	int r, tries;
+
+	r = xf_sync_request(s, XF_SOFTWARE, &body, &push);
+	deflated = body.len >= XF_SYNC_DEFLATE_MIN;
+	if (r == 0 && deflated) {
+		r = xf_deflate(body.data, body.len, &wire);
+		xf_buf_dispose(&body);
+	} else {
+		wire = body;
+	}
+	if (r < 0) {
+		snprintf(rep->error, sizeof(rep->error), "cannot build a request: %s", xf_strerror(r));
+		return r;
+	}
+	/* A refusal for clock skew carries the server's time: correct the
+	 * offset and try once more. */
+	for (tries = 0; tries < 2; tries++) {
+		r = post(c, &wire, deflated, rep, &status);
+		if (r < 0 || status != 401 || !c->server_time)
+			break;
+		c->offset_ms = (int64_t)c->server_time - (int64_t)xf_wall_ms();
+		rep->skew_ms = c->offset_ms;
+	}
+	xf_buf_dispose(&wire);
+	if (r < 0)
+		return r;
+	if (status != 200) {
+		refusal(c, status, rep);
+		return status == 413 ? XF_ETOOBIG : -EACCES;
+	}
+	r = xf_sync_apply(s, &push, c->body.data, c->body.len, xf_wall_ms(), &st);
+	if (r < 0) {
+		if (r == XF_EUNKNOWNNODE)
+			snprintf(rep->error, sizeof(rep->error),
+				 "upstream '%s' is not enrolled here as this node's upstream (xinfangctl enroll)", st.peer);
+		else
+			snprintf(rep->error, sizeof(rep->error), "cannot apply the upstream's answer: %s", xf_strerror(r));
+		return r;
+	}
+	if (st.server_ms)
+		rep->skew_ms = (int64_t)st.server_ms - (int64_t)xf_wall_ms();
+	rep->pushed += st.pushed;
+	rep->pulled += st.pulled;
+	rep->rejected += st.rejected;
+	rep->receipt |= st.receipt;
+	if (st.rejected)
+		snprintf(rep->error, sizeof(rep->error), "%zu events refused, first %s: %s", st.rejected,
+			 st.first_rejected, xf_strerror(st.first_error));
+	/* Pushed events refused stay pending: stop rather than resend them
+	 * forever in one go. */
+	*more = st.more && !st.rejected;
+	return st.rejected ? XF_EPROTO : 0;
+}
+
+static void record_outcome(xf_store *s, int r, const client_report *rep)
+{
+	char key_attempt[] = "sync:last_attempt", key_ok[] = "sync:last_ok", key_err[] = "sync:last_error",
+	     key_skew[] = "sync:skew";
+	uint8_t now[8], skew[8];
+	uint64_t t = xf_wall_ms(), sk = (uint64_t)rep->skew_ms;
+	xf_kv kv[3];
+	size_t n = 0;
+
+	for (int i = 7; i >= 0; i--, t >>= 8, sk >>= 8) {
+		now[i] = (uint8_t)t;
+		skew[i] = (uint8_t)sk;
+	}
+	kv[n++] = (xf_kv){ key_attempt, now, 8 };
+	kv[n++] = (xf_kv){ r == 0 ? key_ok : key_err, r == 0 ? (const void *)now : rep->error,
+			   r == 0 ? 8 : strlen(rep->error) };
+	kv[n++] = (xf_kv){ key_skew, skew, 8 };
+	xf_store_state_put(s, kv, n);
+}
+
+/* One sync at a time per node: the daemon's and `xinfangctl sync` take
+ * turns, so acknowledgements and cursors are never interleaved. */
+static int lock_sync(const client *c)
+{
+	char path[1100];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/sync.lock", c->cfg->data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int client_sync(client *c, xf_store *s, client_report *rep)
+{
+	bool more = true;
+	int r = 0, rounds, lock;
+
+	memset(rep, 0, sizeof(*rep));
+	lock = lock_sync(c);
+	if (lock < 0) {
+		snprintf(rep->error, sizeof(rep->error), "cannot lock %.160s/sync.lock: %s", c->cfg->data_dir,
+			 xf_strerror(lock));
+		return lock;
+	}
+	for (rounds = 0; more && rounds < CLIENT_ROUNDS_MAX; rounds++) {
+		if (c->stop && *c->stop) {
+			r = -EINTR;
+			snprintf(rep->error, sizeof(rep->error), "stopped");
+			break;
+		}
+		r = round_trip(c, s, rep, &more);
+		if (r < 0)
+			break;
+	}
+	record_outcome(s, r, rep);
+	close(lock);
+	return r;
+}

@@ -1,0 +1,310 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "server.h"
+
+#define THREADS 2
+#define CONNECTIONS_MAX 256
+#define CONNECTIONS_PER_IP 64
+#define CONNECTION_TIMEOUT_S 30
+
+struct server {
+	struct MHD_Daemon *mhd;
+	xf_store *store;
+	const xf_key *key;
+};
+
+/* A request being received. */
+struct upload {
+	xf_buf body;
+	bool too_big;
+	struct timespec start;
+};
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *content_type,
+			       const uint8_t *body, size_t len, bool deflated, uint64_t server_time)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char t[24];
+
+	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	if (deflated)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "deflate");
+	if (server_time) {
+		snprintf(t, sizeof(t), "%" PRIu64, server_time);
+		MHD_add_response_header(resp, "X-Xf-Time", t);
+	}
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* A refusal: a status and one line saying why. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(msg) - 1)
+		n = (int)strlen(msg);
+	msg[n++] = '\n';
+	return respond(conn, status, "text/plain; charset=utf-8", (const uint8_t *)msg, (size_t)n, false, 0);
+}
+
+static unsigned status_for(int r)
+{
+	switch (r) {
+	case XF_ETOOBIG: return MHD_HTTP_CONTENT_TOO_LARGE;
+	case XF_EPROTO: return MHD_HTTP_BAD_REQUEST;
+	case -EPERM: return MHD_HTTP_FORBIDDEN;
+	default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Authenticate the complete request; 0 and the node in AUTH, or a
+ * response already queued (returned through *ret). */
+static int authenticate(server *srv, struct MHD_Connection *conn, const struct upload *up, xf_auth *auth,
+			enum MHD_Result *ret)
+{
+	const char *header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	uint8_t pubkey[XF_PUBKEY_BYTES];
+	uint64_t now = xf_wall_ms();
+	int r;
+
+	if (!header || xf_auth_parse(header, auth) < 0) {
+		*ret = refuse(conn, MHD_HTTP_UNAUTHORIZED, "missing or malformed Authorization: XF node time signature");
+		return -EACCES;
+	}
+	r = xf_store_peer_key(srv->store, auth->node, pubkey);
+	if (r < 0) {
+		*ret = refuse(conn, MHD_HTTP_FORBIDDEN, "node '%s' is not enrolled here", auth->node);
+		return -EACCES;
+	}
+	r = xf_auth_check(auth, pubkey, "POST", XF_SYNC_PATH, up->body.data, up->body.len, now);
+	if (r == XF_ESKEW) {
+		log_notice("refused '%s': its clock is %+.0f s off ours", auth->node,
+			   ((double)auth->time_ms - (double)now) / 1000);
+		*ret = respond(conn, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8",
+			       (const uint8_t *)"clock skew: see X-Xf-Time\n", 26, false, now);
+		return -EACCES;
+	}
+	if (r < 0) {
+		*ret = refuse(conn, MHD_HTTP_UNAUTHORIZED, "signature of '%s' does not verify", auth->node);
+		return -EACCES;
+	}
+	return 0;
+}
+
+static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, struct upload *up)
+{
+	const char *encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+	xf_buf inflated = { 0 }, answer = { 0 }, wire = { 0 };
+	const xf_buf *req = &up->body, *out;
+	enum MHD_Result ret = MHD_NO;
+	xf_sync_stats st;
+	xf_auth auth;
+	int r;
+
+	if (up->too_big)
+		return refuse(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body over %u bytes", XF_SYNC_WIRE_MAX);
+	if (authenticate(srv, conn, up, &auth, &ret) < 0)
+		return ret;
+	if (encoding && strcmp(encoding, "deflate") == 0) {
+		r = xf_inflate(up->body.data, up->body.len, XF_SYNC_BODY_MAX, &inflated);
+		if (r < 0) {
+			log_warning("refused '%s': body %s", auth.node, xf_strerror(r));
+			return refuse(conn, status_for(r), "body does not inflate within %u bytes: %s", XF_SYNC_BODY_MAX,
+				      xf_strerror(r));
+		}
+		req = &inflated;
+	} else if (encoding && strcmp(encoding, "identity") != 0) {
+		return refuse(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Encoding must be deflate or identity");
+	}
+	r = xf_sync_serve(srv->store, srv->key, auth.node, req->data, req->len, xf_wall_ms(), &answer, &st);
+	if (r < 0) {
+		log_warning("refused sync from '%s': %s", auth.node, xf_strerror(r));
+		ret = refuse(conn, status_for(r), "%s", r == -EPERM ? "only enrolled children sync here" : xf_strerror(r));
+		goto cleanup;
+	}
+	/* Every client of this protocol reads deflate (PROTOCOL.md). */
+	out = &answer;
+	if (answer.len >= XF_SYNC_DEFLATE_MIN && xf_deflate(answer.data, answer.len, &wire) == 0)
+		out = &wire;
+	log_info("sync '%s': pushed %zu, new %zu, refused %zu, pulled %zu%s; %zu bytes in, %zu out, %.1f ms",
+		 auth.node, st.pushed, st.stored, st.rejected, st.pulled, st.more ? ", more" : "", up->body.len,
+		 out->len, ms_since(&up->start));
+	if (st.rejected)
+		log_warning("'%s' pushed %zu events that were refused, first %s: %s", auth.node, st.rejected,
+			    st.first_rejected, xf_strerror(st.first_error));
+	ret = respond(conn, MHD_HTTP_OK, XF_SYNC_CONTENT_TYPE, out->data, out->len, out == &wire, 0);
+cleanup:
+	xf_buf_dispose(&inflated);
+	xf_buf_dispose(&answer);
+	xf_buf_dispose(&wire);
+	return ret;
+}
+
+/* The first call for a request: refuse early what can be refused on its
+ * headers, before any body is read. */
+static enum MHD_Result begin(struct MHD_Connection *conn, const char *url, const char *method, void **con_cls)
+{
+	const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	struct upload *up;
+
+	if (strcmp(url, XF_SYNC_PATH) != 0)
+		return refuse(conn, MHD_HTTP_NOT_FOUND, "no such path");
+	if (strcmp(method, "POST") != 0)
+		return refuse(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+	if (!type || strcmp(type, XF_SYNC_CONTENT_TYPE) != 0)
+		return refuse(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s", XF_SYNC_CONTENT_TYPE);
+	if (length && strtoull(length, NULL, 10) > XF_SYNC_WIRE_MAX)
+		return refuse(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body over %u bytes", XF_SYNC_WIRE_MAX);
+	up = calloc(1, sizeof(*up));
+	if (!up)
+		return MHD_NO;
+	clock_gettime(CLOCK_MONOTONIC, &up->start);
+	*con_cls = up;
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *data, size_t *data_size, void **con_cls)
+{
+	server *srv = cls;
+	struct upload *up = *con_cls;
+	uint8_t *p;
+
+	(void)version;
+	if (!up)
+		return begin(conn, url, method, con_cls);
+	if (*data_size) {
+		if (up->body.len + *data_size > XF_SYNC_WIRE_MAX) {
+			up->too_big = true;
+		} else if (!up->too_big) {
+			p = realloc(up->body.data, up->body.len + *data_size);
+			if (!p)
+				return MHD_NO;
+			memcpy(p + up->body.len, data, *data_size);
+			up->body.data = p;
+			up->body.len += *data_size;
+		}
+		*data_size = 0;
+		return MHD_YES;
+	}
+	return serve_sync(srv, conn, up);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct upload *up = *con_cls;
+
+	(void)cls, (void)conn, (void)toe;
+	if (!up)
+		return;
+	xf_buf_dispose(&up->body);
+	free(up);
+	*con_cls = NULL;
+}
+
+static void on_mhd_error(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_warning("http: %s", msg);
+}
+
+static int resolve(const char *listen, struct sockaddr_storage *addr)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM }, *ai;
+	size_t n;
+
+	if (!colon || (n = (size_t)(colon - listen)) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, listen, n);
+	host[n] = '\0';
+	if (host[0] == '[' && n > 1 && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai) != 0)
+		return -EADDRNOTAVAIL;
+	memcpy(addr, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+int server_start(server **out, const char *listen, xf_store *s, const xf_key *key)
+{
+	struct sockaddr_storage addr = { 0 };
+	server *srv;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			 MHD_USE_SUPPRESS_DATE_NO_CLOCK;
+	int r;
+
+	r = resolve(listen, &addr);
+	if (r < 0)
+		return r;
+	if (addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->store = s;
+	srv->key = key;
+	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+				    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, srv,
+				    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+				    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
+				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
+				    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONNECTIONS_PER_IP,
+				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+				    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+				    MHD_OPTION_END);
+	if (!srv->mhd) {
+		free(srv);
+		return -EADDRINUSE;
+	}
+	*out = srv;
+	return 0;
+}
+
+void server_stop(server *srv)
+{
+	if (!srv)
+		return;
+	MHD_stop_daemon(srv->mhd);
+	free(srv);
+}
