@@ -19,7 +19,6 @@ struct client {
 	char url[1100];
 	/* the response being received */
 	xf_buf body;
-	size_t header_bytes;
 	uint64_t server_time;
 	bool deflated;
 };
@@ -89,12 +88,25 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 	client *c = userdata;
 	size_t len = size * n;
 
-	c->header_bytes += len;
 	if (len > 17 && strncasecmp(data, "Content-Encoding:", 17) == 0)
 		c->deflated = strstr(data + 17, "deflate") != NULL;
 	if (len > 10 && strncasecmp(data, "X-Xf-Time:", 10) == 0)
 		c->server_time = strtoull(data + 10, NULL, 10);
 	return len;
+}
+
+/* Every byte on the wire, headers and bodies, both ways: what the village
+ * pays for on a metered link. */
+static int on_debug(CURL *handle, curl_infotype type, char *data, size_t size, void *userdata)
+{
+	client_report *rep = userdata;
+
+	(void)handle, (void)data;
+	if (type == CURLINFO_HEADER_OUT || type == CURLINFO_DATA_OUT)
+		rep->bytes_sent += size;
+	else if (type == CURLINFO_HEADER_IN || type == CURLINFO_DATA_IN)
+		rep->bytes_received += size;
+	return 0;
 }
 
 static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
@@ -112,12 +124,10 @@ static int post(client *c, const xf_buf *wire, bool deflated, client_report *rep
 	char auth[XF_AUTH_HEADER_MAX + 32], auth_value[XF_AUTH_HEADER_MAX];
 	struct curl_slist *headers = NULL;
 	xf_buf inflated = { 0 };
-	long request_size = 0;
 	CURLcode cr;
 	int r;
 
 	xf_buf_dispose(&c->body);
-	c->header_bytes = 0;
 	c->server_time = 0;
 	c->deflated = false;
 	r = xf_auth_make(c->key, c->cfg->node_id, "POST", XF_SYNC_PATH, (uint64_t)((int64_t)xf_wall_ms() + c->offset_ms),
@@ -152,6 +162,9 @@ static int post(client *c, const xf_buf *wire, bool deflated, client_report *rep
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c->curl, CURLOPT_VERBOSE, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_DEBUGFUNCTION, on_debug);
+	curl_easy_setopt(c->curl, CURLOPT_DEBUGDATA, rep);
 	cr = curl_easy_perform(c->curl);
 	curl_slist_free_all(headers);
 	rep->requests++;
@@ -161,10 +174,6 @@ static int post(client *c, const xf_buf *wire, bool deflated, client_report *rep
 		return cr == CURLE_ABORTED_BY_CALLBACK ? -EINTR : -EHOSTUNREACH;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
-	/* The request as sent: headers and body. */
-	curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &request_size);
-	rep->bytes_sent += (size_t)request_size;
-	rep->bytes_received += c->header_bytes + c->body.len;
 	rep->http_status = *status;
 	if (c->deflated && c->body.len) {
 		r = xf_inflate(c->body.data, c->body.len, XF_SYNC_BODY_MAX, &inflated);

@@ -185,11 +185,16 @@ static void sync_once(struct node *n, unsigned *failures, uint64_t *next_ms)
 	say_status("offline %u tries, %llu pending: %s", *failures, (unsigned long long)pending(n->store), rep.error);
 }
 
+/* A write to the log shows on inotify as its pages are written, maybe
+ * before its transaction commits: after a write, look for new local
+ * records now and a few times more, shortly after. */
+#define LOOKS_AFTER_WRITE 3
+
 static int run(struct node *n)
 {
 	struct pollfd fds[2];
-	unsigned failures = 0;
-	uint64_t next_ms = 0, now;
+	unsigned failures = 0, looks_left = 0;
+	uint64_t next_ms = 0, look_ms = 0, now, wake;
 	int timeout, r;
 
 	sd_notify(0, "READY=1");
@@ -202,15 +207,27 @@ static int run(struct node *n)
 		if (stop_requested)
 			break;
 		now = xf_wall_ms();
-		timeout = !n->cli ? -1 : next_ms > now ? (int)(next_ms - now) : 0;
+		if (looks_left && now >= look_ms) {
+			if (failures == 0 && pending(n->store) > 0) {
+				if (next_ms > now + POKE_DELAY_MS)
+					next_ms = now + POKE_DELAY_MS;
+				looks_left = 0;
+			} else {
+				looks_left--;
+				look_ms = now + 2 * POKE_DELAY_MS;
+			}
+		}
+		wake = looks_left && look_ms < next_ms ? look_ms : next_ms;
+		timeout = !n->cli ? -1 : wake > now ? (int)(wake - now) : 0;
 		fds[0] = (struct pollfd){ .fd = wake_pipe[0], .events = POLLIN };
 		fds[1] = (struct pollfd){ .fd = n->inotify, .events = POLLIN };
 		r = poll(fds, n->inotify >= 0 ? 2 : 1, timeout);
 		if (r < 0 && errno != EINTR)
 			return log_error_errno(-errno, "poll");
-		if (r > 0 && (fds[1].revents & POLLIN) && drain_inotify(n->inotify) && failures == 0 &&
-		    pending(n->store) > 0 && next_ms > xf_wall_ms() + POKE_DELAY_MS)
-			next_ms = xf_wall_ms() + POKE_DELAY_MS;
+		if (r > 0 && (fds[1].revents & POLLIN) && drain_inotify(n->inotify)) {
+			looks_left = LOOKS_AFTER_WRITE;
+			look_ms = xf_wall_ms();
+		}
 	}
 	sd_notify(0, "STOPPING=1");
 	log_info("stopping");

@@ -26,6 +26,7 @@ struct server {
 /* A request being received. */
 struct upload {
 	xf_buf body;
+	size_t cap;
 	bool too_big;
 	struct timespec start;
 };
@@ -135,9 +136,11 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 
 	if (up->too_big)
 		return refuse(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body over %u bytes", XF_SYNC_WIRE_MAX);
+	if (up->body.len == 0)
+		return refuse(conn, MHD_HTTP_BAD_REQUEST, "empty body: a sync request is a msgpack map");
 	if (authenticate(srv, conn, up, &auth, &ret) < 0)
 		return ret;
-	if (encoding && strcmp(encoding, "deflate") == 0) {
+	if (encoding && (strcmp(encoding, "deflate") == 0 || strcmp(encoding, "gzip") == 0)) {
 		r = xf_inflate(up->body.data, up->body.len, XF_SYNC_BODY_MAX, &inflated);
 		if (r < 0) {
 			log_warning("refused '%s': body %s", auth.node, xf_strerror(r));
@@ -146,7 +149,7 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 		}
 		req = &inflated;
 	} else if (encoding && strcmp(encoding, "identity") != 0) {
-		return refuse(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Encoding must be deflate or identity");
+		return refuse(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Encoding must be deflate, gzip or identity");
 	}
 	r = xf_sync_serve(srv->store, srv->key, auth.node, req->data, req->len, xf_wall_ms(), &answer, &st);
 	if (r < 0) {
@@ -184,13 +187,20 @@ static enum MHD_Result begin(struct MHD_Connection *conn, const char *url, const
 		return refuse(conn, MHD_HTTP_NOT_FOUND, "no such path");
 	if (strcmp(method, "POST") != 0)
 		return refuse(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-	if (!type || strcmp(type, XF_SYNC_CONTENT_TYPE) != 0)
+	if (!type || strncmp(type, XF_SYNC_CONTENT_TYPE, strlen(XF_SYNC_CONTENT_TYPE)) != 0 ||
+	    (type[strlen(XF_SYNC_CONTENT_TYPE)] != '\0' && type[strlen(XF_SYNC_CONTENT_TYPE)] != ';'))
 		return refuse(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s", XF_SYNC_CONTENT_TYPE);
 	if (length && strtoull(length, NULL, 10) > XF_SYNC_WIRE_MAX)
 		return refuse(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body over %u bytes", XF_SYNC_WIRE_MAX);
 	up = calloc(1, sizeof(*up));
 	if (!up)
 		return MHD_NO;
+	/* Sized once from Content-Length, so a body is never copied as it
+	 * grows. */
+	if (length && (up->cap = strtoull(length, NULL, 10)) > 0 && !(up->body.data = malloc(up->cap))) {
+		free(up);
+		return MHD_NO;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &up->start);
 	*con_cls = up;
 	return MHD_YES;
@@ -207,16 +217,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!up)
 		return begin(conn, url, method, con_cls);
 	if (*data_size) {
+		if (up->too_big) {
+			*data_size = 0;
+			return MHD_YES;
+		}
 		if (up->body.len + *data_size > XF_SYNC_WIRE_MAX) {
+			/* The rest is read and dropped, so that the client hears
+			 * the 413 rather than a reset; the connection timeout
+			 * bounds how long that may take. */
 			up->too_big = true;
-		} else if (!up->too_big) {
-			p = realloc(up->body.data, up->body.len + *data_size);
+			*data_size = 0;
+			return MHD_YES;
+		}
+		if (up->body.len + *data_size > up->cap) {
+			size_t cap = up->cap * 2 > up->body.len + *data_size ? up->cap * 2 : up->body.len + *data_size;
+
+			p = realloc(up->body.data, cap);
 			if (!p)
 				return MHD_NO;
-			memcpy(p + up->body.len, data, *data_size);
 			up->body.data = p;
-			up->body.len += *data_size;
+			up->cap = cap;
 		}
+		memcpy(up->body.data + up->body.len, data, *data_size);
+		up->body.len += *data_size;
 		*data_size = 0;
 		return MHD_YES;
 	}

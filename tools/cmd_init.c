@@ -53,13 +53,15 @@ int cmd_key(ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* A village's only peer is its upstream; a township enrols its villages,
- * and names its own upstream (a county) with --upstream. */
+/* A village's only peer is its upstream. A township enrols its villages,
+ * and names its own upstream (a county) with --upstream; a county enrols
+ * its townships with --township, which lets them vouch for their villages. */
 int cmd_enroll(ctl *c, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "upstream", no_argument, NULL, 'u' },
 		{ "child", no_argument, NULL, 'C' },
+		{ "township", no_argument, NULL, 't' },
 		{ 0 },
 	};
 	const char *relation = NULL, *node, *hex;
@@ -68,11 +70,11 @@ int cmd_enroll(ctl *c, int argc, char **argv)
 	int opt, r;
 
 	while ((opt = ctl_getopt(c, argc, argv, "", options)) != -1) {
-		if (opt != 'u' && opt != 'C')
+		if (opt != 'u' && opt != 'C' && opt != 't')
 			return opt == 'h' ? EXIT_OK : EXIT_USAGE;
 		if (relation)
-			return ctl_usage(c, "give --upstream or --child, not both");
-		relation = opt == 'u' ? "upstream" : "child";
+			return ctl_usage(c, "give one of --upstream, --child, --township");
+		relation = opt == 'u' ? "upstream" : opt == 'C' ? "child" : "township";
 	}
 	if (argc - optind != 2)
 		return ctl_usage(c, "expects NODE_ID PUBKEY (see --help)");
@@ -86,6 +88,8 @@ int cmd_enroll(ctl *c, int argc, char **argv)
 		return r;
 	if (!relation)
 		relation = strcmp(c->cfg.role, "village") == 0 ? "upstream" : "child";
+	if (strcmp(c->cfg.role, "village") == 0 && strcmp(relation, "upstream") != 0)
+		return ctl_usage(c, "a village has no children: it enrols only its upstream");
 	if (strcmp(node, c->cfg.node_id) == 0)
 		return ctl_fail(c, "a node cannot enrol itself");
 	if (xf_body_new(&body) < 0)

@@ -32,7 +32,7 @@ static json_t *event_json(const xf_event *ev)
 
 	xf_event_id(ev->origin, ev->seq, id);
 	for (i = 0; parents && i < ev->n_parents; i++)
-		json_array_append_new(parents, json_string(ev->parents[i]));
+		json_array_append_new(parents, json_stringn(ev->parents[i].ptr, ev->parents[i].len));
 	o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:o}", "id", id, "origin", ev->origin, "seq",
 		      (json_int_t)ev->seq, "hlc", (json_int_t)ev->hlc, "type", ev->type, "entity", ev->entity,
 		      "author", ev->author, "parents", parents, "body", body_json(ev));

@@ -14,7 +14,7 @@ static int parse_people(ctl *c, const char *s, int64_t *out)
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < 1 || v > LIMIT_PEOPLE)
+	if (errno || *end || end == s || strspn(s, "0123456789") != strlen(s) || v < 1 || v > LIMIT_PEOPLE)
 		return ctl_usage(c, "--people must be a whole number from 1 to %d", LIMIT_PEOPLE);
 	*out = v;
 	return 0;

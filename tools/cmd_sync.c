@@ -72,7 +72,8 @@ int cmd_bundle_import(ctl *c, int argc, char **argv)
 		return r;
 	r = xf_bundle_import(c->store, argv[optind], c->now_ms, &st);
 	if (r == XF_EPROTO)
-		return ctl_fail(c, "%s is not a readable bundle (after %zu events landed)", argv[optind], st.stored);
+		return ctl_fail(c, "%s is damaged; %zu new events from the frames before the damage landed", argv[optind],
+				st.stored);
 	if (r < 0)
 		return ctl_fail(c, "%s: %s", argv[optind], xf_strerror(r));
 	if (st.rejected)

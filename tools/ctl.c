@@ -20,7 +20,7 @@ static int vfail(const ctl *c, int code, const char *fmt, va_list ap)
 	for (i = 0; msg[i]; i++)
 		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
 			msg[i] = '?';
-	fprintf(stderr, "xinfangctl %s: %s\n", c->verb ? c->verb : "", msg);
+	fprintf(stderr, "xinfangctl%s%s: %s\n", c->verb ? " " : "", c->verb ? c->verb : "", msg);
 	return code;
 }
 

@@ -7,7 +7,7 @@
 static const ctl_verb verbs[] = {
 	{ "init", "", "create the data dir and node key; print the public key", cmd_init },
 	{ "key", "", "print this node's public key", cmd_key },
-	{ "enroll", "NODE_ID PUBKEY [--upstream | --child]", "admit a peer node by its public key", cmd_enroll },
+	{ "enroll", "NODE_ID PUBKEY [--upstream | --child | --township]", "admit a peer node by its public key", cmd_enroll },
 	{ "visit add", "--people N --category TEXT --summary TEXT [--date D] [--name NAME]... [--phone TEXT] [--escalated]",
 	  "record a visit (5 or more people is a collective visit)", cmd_visit_add },
 	{ "visit show", "ID [--json]", "show a visit", cmd_entity_show },
@@ -83,11 +83,8 @@ int main(int argc, char **argv)
 		if (words)
 			break;
 	}
-	if (!words) {
-		fprintf(stderr, "xinfangctl: unknown verb '%s'%s%s%s (see xinfangctl --help)\n", argv[first],
-			first + 1 < argc ? " '" : "", first + 1 < argc ? argv[first + 1] : "", first + 1 < argc ? "'" : "");
-		return EXIT_USAGE;
-	}
+	if (!words)
+		return ctl_usage(&c, "unknown verb '%s' (see xinfangctl --help)", argv[first]);
 	c.verb = verbs[i].name;
 	c.usage = verbs[i].usage;
 	c.now_ms = xf_wall_ms();

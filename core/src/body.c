@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "xf/body.h"
 #include "xf/error.h"
 #include "xf/text.h"
@@ -202,6 +203,9 @@ int xf_fields_parse(const uint8_t *body, size_t len, xf_fields **out)
 	size_t off = 0, i;
 	int r;
 
+	if (!body || xf_msgpack_check(body, len, &off) < 0 || off != len)
+		return XF_EPROTO;
+	off = 0;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;

@@ -30,7 +30,7 @@ static int copy_str(const msgpack_object *o, char *dst, size_t max)
 static int decode_envelope(const msgpack_object *root, xf_event *ev)
 {
 	const msgpack_object *f;
-	char origin[XF_NODE_ID_MAX + 1];
+	char origin[XF_NODE_ID_MAX + 1], id[XF_EVENT_ID_MAX + 1];
 	uint64_t seq;
 	size_t i;
 	int r;
@@ -61,11 +61,14 @@ static int decode_envelope(const msgpack_object *root, xf_event *ev)
 		return XF_ETOOBIG;
 	ev->n_parents = f[F_PARENTS].via.array.size;
 	for (i = 0; i < ev->n_parents; i++) {
-		r = copy_str(&f[F_PARENTS].via.array.ptr[i], ev->parents[i], XF_EVENT_ID_MAX);
+		const msgpack_object *p = &f[F_PARENTS].via.array.ptr[i];
+
+		r = copy_str(p, id, XF_EVENT_ID_MAX);
 		if (r < 0)
 			return r;
-		if (xf_event_id_parse(ev->parents[i], origin, &seq) < 0)
+		if (xf_event_id_parse(id, origin, &seq) < 0)
 			return XF_EPROTO;
+		ev->parents[i] = (xf_str){ p->via.str.ptr, p->via.str.size };
 	}
 	if (f[F_BODY].type != MSGPACK_OBJECT_BIN)
 		return XF_EPROTO;
@@ -93,11 +96,14 @@ int xf_event_decode(const uint8_t *bytes, size_t len, xf_event *out)
 	ev.len = len;
 	ev.signed_len = len - XF_SIG_BYTES;
 	ev.sig = bytes + ev.signed_len;
+	/* The signed part must be exactly one msgpack object: no trailing
+	 * bytes may hide between it and the signature. */
+	if (xf_msgpack_check(bytes, ev.signed_len, &off) < 0 || off != ev.signed_len)
+		return XF_EPROTO;
 	if (!msgpack_zone_init(&zone, 1024))
 		return -ENOMEM;
-	/* The signed part must be exactly one msgpack object: no trailing
-	 * bytes may hide between it and the signature. Strings and bins are
-	 * referenced in place, so ev.body points into BYTES. */
+	/* Strings and bins are referenced in place: ev.body points into BYTES. */
+	off = 0;
 	if (msgpack_unpack((const char *)bytes, ev.signed_len, &off, &zone, &root) != MSGPACK_UNPACK_SUCCESS ||
 	    off != ev.signed_len)
 		r = XF_EPROTO;
@@ -141,8 +147,14 @@ int xf_event_encode(const xf_event *ev, const xf_key *key, uint8_t **out, size_t
 	pack_str(&pk, ev->type);
 	pack_str(&pk, ev->entity);
 	msgpack_pack_array(&pk, ev->n_parents);
-	for (i = 0; i < ev->n_parents; i++)
-		pack_str(&pk, ev->parents[i]);
+	for (i = 0; i < ev->n_parents; i++) {
+		if (!ev->parents[i].ptr || ev->parents[i].len > XF_EVENT_ID_MAX) {
+			msgpack_sbuffer_destroy(&sb);
+			return -EINVAL;
+		}
+		msgpack_pack_str(&pk, ev->parents[i].len);
+		msgpack_pack_str_body(&pk, ev->parents[i].ptr, ev->parents[i].len);
+	}
 	pack_str(&pk, ev->author);
 	msgpack_pack_bin(&pk, ev->body_len);
 	msgpack_pack_bin_body(&pk, ev->body, ev->body_len);

@@ -54,7 +54,7 @@ static int child_above(xf_store *s, MDB_txn *txn, const char *node, char child[X
 			return 0;
 		if (r < 0)
 			return r;
-		if (p.relation == XF_PEER_CHILD)
+		if (xf_relation_is_child(p.relation))
 			return 1;
 		if (p.relation != XF_PEER_DESCENDANT)
 			return 0;
@@ -81,7 +81,7 @@ static int feed_append(xf_store *s, MDB_txn *txn, const char *feed, const xf_eve
 	be64_put(key + n + 1, pos);
 	k = (MDB_val){ n + 1 + 8, key };
 	v = (MDB_val){ event_key(ref, ev->origin, ev->seq), ref };
-	r = mdb_rc(mdb_put(txn, s->feeds, &k, &v, MDB_APPEND));
+	r = mdb_rc(mdb_put(txn, s->feeds, &k, &v, 0));
 	if (r < 0)
 		return r;
 	return meta_put_u64(s, txn, meta, pos);
@@ -133,7 +133,7 @@ int feed_file(xf_store *s, MDB_txn *txn, const xf_event *ev)
 struct feed_scan_ctx {
 	const char *feed;
 	uint64_t after;
-	int (*cb)(const xf_event *ev, uint64_t pos, void *ctx);
+	int (*cb)(const uint8_t *bytes, size_t len, uint64_t pos, void *ctx);
 	void *ctx;
 };
 
@@ -146,7 +146,6 @@ static int feed_scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
 	MDB_cursor *cur;
 	MDB_val k, v, bytes;
 	uint64_t seq;
-	xf_event ev;
 	int r;
 
 	memcpy(key, c->feed, n + 1);
@@ -162,11 +161,7 @@ static int feed_scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
 		if ((r = event_key_parse(&v, origin, &seq)) < 0 ||
 		    (r = event_get(s, txn, origin, seq, &bytes)) < 0)
 			break;
-		if (xf_event_decode(bytes.mv_data, bytes.mv_size, &ev) < 0) {
-			r = XF_ECORRUPT;
-			break;
-		}
-		r = c->cb(&ev, be64_get((const uint8_t *)k.mv_data + n + 1), c->ctx);
+		r = c->cb(bytes.mv_data, bytes.mv_size, be64_get((const uint8_t *)k.mv_data + n + 1), c->ctx);
 		if (r != 0)
 			break;
 		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
@@ -176,7 +171,7 @@ static int feed_scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
 }
 
 int xf_store_feed_scan(xf_store *s, const char *feed, uint64_t after,
-		       int (*cb)(const xf_event *ev, uint64_t pos, void *ctx), void *ctx)
+		       int (*cb)(const uint8_t *bytes, size_t len, uint64_t pos, void *ctx), void *ctx)
 {
 	struct feed_scan_ctx c = { feed, after, cb, ctx };
 

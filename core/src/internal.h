@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* sodium_init(), idempotent. */
@@ -13,6 +14,12 @@ int xf_crypto_init(void);
  * file, fsync, rename, fsync of the directory. Unless REPLACE, an existing
  * file is left alone and -EEXIST returned. */
 int xf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, bool replace);
+
+/* 0 if P holds one well-formed msgpack object within LEN bytes whose
+ * array and map counts are possible in those bytes (*USED: its length);
+ * XF_EPROTO otherwise. Run on anything from a peer before msgpack-c,
+ * which allocates for claimed counts. */
+int xf_msgpack_check(const uint8_t *p, size_t len, size_t *used);
 
 #define XF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,5 +1,6 @@
 /* Enrolled nodes and whom to trust for what. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,7 +26,7 @@ int peer_get(xf_store *s, MDB_txn *txn, const char *node, xf_peer *out)
 	return 0;
 }
 
-static int peer_put(xf_store *s, MDB_txn *txn, const xf_peer *p)
+static int peer_put(xf_store *s, MDB_txn *txn, const xf_peer *p, bool replace)
 {
 	uint8_t buf[XF_PUBKEY_BYTES + 1 + XF_NODE_ID_MAX];
 	size_t n = strlen(p->parent);
@@ -35,7 +36,7 @@ static int peer_put(xf_store *s, MDB_txn *txn, const xf_peer *p)
 	memcpy(buf, p->pubkey, XF_PUBKEY_BYTES);
 	buf[XF_PUBKEY_BYTES] = (uint8_t)p->relation;
 	memcpy(buf + XF_PUBKEY_BYTES + 1, p->parent, n);
-	r = mdb_rc(mdb_put(txn, s->peers, &k, &v, MDB_NOOVERWRITE));
+	r = mdb_rc(mdb_put(txn, s->peers, &k, &v, replace ? 0 : MDB_NOOVERWRITE));
 	return r == MDB_KEYEXIST ? XF_EEXIST : r;
 }
 
@@ -72,30 +73,38 @@ int peer_index(xf_store *s, MDB_txn *txn, const xf_event *ev, bool local)
 	if (r < 0)
 		return local ? r : 0;
 	if (local) {
-		/* A node is enrolled once: a second key for it would let
-		 * whoever holds that key speak for the node. */
+		xf_peer known;
+
 		if (strcmp(relation, "self") == 0) {
 			if (strcmp(p.node, s->node) != 0)
 				return -EINVAL;
 			p.relation = XF_PEER_SELF;
 		} else if (strcmp(relation, "upstream") == 0) {
 			p.relation = XF_PEER_UPSTREAM;
-		} else if (strcmp(relation, "child") == 0) {
-			p.relation = XF_PEER_CHILD;
+		} else if (strcmp(relation, "child") == 0 || strcmp(relation, "township") == 0) {
+			p.relation = relation[0] == 'c' ? XF_PEER_CHILD : XF_PEER_TOWNSHIP;
 			snprintf(p.parent, sizeof(p.parent), "%s", s->node);
 		} else {
 			return -EINVAL;
 		}
 		if (strcmp(p.node, s->node) == 0 && p.relation != XF_PEER_SELF)
 			return XF_EEXIST;
-		return peer_put(s, txn, &p);
+		/* A node is enrolled once: a second key for it would let
+		 * whoever holds that key speak for the node. Only what was
+		 * learnt from elsewhere gives way to this node's own word. */
+		r = peer_get(s, txn, p.node, &known);
+		if (r == 0 && known.relation != XF_PEER_DESCENDANT && known.relation != XF_PEER_ANCESTOR)
+			return XF_EEXIST;
+		if (r < 0 && r != XF_EUNKNOWNNODE)
+			return r;
+		return peer_put(s, txn, &p, r == 0);
 	}
-	/* From elsewhere: a child speaks for its own children, the upstream
-	 * for its own upstream; nobody else's enrolments are trusted. */
+	/* From elsewhere: a child township speaks for its villages, the
+	 * upstream for its own upstream; nobody else's enrolments are
+	 * trusted. */
 	if (peer_get(s, txn, ev->origin, &origin) < 0)
 		return 0;
-	if (strcmp(relation, "child") == 0 &&
-	    (origin.relation == XF_PEER_CHILD || origin.relation == XF_PEER_DESCENDANT)) {
+	if (strcmp(relation, "child") == 0 && origin.relation == XF_PEER_TOWNSHIP) {
 		p.relation = XF_PEER_DESCENDANT;
 		snprintf(p.parent, sizeof(p.parent), "%s", ev->origin);
 	} else if (strcmp(relation, "upstream") == 0 &&
@@ -104,7 +113,7 @@ int peer_index(xf_store *s, MDB_txn *txn, const xf_event *ev, bool local)
 	} else {
 		return 0;
 	}
-	r = peer_put(s, txn, &p);
+	r = peer_put(s, txn, &p, false);
 	return r == XF_EEXIST ? 0 : r;
 }
 

@@ -10,7 +10,8 @@
 /* What each act does to its entity. STATUS is the status it leaves (NULL:
  * unchanged), DATE_ATTR the attribute its "date" field sets, LIST the list
  * it adds an item to (its "text" field), FROM the statuses it may be
- * recorded in (NULL: it creates the entity). */
+ * recorded in (NULL: it creates the entity), CLEARS the attributes it
+ * makes stale. */
 static const struct act {
 	const char *type;
 	char kind;
@@ -18,20 +19,22 @@ static const struct act {
 	const char *date_attr;
 	const char *list;
 	const char *const *from;
+	const char *const *clears;
 } acts[] = {
 #define OPEN_CASE ((const char *const[]){ "opened", "assigned", "replied", "reopened", NULL })
-	{ "visit.recorded", 'V', "recorded", "date", NULL, NULL },
-	{ "letter.recorded", 'L', "recorded", "date", NULL, NULL },
-	{ "case.opened", 'C', "opened", "opened_on", NULL, NULL },
-	{ "case.assigned", 'C', "assigned", "assigned_on", NULL, OPEN_CASE },
-	{ "case.dispatched", 'C', NULL, NULL, "dispatches", OPEN_CASE },
-	{ "case.noted", 'C', NULL, NULL, "notes", OPEN_CASE },
-	{ "case.replied", 'C', "replied", "replied_on", NULL, OPEN_CASE },
-	{ "case.closed", 'C', "closed", "closed_on", NULL, OPEN_CASE },
-	{ "case.reopened", 'C', "reopened", "reopened_on", NULL, ((const char *const[]){ "closed", NULL }) },
-	{ "risk.reported", 'R', "open", "date", NULL, NULL },
-	{ "risk.resolved", 'R', "resolved", "resolved_on", NULL, ((const char *const[]){ "open", NULL }) },
-	{ "node.enrolled", 'N', "enrolled", NULL, NULL, NULL },
+	{ "visit.recorded", 'V', "recorded", "date", NULL, NULL, NULL },
+	{ "letter.recorded", 'L', "recorded", "date", NULL, NULL, NULL },
+	{ "case.opened", 'C', "opened", "opened_on", NULL, NULL, NULL },
+	{ "case.assigned", 'C', "assigned", "assigned_on", NULL, OPEN_CASE, NULL },
+	{ "case.dispatched", 'C', NULL, NULL, "dispatches", OPEN_CASE, NULL },
+	{ "case.noted", 'C', NULL, NULL, "notes", OPEN_CASE, NULL },
+	{ "case.replied", 'C', "replied", "replied_on", NULL, OPEN_CASE, NULL },
+	{ "case.closed", 'C', "closed", "closed_on", NULL, OPEN_CASE, NULL },
+	{ "case.reopened", 'C', "reopened", "reopened_on", NULL, ((const char *const[]){ "closed", NULL }),
+	  ((const char *const[]){ "outcome", "closed_on", NULL }) },
+	{ "risk.reported", 'R', "open", "date", NULL, NULL, NULL },
+	{ "risk.resolved", 'R', "resolved", "resolved_on", NULL, ((const char *const[]){ "open", NULL }), NULL },
+	{ "node.enrolled", 'N', "enrolled", NULL, NULL, NULL, NULL },
 #undef OPEN_CASE
 };
 
@@ -154,6 +157,16 @@ static int attr_set(xf_entity *e, const char *name, const xf_value *v, const cha
 	return 0;
 }
 
+static void attr_remove(xf_entity *e, const char *name)
+{
+	xf_attr *a = (xf_attr *)xf_entity_attr(e, name);
+
+	if (!a)
+		return;
+	attr_clear(a);
+	*a = e->attrs[--e->n_attrs];
+}
+
 static int item_add(xf_entity *e, const char *list, const xf_value *text, const char *date,
 		    const xf_event *ev)
 {
@@ -203,6 +216,8 @@ int xf_entity_fold(xf_entity *e, const xf_event *ev)
 	xf_value_str(xf_fields_get(f, "date"), date, sizeof(date));
 	if (act->status)
 		strcpy(e->status, act->status);
+	for (i = 0; act->clears && act->clears[i]; i++)
+		attr_remove(e, act->clears[i]);
 	if (act->list) {
 		r = item_add(e, act->list, xf_fields_get(f, "text"), date, ev);
 		goto cleanup;

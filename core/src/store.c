@@ -39,7 +39,7 @@ int public_rc(int r)
 	case MDB_VERSION_MISMATCH:
 		return XF_ECORRUPT;
 	default:
-		if (r <= MDB_KEYEXIST && r >= MDB_LAST_ERRCODE)
+		if (r >= MDB_KEYEXIST && r <= MDB_LAST_ERRCODE)
 			return XF_ESTORE;
 		return r;
 	}
@@ -334,7 +334,8 @@ static int entity_now_add(xf_store *s, MDB_txn *txn, const xf_event *ev, void *v
 
 	(void)s, (void)txn;
 	for (i = 0; i < ev->n_parents; i++) {
-		r = push_id(&h->refs, &h->n_refs, &h->cap_refs, ev->parents[i]);
+		snprintf(id, sizeof(id), "%.*s", (int)ev->parents[i].len, ev->parents[i].ptr);
+		r = push_id(&h->refs, &h->n_refs, &h->cap_refs, id);
 		if (r < 0)
 			return r;
 	}
@@ -348,7 +349,7 @@ static int entity_now_add(xf_store *s, MDB_txn *txn, const xf_event *ev, void *v
 /* Check that EV's act is allowed in its entity's state, and make the
  * entity's heads EV's parents: how a later fold tells concurrent edits
  * from sequential ones without trusting clocks. */
-static int entity_prepare(xf_store *s, MDB_txn *txn, xf_event *ev)
+static int entity_prepare(xf_store *s, MDB_txn *txn, xf_event *ev, char parents[][XF_EVENT_ID_MAX + 1])
 {
 	struct entity_now h = { 0 };
 	size_t i, j;
@@ -373,7 +374,9 @@ static int entity_prepare(xf_store *s, MDB_txn *txn, xf_event *ev)
 			r = XF_ETOOBIG;
 			break;
 		}
-		strcpy(ev->parents[ev->n_parents++], h.ids[i]);
+		strcpy(parents[ev->n_parents], h.ids[i]);
+		ev->parents[ev->n_parents] = (xf_str){ parents[ev->n_parents], strlen(h.ids[i]) };
+		ev->n_parents++;
 	}
 	xf_entity_free(h.state);
 	free(h.ids);
@@ -404,6 +407,7 @@ static int draft_check(const xf_draft *d)
 static int append_txn(xf_store *s, MDB_txn *txn, void *vctx)
 {
 	struct append_ctx *c = vctx;
+	char parents[XF_PARENTS_MAX][XF_EVENT_ID_MAX + 1];
 	uint64_t hlc;
 	uint8_t *bytes = NULL;
 	size_t len, i;
@@ -428,7 +432,7 @@ static int append_txn(xf_store *s, MDB_txn *txn, void *vctx)
 		ev.body_len = d->body_len;
 		if (d->entity) {
 			strcpy(ev.entity, d->entity);
-			r = entity_prepare(s, txn, &ev);
+			r = entity_prepare(s, txn, &ev, parents);
 			if (r < 0)
 				return r;
 		} else {
@@ -484,16 +488,69 @@ int xf_store_append(xf_store *s, const xf_key *key, const xf_draft *drafts, size
 	return store_write(s, append_txn, &c);
 }
 
+/* What can be known of a batch without the log is worked out before the
+ * write transaction, where concurrent batches run in parallel: decoding,
+ * hashing, and the signature at the end of each run. The transaction then
+ * only links and stores. */
 struct ingest_ctx {
 	const xf_blob *blobs;
 	size_t n;
 	uint64_t wall_ms;
 	const xf_ingest_opts *opts;
 	xf_event *evs;   /* decoded, one per blob */
+	int *decoded;    /* per blob: 0, or why it does not decode */
+	uint8_t (*hash)[XF_HASH_BYTES];
+	signed char *sig; /* per blob: 1 checked good, -1 checked bad, 0 not checked */
 	int *status;     /* per blob: 0 to store, 1 duplicate or fork, <0 rejected */
 	xf_ingest_stats *stats;
 	uint64_t hlc;
 };
+
+/* Runs of one origin's consecutive events, [from, *to). */
+static size_t run_end(const struct ingest_ctx *c, size_t from)
+{
+	size_t j;
+
+	for (j = from + 1; j < c->n && c->decoded[j] == 0 && strcmp(c->evs[j].origin, c->evs[from].origin) == 0; j++)
+		;
+	return j;
+}
+
+static int verify_run_ends(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct ingest_ctx *c = vctx;
+	xf_peer origin;
+	size_t i, j;
+
+	for (i = 0; i < c->n; i = j) {
+		j = run_end(c, i);
+		if (c->decoded[i] != 0 || peer_get(s, txn, c->evs[i].origin, &origin) < 0)
+			continue;
+		c->sig[j - 1] = xf_event_verify(&c->evs[j - 1], origin.pubkey) == 0 ? 1 : -1;
+	}
+	return 0;
+}
+
+static int ingest_prepare(xf_store *s, struct ingest_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		c->decoded[i] = xf_event_decode(c->blobs[i].data, c->blobs[i].len, &c->evs[i]);
+		if (c->decoded[i] < 0)
+			memset(&c->evs[i], 0, sizeof(c->evs[i]));
+		else
+			xf_event_hash(c->evs[i].bytes, c->evs[i].len, c->hash[i]);
+	}
+	return store_read(s, verify_run_ends, c);
+}
+
+static int signature_ok(const struct ingest_ctx *c, size_t i, const uint8_t *pubkey)
+{
+	if (c->sig[i])
+		return c->sig[i] > 0;
+	return xf_event_verify(&c->evs[i], pubkey) == 0;
+}
 
 /* Damage and forgery are kept aside as evidence; a gap or an unknown
  * origin is only an event that came too early, and will come again. */
@@ -502,7 +559,14 @@ static bool worth_quarantine(int err)
 	return err != XF_ESEQ && err != XF_EUNKNOWNNODE;
 }
 
+static int reject_as(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, int err, bool evidence);
+
 static int reject(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, int err)
+{
+	return reject_as(s, txn, c, i, err, worth_quarantine(err));
+}
+
+static int reject_as(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, int err, bool evidence)
 {
 	const xf_event *ev = &c->evs[i];
 	uint8_t key[EVENT_KEY_MAX + XF_HASH_BYTES], *val;
@@ -517,7 +581,7 @@ static int reject(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, int
 		if (ev->origin[0])
 			xf_event_id(ev->origin, ev->seq, c->stats->first_rejected);
 	}
-	if (!ev->origin[0] || !worth_quarantine(err))
+	if (!ev->origin[0] || !evidence)
 		return 0;
 	kn = event_key(key, ev->origin, ev->seq);
 	xf_event_hash(ev->bytes, ev->len, key + kn);
@@ -612,7 +676,7 @@ static int ingest_sparse(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t
 			return r;
 		if (ev->seq > h->seq) {
 			h->seq = ev->seq;
-			xf_event_hash(ev->bytes, ev->len, h->hash);
+			memcpy(h->hash, c->hash[i], XF_HASH_BYTES);
 		}
 		stored++;
 	}
@@ -645,7 +709,7 @@ static int ingest_chain(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t 
 			broken_err = ev->seq != next ? XF_ESEQ : XF_ECHAIN;
 			break;
 		}
-		xf_event_hash(ev->bytes, ev->len, prev);
+		memcpy(prev, c->hash[i], XF_HASH_BYTES);
 		next++;
 		last = i;
 	}
@@ -655,26 +719,26 @@ static int ingest_chain(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t 
 	 * everything after is forged or damaged. This comes before the
 	 * refusal of a broken link, which is often only the echo of a
 	 * damaged event just before it. */
-	while (last != SIZE_MAX && xf_event_verify(&c->evs[last], pubkey) < 0) {
+	while (last != SIZE_MAX && !signature_ok(c, last, pubkey)) {
 		if ((r = reject(s, txn, c, last, XF_EBADSIG)) < 0)
 			return r;
 		do {
 			last = last == from ? SIZE_MAX : last - 1;
 		} while (last != SIZE_MAX && c->status[last] != 0);
 	}
+	/* Only the event that breaks the chain may be damaged: those after it
+	 * merely cannot be linked, and will come again. */
 	for (i = broken; i < to; i++)
-		if (c->status[i] == 0 && (r = reject(s, txn, c, i, i == broken ? broken_err : XF_ECHAIN)) < 0)
+		if (c->status[i] == 0 &&
+		    (r = i == broken ? reject(s, txn, c, i, broken_err) : reject_as(s, txn, c, i, broken_err, false)) < 0)
 			return r;
 	if (last == SIZE_MAX)
 		return 0;
-	for (i = from; i <= last; i++) {
-		if (c->status[i] != 0)
-			continue;
-		if ((r = store_received(s, txn, c, i)) < 0)
+	for (i = from; i <= last; i++)
+		if (c->status[i] == 0 && (r = store_received(s, txn, c, i)) < 0)
 			return r;
-		h->seq = c->evs[i].seq;
-		xf_event_hash(c->evs[i].bytes, c->evs[i].len, h->hash);
-	}
+	h->seq = c->evs[last].seq;
+	memcpy(h->hash, c->hash[last], XF_HASH_BYTES);
 	return head_put(s, txn, c->evs[from].origin, h);
 }
 
@@ -731,21 +795,12 @@ static int ingest_txn(xf_store *s, MDB_txn *txn, void *vctx)
 	r = meta_get_u64(s, txn, "hlc", &c->hlc);
 	if (r < 0)
 		return r;
-	for (i = 0; i < c->n; i++) {
-		r = xf_event_decode(c->blobs[i].data, c->blobs[i].len, &c->evs[i]);
-		if (r < 0) {
-			memset(&c->evs[i], 0, sizeof(c->evs[i]));
-			if ((r = reject(s, txn, c, i, r)) < 0)
-				return r;
-		}
-	}
+	for (i = 0; i < c->n; i++)
+		if (c->decoded[i] < 0 && (r = reject(s, txn, c, i, c->decoded[i])) < 0)
+			return r;
 	for (i = 0; i < c->n; i = j) {
-		for (j = i + 1; j < c->n && c->status[j] == 0 && strcmp(c->evs[j].origin, c->evs[i].origin) == 0; j++)
-			;
-		if (c->status[i] != 0)
-			continue;
-		r = ingest_run(s, txn, c, i, j);
-		if (r < 0)
+		j = run_end(c, i);
+		if (c->decoded[i] == 0 && (r = ingest_run(s, txn, c, i, j)) < 0)
 			return r;
 	}
 	if ((r = state_put(s, txn, c->opts->state, c->opts->n_state)) < 0)
@@ -757,18 +812,26 @@ int xf_store_ingest(xf_store *s, const xf_blob *events, size_t n, uint64_t wall_
 		    const xf_ingest_opts *opts, xf_ingest_stats *stats)
 {
 	static const xf_ingest_opts defaults = { 0 };
-	struct ingest_ctx c = { events, n, wall_ms, opts ? opts : &defaults, NULL, NULL, stats, 0 };
+	struct ingest_ctx c = { .blobs = events, .n = n, .wall_ms = wall_ms, .opts = opts ? opts : &defaults,
+				.stats = stats };
+	size_t m = n ? n : 1;
 	int r;
 
 	if (!s || !stats || (!events && n) || (c.opts->n_state && !c.opts->state))
 		return -EINVAL;
-	c.evs = malloc((n ? n : 1) * sizeof(*c.evs));
-	c.status = malloc((n ? n : 1) * sizeof(*c.status));
-	if (!c.evs || !c.status)
+	c.evs = malloc(m * sizeof(*c.evs));
+	c.decoded = malloc(m * sizeof(*c.decoded));
+	c.hash = malloc(m * sizeof(*c.hash));
+	c.sig = calloc(m, sizeof(*c.sig));
+	c.status = malloc(m * sizeof(*c.status));
+	if (!c.evs || !c.decoded || !c.hash || !c.sig || !c.status)
 		r = -ENOMEM;
-	else
+	else if ((r = ingest_prepare(s, &c)) == 0)
 		r = store_write(s, ingest_txn, &c);
 	free(c.evs);
+	free(c.decoded);
+	free(c.hash);
+	free(c.sig);
 	free(c.status);
 	return r;
 }
@@ -793,6 +856,7 @@ struct scan_ctx {
 	const char *origin;
 	uint64_t from;
 	xf_event_cb cb;
+	int (*bytes_cb)(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx);
 	void *ctx;
 };
 
@@ -800,8 +864,10 @@ static int scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
 {
 	struct scan_ctx *c = vctx;
 	uint8_t kbuf[EVENT_KEY_MAX];
+	char origin[XF_NODE_ID_MAX + 1];
 	MDB_cursor *cur;
 	MDB_val k, v;
+	uint64_t seq;
 	xf_event ev;
 	int r;
 
@@ -815,15 +881,18 @@ static int scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
 		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
 	}
 	while (r == 0) {
-		r = xf_event_decode(v.mv_data, v.mv_size, &ev);
-		if (r < 0) {
-			r = XF_ECORRUPT;
+		if ((r = event_key_parse(&k, origin, &seq)) < 0)
 			break;
-		}
-		if (c->origin && strcmp(ev.origin, c->origin) != 0)
+		if (c->origin && strcmp(origin, c->origin) != 0)
 			break;
-		if (ev.seq >= c->from) {
-			r = c->cb(&ev, c->ctx);
+		if (seq >= c->from) {
+			if (c->bytes_cb) {
+				r = c->bytes_cb(v.mv_data, v.mv_size, seq, c->ctx);
+			} else if (xf_event_decode(v.mv_data, v.mv_size, &ev) < 0) {
+				r = XF_ECORRUPT;
+			} else {
+				r = c->cb(&ev, c->ctx);
+			}
 			if (r != 0)
 				break;
 		}
@@ -835,9 +904,19 @@ static int scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
 
 int xf_store_scan(xf_store *s, const char *origin, uint64_t from, xf_event_cb cb, void *ctx)
 {
-	struct scan_ctx c = { origin, from, cb, ctx };
+	struct scan_ctx c = { origin, from, cb, NULL, ctx };
 
 	if (!cb || (origin && xf_node_id_check(origin) < 0))
+		return -EINVAL;
+	return store_read(s, scan_txn, &c);
+}
+
+int xf_store_scan_bytes(xf_store *s, const char *origin, uint64_t from,
+			int (*cb)(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx), void *ctx)
+{
+	struct scan_ctx c = { origin, from, NULL, cb, ctx };
+
+	if (!cb || !origin || xf_node_id_check(origin) < 0)
 		return -EINVAL;
 	return store_read(s, scan_txn, &c);
 }

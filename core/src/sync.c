@@ -4,8 +4,7 @@
  *   "up:ORIGIN"    the upstream holds ORIGIN's events up to this seq (be64)
  *   "cur:own"      position in this node's feed at the upstream (be64)
  *   "cur:bcast"    position in the upstream's broadcast feed (be64)
- *   "receipt"      the latest signed receipt from the upstream
- *   "receipt:SEQ"  every receipt, by the head seq it vouches for (20 digits)
+ *   "receipt:SEQ"  every signed receipt, by the head seq it vouches for (20 digits)
  * Server state: "seen:NODE" -> [time, node's own head, software]. */
 #include <errno.h>
 #include <unistd.h>
@@ -109,6 +108,9 @@ static int parse_message(const uint8_t *body, size_t len, msgpack_zone *zone, ms
 
 	if (len > XF_SYNC_BODY_MAX)
 		return XF_ETOOBIG;
+	if (!body || xf_msgpack_check(body, len, &off) < 0 || off != len)
+		return XF_EPROTO;
+	off = 0;
 	if (msgpack_unpack((const char *)body, len, &off, zone, root) != MSGPACK_UNPACK_SUCCESS || off != len ||
 	    root->type != MSGPACK_OBJECT_MAP || !get_uint(root, "v", &v) || v != XF_SYNC_VERSION)
 		return XF_EPROTO;
@@ -183,19 +185,19 @@ struct push_ctx {
 	uint64_t *sent; /* the origin's progress */
 };
 
-static int push_event(const xf_event *ev, void *vctx)
+static int push_event(const uint8_t *bytes, size_t len, uint64_t seq, void *vctx)
 {
 	struct push_ctx *c = vctx;
 
-	if (c->push->events == XF_SYNC_BATCH_EVENTS || c->push->bytes + ev->len > XF_SYNC_BATCH_BYTES) {
+	if (c->push->events == XF_SYNC_BATCH_EVENTS || c->push->bytes + len > XF_SYNC_BATCH_BYTES) {
 		c->push->full = true;
 		return 1;
 	}
-	msgpack_pack_bin(c->pk, ev->len);
-	msgpack_pack_bin_body(c->pk, ev->bytes, ev->len);
+	msgpack_pack_bin(c->pk, len);
+	msgpack_pack_bin_body(c->pk, bytes, len);
 	c->push->events++;
-	c->push->bytes += ev->len;
-	*c->sent = ev->seq;
+	c->push->bytes += len;
+	*c->sent = seq;
 	return 0;
 }
 
@@ -229,7 +231,7 @@ static int push_origin(xf_store *s, struct progress *p, const char *origin, uint
 		return XF_ETOOBIG;
 	if (head <= *c->sent)
 		return 0;
-	r = xf_store_scan(s, origin, *c->sent + 1, push_event, c);
+	r = xf_store_scan_bytes(s, origin, *c->sent + 1, push_event, c);
 	return r == 1 ? 0 : r;
 }
 
@@ -390,8 +392,9 @@ int xf_receipt_check(const uint8_t *bytes, size_t len, const uint8_t *pubkey, xf
 	size_t off = 0;
 	int r = XF_EPROTO;
 
-	if (!bytes || len <= XF_SIG_BYTES || len > 512 || !out)
+	if (!bytes || len <= XF_SIG_BYTES || len > 512 || !out || xf_msgpack_check(bytes, len - XF_SIG_BYTES, &off) < 0)
 		return XF_EPROTO;
+	off = 0;
 	if (!msgpack_zone_init(&zone, 512))
 		return -ENOMEM;
 	if (msgpack_unpack((const char *)bytes, len - XF_SIG_BYTES, &off, &zone, &root) != MSGPACK_UNPACK_SUCCESS ||
@@ -622,18 +625,18 @@ struct pull_ctx {
 	bool full;
 };
 
-static int pull_event(const xf_event *ev, uint64_t pos, void *vctx)
+static int pull_event(const uint8_t *bytes, size_t len, uint64_t pos, void *vctx)
 {
 	struct pull_ctx *c = vctx;
 
-	if (c->events == XF_SYNC_BATCH_EVENTS || c->bytes + ev->len > XF_SYNC_BATCH_BYTES) {
+	if (c->events == XF_SYNC_BATCH_EVENTS || c->bytes + len > XF_SYNC_BATCH_BYTES) {
 		c->full = true;
 		return 1;
 	}
-	msgpack_pack_bin(c->pk, ev->len);
-	msgpack_pack_bin_body(c->pk, ev->bytes, ev->len);
+	msgpack_pack_bin(c->pk, len);
+	msgpack_pack_bin_body(c->pk, bytes, len);
 	c->events++;
-	c->bytes += ev->len;
+	c->bytes += len;
 	c->pos = pos;
 	return 0;
 }
@@ -645,15 +648,17 @@ static int pack_pull(xf_store *s, const char *client, uint64_t cur[2], struct pu
 	char feed[XF_NODE_ID_MAX + 2];
 	int r;
 
+	/* Broadcast first: it carries the upstream keys that the events of
+	 * the child's own feed may need to be verified with. */
+	c->pos = cur[1];
+	r = xf_store_feed_scan(s, XF_FEED_BROADCAST, cur[1], pull_event, c);
+	cur[1] = c->pos;
+	if (r < 0 || c->full)
+		return r < 0 ? r : 0;
 	xf_feed_name(client, feed);
 	c->pos = cur[0];
 	r = xf_store_feed_scan(s, feed, cur[0], pull_event, c);
 	cur[0] = c->pos;
-	if (r < 0 || c->full)
-		return r < 0 ? r : 0;
-	c->pos = cur[1];
-	r = xf_store_feed_scan(s, XF_FEED_BROADCAST, cur[1], pull_event, c);
-	cur[1] = c->pos;
 	return r < 0 ? r : 0;
 }
 
@@ -703,7 +708,7 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, const uint
 	if (!msgpack_zone_init(&zone, 4096))
 		return -ENOMEM;
 	r = xf_store_peer(s, client, &peer);
-	if (r == 0 && peer.relation != XF_PEER_CHILD)
+	if (r == XF_ENOTFOUND || (r == 0 && !xf_relation_is_child(peer.relation)))
 		r = -EPERM;
 	if (r < 0)
 		goto cleanup;

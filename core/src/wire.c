@@ -27,7 +27,7 @@ int xf_deflate(const uint8_t *in, size_t len, xf_buf *out)
 
 	if (!data)
 		return -ENOMEM;
-	zr = compress2(data, &cap, in, len, Z_BEST_COMPRESSION);
+	zr = compress2(data, &cap, in, len, Z_DEFAULT_COMPRESSION);
 	if (zr != Z_OK) {
 		free(data);
 		return zr == Z_MEM_ERROR ? -ENOMEM : XF_EPROTO;
@@ -46,7 +46,8 @@ int xf_inflate(const uint8_t *in, size_t len, size_t max, xf_buf *out)
 
 	if (len > UINT32_MAX)
 		return XF_ETOOBIG;
-	if (inflateInit(&zs) != Z_OK)
+	/* 15 + 32: a zlib or a gzip stream, told apart by its header. */
+	if (inflateInit2(&zs, 15 + 32) != Z_OK)
 		return -ENOMEM;
 	zs.next_in = (Bytef *)in;
 	zs.avail_in = (uInt)len;
@@ -118,24 +119,31 @@ int xf_auth_make(const xf_key *key, const char *node, const char *method, const 
 
 int xf_auth_parse(const char *header, xf_auth *out)
 {
-	char node[XF_NODE_ID_MAX + 2], b64[100];
+	char node[XF_NODE_ID_MAX + 2], time[24], b64[100];
 	unsigned long long t;
 	size_t sig_len = 0;
 	xf_auth a;
 	int used = 0;
+	char *end;
 
 	if (!header || strlen(header) >= XF_AUTH_HEADER_MAX)
 		return XF_EPROTO;
-	if (sscanf(header, "XF %33s %llu %99s%n", node, &t, b64, &used) != 3 || header[used] != '\0')
+	/* Exactly "XF node time sig", single spaces, the time all digits. */
+	if (sscanf(header, "XF %33[^ ] %23[^ ] %99[^ ]%n", node, time, b64, &used) != 3 || header[used] != '\0' ||
+	    strncmp(header, "XF ", 3) != 0 || xf_node_id_check(node) < 0 ||
+	    strspn(time, "0123456789") != strlen(time) || strlen(time) > 19 ||
+	    (size_t)used != 3 + strlen(node) + 1 + strlen(time) + 1 + strlen(b64))
 		return XF_EPROTO;
-	if (xf_node_id_check(node) < 0)
+	errno = 0;
+	t = strtoull(time, &end, 10);
+	if (errno || *end)
 		return XF_EPROTO;
 	if (sodium_base642bin(a.sig, sizeof(a.sig), b64, strlen(b64), NULL, &sig_len, NULL,
 			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    sig_len != XF_SIG_BYTES)
 		return XF_EPROTO;
 	strcpy(a.node, node);
-	a.time_ms = t;
+	a.time_ms = (uint64_t)t;
 	*out = a;
 	return 0;
 }

@@ -30,6 +30,12 @@
 #define XF_AUTHOR_MAX     64
 #define XF_PARENTS_MAX    16
 
+/* A string borrowed from elsewhere, not NUL-terminated. */
+typedef struct xf_str {
+	const char *ptr;
+	size_t len;
+} xf_str;
+
 typedef struct xf_event {
 	char origin[XF_NODE_ID_MAX + 1];
 	uint64_t seq;
@@ -38,7 +44,7 @@ typedef struct xf_event {
 	char type[XF_TYPE_MAX + 1];
 	char entity[XF_ENTITY_ID_MAX + 1];
 	size_t n_parents;
-	char parents[XF_PARENTS_MAX][XF_EVENT_ID_MAX + 1];
+	xf_str parents[XF_PARENTS_MAX]; /* event ids; borrowed like body */
 	char author[XF_AUTHOR_MAX + 1];
 	/* Borrowed from the bytes given to xf_event_decode(). */
 	const uint8_t *body;

@@ -135,6 +135,11 @@ typedef int (*xf_event_cb)(const xf_event *ev, void *ctx);
  * (origin, seq) order. */
 int xf_store_scan(xf_store *s, const char *origin, uint64_t from, xf_event_cb cb, void *ctx);
 
+/* The same walk over ORIGIN's events from FROM, giving only each event's
+ * bytes (borrowed) and seq: what sending needs, without decoding. */
+int xf_store_scan_bytes(xf_store *s, const char *origin, uint64_t from,
+			int (*cb)(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx), void *ctx);
+
 /* Every event of ENTITY in (hlc, origin, seq) order. XF_ENOTFOUND if the
  * log holds none. */
 int xf_store_entity_scan(xf_store *s, const char *entity, xf_event_cb cb, void *ctx);
@@ -147,12 +152,15 @@ int xf_store_entities(xf_store *s, char kind, int (*cb)(const char *entity, void
 int xf_store_head(xf_store *s, const char *origin, uint64_t *seq, uint8_t hash[XF_HASH_BYTES]);
 
 /* How a node stands to this one. A node trusts the keys it enrolled itself
- * (its children, its upstream), and the enrolments of its children (their
- * descendants) and of its upstream (the upstream's own upstream). */
+ * (its children, its upstream), the enrolments made by its child
+ * townships (their villages), and those of its upstream (the upstream's
+ * own upstream). A village child's enrolments are never trusted: a
+ * village has no children, and one that claims some is claiming ids. */
 typedef enum xf_relation {
 	XF_PEER_SELF = 's',
 	XF_PEER_CHILD = 'c',      /* enrolled here: a village of this township */
-	XF_PEER_DESCENDANT = 'd', /* enrolled by a child or descendant */
+	XF_PEER_TOWNSHIP = 't',   /* enrolled here: a township of this county, speaking for its villages */
+	XF_PEER_DESCENDANT = 'd', /* enrolled by a child township */
 	XF_PEER_UPSTREAM = 'u',   /* enrolled here: the node this one syncs with */
 	XF_PEER_ANCESTOR = 'a',   /* enrolled by the upstream as its own upstream */
 } xf_relation;
@@ -163,6 +171,12 @@ typedef struct xf_peer {
 	char relation;                     /* an xf_relation */
 	char parent[XF_NODE_ID_MAX + 1];   /* who enrolled a child or descendant */
 } xf_peer;
+
+/* Is a peer of this relation a child, whom this node serves? */
+static inline int xf_relation_is_child(char relation)
+{
+	return relation == XF_PEER_CHILD || relation == XF_PEER_TOWNSHIP;
+}
 
 /* The enrolled key of NODE. XF_ENOTFOUND if not enrolled. */
 int xf_store_peer(xf_store *s, const char *node, xf_peer *out);
@@ -179,9 +193,9 @@ int xf_store_heads(xf_store *s, int (*cb)(const char *origin, uint64_t seq, bool
 void xf_feed_name(const char *child, char name[XF_NODE_ID_MAX + 2]);
 
 /* Events filed under FEED after position AFTER, in filing order; CB gets
- * each event (borrowed) and its position. */
+ * each event's bytes (borrowed) and its position. */
 int xf_store_feed_scan(xf_store *s, const char *feed, uint64_t after,
-		       int (*cb)(const xf_event *ev, uint64_t pos, void *ctx), void *ctx);
+		       int (*cb)(const uint8_t *bytes, size_t len, uint64_t pos, void *ctx), void *ctx);
 
 /* How many events are held in quarantine and as fork evidence. */
 int xf_store_evidence(xf_store *s, size_t *quarantined, size_t *forks);

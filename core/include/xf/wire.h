@@ -30,7 +30,7 @@ void xf_buf_dispose(xf_buf *b);
 /* zlib-wrapped deflate ("Content-Encoding: deflate"). */
 int xf_deflate(const uint8_t *in, size_t len, xf_buf *out);
 
-/* Inflate IN, refusing to produce more than MAX bytes: XF_ETOOBIG for a
+/* Inflate IN (zlib or gzip), refusing to produce more than MAX bytes: XF_ETOOBIG for a
  * body that would (a deflate bomb stops there, having cost MAX bytes),
  * XF_EPROTO for input that is not zlib data or is truncated or followed by
  * trailing bytes. */
