@@ -18,6 +18,13 @@
 #include <cmocka.h>
 
 #include "xf/error.h"
+#include "xf/event.h"
+
+/* Does the borrowed string S hold exactly C? */
+static inline int str_is(xf_str s, const char *c)
+{
+	return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
+}
 
 /* Compare return codes and, on a mismatch, say what both codes mean. */
 #define assert_rc(expr, expected)                                                            \

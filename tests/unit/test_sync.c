@@ -1,0 +1,1602 @@
+/* The sync protocol in process, without HTTP: a village's request, the
+ * township's answer and the village applying it, as xinfangd would move
+ * them; scope, batches, lost responses, refusals, receipts, bundles and a
+ * county above the township. Each test has its own directory; nodes live
+ * in subdirectories of it.
+ *
+ * Node ids are chosen so that the township sorts after its villages: a
+ * request must still push the township's own events (its enrolments)
+ * first. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <msgpack.h>
+
+#include "unit.h"
+#include "xf/body.h"
+#include "xf/store.h"
+#include "xf/sync.h"
+#include "xf/wire.h"
+
+#define WALL 1717000000000ull /* 2024-05-29, a fixed clock for every test */
+#define NODES 6
+
+static const uint8_t empty_body[] = { 0x80 };
+
+struct node {
+	char id[XF_NODE_ID_MAX + 1];
+	char dir[PATH_MAX];
+	xf_store *store;
+	xf_key *key;
+	uint8_t pubkey[XF_PUBKEY_BYTES];
+};
+
+struct fixture {
+	char *dir;
+	struct node n[NODES];
+};
+
+static int fixture_setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	void *dir = NULL;
+
+	if (!f || unit_tmpdir_setup(&dir) < 0)
+		return -1;
+	f->dir = dir;
+	*state = f;
+	return 0;
+}
+
+static void node_close(struct node *n)
+{
+	xf_store_close(n->store);
+	xf_key_free(n->key);
+	n->store = NULL;
+	n->key = NULL;
+}
+
+static int fixture_teardown(void **state)
+{
+	struct fixture *f = *state;
+	void *dir = f->dir;
+	size_t i;
+
+	for (i = 0; i < NODES; i++)
+		node_close(&f->n[i]);
+	unit_tmpdir_teardown(&dir);
+	free(f);
+	return 0;
+}
+
+/* A new node with its data dir inside the test's directory. */
+static struct node *node_init(struct fixture *f, size_t i, const char *id, const char *role)
+{
+	struct node *n = &f->n[i];
+	char path[PATH_MAX];
+
+	snprintf(n->id, sizeof(n->id), "%s", id);
+	unit_path(n->dir, sizeof(n->dir), f->dir, id);
+	assert_rc(xf_store_init(n->dir, id, role, WALL, n->pubkey), 0);
+	assert_rc(xf_store_open(&n->store, n->dir, id), 0);
+	unit_path(path, sizeof(path), n->dir, XF_KEY_FILE);
+	assert_rc(xf_key_load(&n->key, path), 0);
+	return n;
+}
+
+/* Record on ON a node.enrolled event for PEER with RELATION ("child",
+ * "township", "upstream"), as `xinfangctl enroll` does. */
+static int enrol(struct node *on, const struct node *peer, const char *relation)
+{
+	char hex[XF_PUBKEY_HEX];
+	const uint8_t *bytes;
+	xf_body *body = NULL;
+	xf_draft d;
+	size_t len;
+	int r;
+
+	xf_pubkey_to_hex(peer->pubkey, hex);
+	assert_rc(xf_body_new(&body), 0);
+	assert_rc(xf_body_put_str(body, "node", peer->id, XF_NODE_ID_MAX), 0);
+	assert_rc(xf_body_put_str(body, "pubkey", hex, 64), 0);
+	assert_rc(xf_body_put_str(body, "relation", relation, 15), 0);
+	assert_rc(xf_body_bytes(body, &bytes, &len), 0);
+	d = (xf_draft){ .type = "node.enrolled", .new_kind = 'N', .author = "admin", .body = bytes, .body_len = len };
+	r = xf_store_append(on->store, on->key, &d, 1, WALL, NULL);
+	xf_body_free(body);
+	return r;
+}
+
+/* UP takes CHILD as a village ("child") or a township ("township"); CHILD
+ * takes UP as its upstream. */
+static void link_nodes(struct node *up, struct node *child, const char *relation)
+{
+	assert_rc(enrol(up, child, relation), 0);
+	assert_rc(enrol(child, up, "upstream"), 0);
+}
+
+/* Open COUNT new cases on N; their ids into IDS (COUNT entries) if not
+ * NULL. */
+static void open_cases(struct node *n, size_t count, char (*ids)[XF_ENTITY_ID_MAX + 1])
+{
+	xf_draft *d = calloc(count, sizeof(*d));
+	xf_appended *out = calloc(count, sizeof(*out));
+	size_t i;
+
+	assert_non_null(d);
+	assert_non_null(out);
+	for (i = 0; i < count; i++)
+		d[i] = (xf_draft){ .type = "case.opened", .new_kind = 'C', .author = "clerk",
+				   .body = empty_body, .body_len = sizeof(empty_body) };
+	assert_rc(xf_store_append(n->store, n->key, d, count, WALL, out), 0);
+	for (i = 0; ids && i < count; i++)
+		snprintf(ids[i], XF_ENTITY_ID_MAX + 1, "%s", out[i].entity);
+	free(d);
+	free(out);
+}
+
+/* N records a note on each of COUNT entities. */
+static void note_on(struct node *n, char (*entities)[XF_ENTITY_ID_MAX + 1], size_t count)
+{
+	xf_draft *d = calloc(count, sizeof(*d));
+	size_t i;
+
+	assert_non_null(d);
+	for (i = 0; i < count; i++)
+		d[i] = (xf_draft){ .type = "case.noted", .entity = entities[i], .author = "township clerk",
+				   .body = empty_body, .body_len = sizeof(empty_body) };
+	assert_rc(xf_store_append(n->store, n->key, d, count, WALL, NULL), 0);
+	free(d);
+}
+
+static uint64_t head_seq(struct node *n, const char *origin, uint8_t hash[XF_HASH_BYTES])
+{
+	uint8_t scratch[XF_HASH_BYTES];
+	uint64_t seq = UINT64_MAX;
+
+	assert_rc(xf_store_head(n->store, origin, &seq, hash ? hash : scratch), 0);
+	return seq;
+}
+
+static uint64_t pending(struct node *n)
+{
+	uint64_t events = UINT64_MAX;
+
+	assert_rc(xf_sync_pending(n->store, &events), 0);
+	return events;
+}
+
+/* The whole log verifies; its number of events. */
+static uint64_t assert_sound(struct node *n)
+{
+	xf_verify_report report;
+	int r = xf_store_verify(n->store, &report);
+
+	if (r != 0)
+		fail_msg("%s does not verify: %s at %s", n->id, xf_strerror(r), report.bad_event);
+	assert_int_equal(report.forks, 0);
+	return report.events;
+}
+
+/* ---- looking at what a store holds ---- */
+
+struct seen {
+	size_t n;
+	const char *origin;       /* count only these, when set */
+	const char *not_origin;   /* fail on an event of this origin */
+	const char *not_entity;   /* fail on an entity id containing this */
+};
+
+static int seen_cb(const xf_event *ev, void *ctx)
+{
+	struct seen *c = ctx;
+
+	if (c->not_origin && strcmp(ev->origin, c->not_origin) == 0)
+		fail_msg("holds %s:%" PRIu64 " of %s", ev->origin, ev->seq, c->not_origin);
+	if (c->not_entity && strstr(ev->entity, c->not_entity))
+		fail_msg("holds %s:%" PRIu64 " on %s", ev->origin, ev->seq, ev->entity);
+	if (!c->origin || strcmp(ev->origin, c->origin) == 0)
+		c->n++;
+	return 0;
+}
+
+/* How many events of ORIGIN (all when NULL) N holds. */
+static size_t count_events(struct node *n, const char *origin)
+{
+	struct seen c = { 0 };
+
+	assert_rc(xf_store_scan(n->store, origin, 1, seen_cb, &c), 0);
+	return c.n;
+}
+
+/* N holds no event of node OTHER nor any event on OTHER's entities. */
+static void assert_holds_nothing_of(struct node *n, const char *other)
+{
+	char entity_part[XF_NODE_ID_MAX + 3];
+	struct seen c = { .not_origin = other, .not_entity = entity_part };
+
+	snprintf(entity_part, sizeof(entity_part), "-%s-", other);
+	assert_rc(xf_store_scan(n->store, NULL, 1, seen_cb, &c), 0);
+	assert_true(c.n > 0);
+}
+
+/* A text picture of everything a sync may change in a store: heads,
+ * named state, evidence, the number of events. */
+struct snap {
+	char *text;
+	size_t len;
+	xf_store *s;
+};
+
+static void snap_add(struct snap *sn, const char *fmt, ...)
+{
+	va_list ap;
+	char line[512];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < sizeof(line));
+	sn->text = realloc(sn->text, sn->len + (size_t)n + 1);
+	assert_non_null(sn->text);
+	memcpy(sn->text + sn->len, line, (size_t)n + 1);
+	sn->len += (size_t)n;
+}
+
+static int snap_head(const char *origin, uint64_t seq, bool sparse, void *ctx)
+{
+	struct snap *sn = ctx;
+	uint8_t hash[XF_HASH_BYTES];
+	uint64_t s2;
+
+	assert_rc(xf_store_head(sn->s, origin, &s2, hash), 0);
+	snap_add(sn, "head %s %" PRIu64 " %d %02x%02x%02x%02x\n", origin, seq, sparse, hash[0], hash[1], hash[2],
+		 hash[3]);
+	return 0;
+}
+
+static int snap_state(const char *key, const uint8_t *value, size_t len, void *ctx)
+{
+	struct snap *sn = ctx;
+	size_t i;
+
+	snap_add(sn, "state %s %zu ", key, len);
+	for (i = 0; i < len && i < 100; i++)
+		snap_add(sn, "%02x", value[i]);
+	snap_add(sn, "\n");
+	return 0;
+}
+
+static char *snapshot(struct node *n)
+{
+	struct snap sn = { NULL, 0, n->store };
+	char prefix[2] = { 0 };
+	size_t q, forks;
+
+	snap_add(&sn, "events %zu\n", count_events(n, NULL));
+	assert_rc(xf_store_heads(n->store, snap_head, &sn), 0);
+	for (prefix[0] = 'a'; prefix[0] <= 'z'; prefix[0]++)
+		assert_rc(xf_store_state_scan(n->store, prefix, snap_state, &sn), 0);
+	assert_rc(xf_store_evidence(n->store, &q, &forks), 0);
+	snap_add(&sn, "evidence %zu %zu\n", q, forks);
+	return sn.text;
+}
+
+static void assert_unchanged(struct node *n, const char *before)
+{
+	char *now = snapshot(n);
+
+	if (strcmp(now, before) != 0)
+		fail_msg("%s changed:\n--- before\n%s--- after\n%s", n->id, before, now);
+	free(now);
+}
+
+struct keys {
+	size_t n;
+	char keys[16][64];
+	xf_buf values[16];
+};
+
+static int keys_cb(const char *key, const uint8_t *value, size_t len, void *ctx)
+{
+	struct keys *k = ctx;
+
+	assert_true(k->n < 16);
+	snprintf(k->keys[k->n], sizeof(k->keys[0]), "%s", key);
+	k->values[k->n].data = malloc(len);
+	assert_non_null(k->values[k->n].data);
+	memcpy(k->values[k->n].data, value, len);
+	k->values[k->n].len = len;
+	k->n++;
+	return 0;
+}
+
+static void keys_dispose(struct keys *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		xf_buf_dispose(&k->values[i]);
+	k->n = 0;
+}
+
+/* ---- driving the protocol ---- */
+
+struct round {
+	xf_sync_push push;
+	xf_sync_stats served, applied;
+	size_t req_len, resp_len;
+};
+
+/* One sync of CHILD with UP, as xinfangd does it, but in process. */
+static int sync_round(struct node *child, struct node *up, struct round *rd)
+{
+	xf_buf req = { 0 }, resp = { 0 };
+	int r;
+
+	memset(rd, 0, sizeof(*rd));
+	assert_rc(xf_sync_request(child->store, "test/1", &req, &rd->push), 0);
+	rd->req_len = req.len;
+	r = xf_sync_serve(up->store, up->key, child->id, req.data, req.len, WALL, &resp, &rd->served);
+	if (r == 0) {
+		rd->resp_len = resp.len;
+		r = xf_sync_apply(child->store, &rd->push, resp.data, resp.len, WALL, &rd->applied);
+	}
+	xf_buf_dispose(&req);
+	xf_buf_dispose(&resp);
+	return r;
+}
+
+/* Sync until nothing is left to push or pull; the number of rounds. */
+static size_t sync_all(struct node *child, struct node *up)
+{
+	struct round rd;
+	size_t rounds = 0;
+
+	do {
+		assert_rc(sync_round(child, up, &rd), 0);
+		assert_int_equal(rd.applied.rejected, 0);
+		assert_true(++rounds < 20);
+	} while (rd.applied.more);
+	return rounds;
+}
+
+/* CHILD's request, served by UP: the response is kept (not applied). */
+static void request_and_serve(struct node *child, struct node *up, xf_sync_push *push, xf_buf *resp,
+			      xf_sync_stats *served)
+{
+	xf_buf req = { 0 };
+
+	assert_rc(xf_sync_request(child->store, "test/1", &req, push), 0);
+	assert_rc(xf_sync_serve(up->store, up->key, child->id, req.data, req.len, WALL, resp, served), 0);
+	xf_buf_dispose(&req);
+}
+
+/* The bytes of the value under KEY in the msgpack map MSG: where they sit
+ * in MSG, and how many. */
+static size_t find_bin(const xf_buf *msg, const char *key, size_t *len)
+{
+	msgpack_zone zone;
+	msgpack_object root;
+	size_t off = 0, i;
+	const uint8_t *at = NULL;
+
+	assert_true(msgpack_zone_init(&zone, 4096));
+	assert_int_equal(msgpack_unpack((const char *)msg->data, msg->len, &off, &zone, &root),
+			 MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(root.type, MSGPACK_OBJECT_MAP);
+	for (i = 0; i < root.via.map.size; i++) {
+		const msgpack_object_kv *kv = &root.via.map.ptr[i];
+
+		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen(key) &&
+		    memcmp(kv->key.via.str.ptr, key, strlen(key)) == 0) {
+			assert_int_equal(kv->val.type, MSGPACK_OBJECT_BIN);
+			at = memmem(msg->data, msg->len, kv->val.via.bin.ptr, kv->val.via.bin.size);
+			*len = kv->val.via.bin.size;
+		}
+	}
+	msgpack_zone_destroy(&zone);
+	if (!at)
+		fail_msg("no \"%s\" in the message", key);
+	return (size_t)(at - msg->data);
+}
+
+/* ---- building what no honest node sends ---- */
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str(pk, strlen(s));
+	msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* A request body: version V (none when negative), cursors, PUSH. */
+static void craft_request(xf_buf *out, int v, const xf_blob *push, size_t n)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t i;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, (v >= 0 ? 1 : 0) + 3 + (push ? 1 : 0));
+	if (v >= 0) {
+		pack_str(&pk, "v");
+		msgpack_pack_int(&pk, v);
+	}
+	pack_str(&pk, "cur");
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint64(&pk, 0);
+	msgpack_pack_uint64(&pk, 0);
+	pack_str(&pk, "head");
+	msgpack_pack_uint64(&pk, 1);
+	pack_str(&pk, "sw");
+	pack_str(&pk, "craft");
+	if (push) {
+		pack_str(&pk, "push");
+		msgpack_pack_array(&pk, n);
+		for (i = 0; i < n; i++) {
+			msgpack_pack_bin(&pk, push[i].len);
+			msgpack_pack_bin_body(&pk, push[i].data, push[i].len);
+		}
+	}
+	out->data = (uint8_t *)sb.data;
+	out->len = sb.size;
+}
+
+struct blobs {
+	size_t n;
+	xf_blob b[64];
+};
+
+static int blobs_cb(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx)
+{
+	struct blobs *c = ctx;
+	uint8_t *copy = malloc(len);
+
+	(void)seq;
+	assert_true(c->n < 64);
+	assert_non_null(copy);
+	memcpy(copy, bytes, len);
+	c->b[c->n++] = (xf_blob){ copy, len };
+	return 0;
+}
+
+static void blobs_dispose(struct blobs *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free((void *)c->b[i].data);
+	c->n = 0;
+}
+
+/* -------------------------------------------------------------------- */
+
+static void test_first_sync_pushes_everything(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	uint8_t a_hash[XF_HASH_BYTES], t_hash[XF_HASH_BYTES];
+	struct round rd;
+	char *t_before;
+
+	link_nodes(t, a, "child");
+	open_cases(a, 10, NULL);
+	/* Its self-enrolment, its enrolment of the township, ten cases. */
+	assert_int_equal(pending(a), 12);
+	assert_int_equal(assert_sound(t), 2);
+
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.push.events, 12);
+	assert_false(rd.push.full);
+	assert_true(rd.push.bytes > 12 * XF_SIG_BYTES);
+	assert_int_equal(rd.served.pushed, 12);
+	assert_int_equal(rd.served.stored, 12);
+	assert_int_equal(rd.served.rejected, 0);
+	assert_string_equal(rd.served.peer, "cun-a");
+	assert_int_equal(rd.applied.pushed, 12);
+	assert_int_equal(rd.applied.stored, 12);
+	assert_int_equal(rd.applied.rejected, 0);
+	assert_int_equal(rd.applied.first_error, 0);
+	assert_int_equal(rd.applied.pulled, 0);
+	assert_false(rd.applied.more);
+	assert_true(rd.applied.receipt);
+	assert_int_equal(rd.applied.server_ms, WALL);
+	assert_string_equal(rd.applied.peer, "xiang-1");
+	assert_int_equal(pending(a), 0);
+
+	/* The township holds the village's chain as the village does. */
+	assert_int_equal(head_seq(t, "cun-a", t_hash), 12);
+	assert_int_equal(head_seq(a, "cun-a", a_hash), 12);
+	assert_memory_equal(t_hash, a_hash, XF_HASH_BYTES);
+	assert_int_equal(count_events(t, "cun-a"), 12);
+	assert_int_equal(assert_sound(t), 14);
+	assert_int_equal(assert_sound(a), 12);
+
+	/* Nothing left: the second request pushes nothing and changes no
+	 * event at the township. */
+	t_before = snapshot(t);
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.push.events, 0);
+	assert_false(rd.push.full);
+	assert_int_equal(rd.served.pushed, 0);
+	assert_int_equal(rd.served.stored, 0);
+	assert_int_equal(rd.applied.stored, 0);
+	assert_int_equal(rd.applied.pulled, 0);
+	assert_false(rd.applied.more);
+	assert_int_equal(pending(a), 0);
+	assert_int_equal(count_events(t, NULL), 14);
+	/* An idle sync is small (PROTOCOL.md: about 360 bytes in all, with
+	 * what HTTP adds). */
+	assert_true(rd.req_len + rd.resp_len < 200);
+	free(t_before);
+
+	/* New work is pushed, and only that. */
+	open_cases(a, 3, NULL);
+	assert_int_equal(pending(a), 3);
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.push.events, 3);
+	assert_int_equal(rd.applied.stored, 3);
+	assert_int_equal(pending(a), 0);
+	assert_int_equal(head_seq(t, "cun-a", NULL), 15);
+	assert_int_equal(assert_sound(t), 17);
+}
+
+static void test_receipt_is_kept_and_verifies(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	uint8_t a_hash[XF_HASH_BYTES];
+	struct keys k = { 0 };
+	xf_receipt rc;
+	struct round rd;
+
+	link_nodes(t, a, "child");
+	open_cases(a, 4, NULL);
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_true(rd.applied.receipt);
+
+	assert_rc(xf_store_state_scan(a->store, "receipt:", keys_cb, &k), 0);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.keys[0], "receipt:00000000000000000006");
+	memset(&rc, 0, sizeof(rc));
+	assert_rc(xf_receipt_check(k.values[0].data, k.values[0].len, t->pubkey, &rc), 0);
+	assert_string_equal(rc.upstream, "xiang-1");
+	assert_string_equal(rc.node, "cun-a");
+	assert_int_equal(rc.seq, 6);
+	assert_int_equal(head_seq(a, "cun-a", a_hash), 6);
+	assert_memory_equal(rc.hash, a_hash, XF_HASH_BYTES);
+	assert_int_equal(rc.time_ms, WALL);
+	/* Only the township's key vouches for it. */
+	assert_rc(xf_receipt_check(k.values[0].data, k.values[0].len, a->pubkey, &rc), XF_EBADSIG);
+	k.values[0].data[k.values[0].len - 1] ^= 1;
+	assert_rc(xf_receipt_check(k.values[0].data, k.values[0].len, t->pubkey, &rc), XF_EBADSIG);
+	keys_dispose(&k);
+
+	/* An idle sync brings no receipt; the next push brings another, and
+	 * the first is kept. */
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_false(rd.applied.receipt);
+	open_cases(a, 2, NULL);
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_true(rd.applied.receipt);
+	assert_rc(xf_store_state_scan(a->store, "receipt:", keys_cb, &k), 0);
+	assert_int_equal(k.n, 2);
+	assert_string_equal(k.keys[0], "receipt:00000000000000000006");
+	assert_string_equal(k.keys[1], "receipt:00000000000000000008");
+	assert_rc(xf_receipt_check(k.values[1].data, k.values[1].len, t->pubkey, &rc), 0);
+	assert_int_equal(rc.seq, 8);
+	assert_int_equal(head_seq(a, "cun-a", a_hash), 8);
+	assert_memory_equal(rc.hash, a_hash, XF_HASH_BYTES);
+	keys_dispose(&k);
+}
+
+static void test_pull_is_scoped_to_the_village(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	struct node *b = node_init(f, 2, "cun-b", "village");
+	char a_cases[2][XF_ENTITY_ID_MAX + 1], b_cases[1][XF_ENTITY_ID_MAX + 1];
+	struct round rd;
+	struct seen c = { 0 };
+	size_t b_events;
+
+	link_nodes(t, a, "child");
+	link_nodes(t, b, "child");
+	open_cases(a, 2, a_cases);
+	open_cases(b, 1, b_cases);
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.applied.pulled, 0);
+	assert_rc(sync_round(b, t, &rd), 0);
+	/* The township holds both; neither village was sent the other's. */
+	assert_int_equal(rd.applied.pulled, 0);
+	assert_int_equal(count_events(t, "cun-a"), 4);
+	assert_int_equal(count_events(t, "cun-b"), 3);
+
+	/* The township acts on one case of each village (in feed order: see
+	 * test_feeds_take_events_in_any_order for the other). */
+	note_on(t, a_cases, 2);
+	note_on(t, b_cases, 1);
+
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.push.events, 0);
+	assert_int_equal(rd.served.pulled, 2);
+	assert_int_equal(rd.applied.pulled, 2);
+	assert_int_equal(rd.applied.rejected, 0);
+	assert_false(rd.applied.more);
+	assert_int_equal(count_events(a, "xiang-1"), 2);
+	c = (struct seen){ .origin = "xiang-1" };
+	assert_rc(xf_store_entity_scan(a->store, a_cases[0], seen_cb, &c), 0);
+	assert_int_equal(c.n, 1);
+	c = (struct seen){ .origin = "xiang-1" };
+	assert_rc(xf_store_entity_scan(a->store, a_cases[1], seen_cb, &c), 0);
+	assert_int_equal(c.n, 1);
+
+	assert_rc(sync_round(b, t, &rd), 0);
+	assert_int_equal(rd.applied.pulled, 1);
+	assert_int_equal(count_events(b, "xiang-1"), 1);
+	c = (struct seen){ .origin = "xiang-1" };
+	assert_rc(xf_store_entity_scan(b->store, b_cases[0], seen_cb, &c), 0);
+	assert_int_equal(c.n, 1);
+
+	/* Pulled once only; what was pulled is not pushed back. */
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.applied.pulled, 0);
+	assert_int_equal(rd.push.events, 0);
+	assert_int_equal(pending(a), 0);
+
+	/* The village answers on its case: that goes up, and does not come
+	 * back down to it, nor to the other village. */
+	note_on(a, a_cases, 1);
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.push.events, 1);
+	assert_int_equal(rd.applied.stored, 1);
+	assert_int_equal(rd.applied.pulled, 0);
+	b_events = count_events(b, NULL);
+	assert_rc(sync_round(b, t, &rd), 0);
+	assert_int_equal(rd.applied.pulled, 0);
+	assert_int_equal(count_events(b, NULL), b_events);
+
+	assert_holds_nothing_of(a, "cun-b");
+	assert_holds_nothing_of(b, "cun-a");
+	assert_int_equal(assert_sound(a), 5 + 2);
+	assert_int_equal(assert_sound(b), 3 + 1);
+	assert_int_equal(assert_sound(t), 6 + 5 + 3);
+}
+
+/* The township files events under its villages' feeds, and its upstream's
+ * enrolment under the broadcast feed, in whatever order acts happen: a
+ * note on one village's case after one on another's; a county joined
+ * after the township has acted on village cases. */
+static void test_feeds_take_events_in_any_order(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	struct node *b = node_init(f, 2, "cun-b", "village");
+	struct node *c = node_init(f, 3, "county-1", "county");
+	char a_cases[1][XF_ENTITY_ID_MAX + 1], b_cases[1][XF_ENTITY_ID_MAX + 1];
+	struct round rd;
+
+	link_nodes(t, a, "child");
+	link_nodes(t, b, "child");
+	open_cases(a, 1, a_cases);
+	open_cases(b, 1, b_cases);
+	sync_all(a, t);
+	sync_all(b, t);
+
+	/* cun-b's feed, then cun-a's (which sorts first). */
+	note_on(t, b_cases, 1);
+	note_on(t, a_cases, 1);
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.applied.pulled, 1);
+	assert_rc(sync_round(b, t, &rd), 0);
+	assert_int_equal(rd.applied.pulled, 1);
+
+	/* The broadcast feed ("*") after the villages' ("@..."). */
+	link_nodes(c, t, "township");
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.applied.pulled, 1);
+	assert_rc(xf_store_peer(a->store, "county-1", &(xf_peer){ 0 }), 0);
+}
+
+static void test_large_backlog_goes_in_batches(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	const size_t cases = XF_SYNC_BATCH_EVENTS + 200;
+	char (*ids)[XF_ENTITY_ID_MAX + 1] = calloc(cases, sizeof(*ids));
+	xf_buf req = { 0 }, wire = { 0 };
+	xf_sync_push push;
+	struct round rd;
+	size_t rounds, total = cases + 2;
+
+	assert_non_null(ids);
+	link_nodes(t, a, "child");
+	open_cases(a, cases, ids);
+	assert_int_equal(pending(a), total);
+
+	/* A full batch fits the wire limits. */
+	assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
+	assert_true(push.full);
+	assert_int_equal(push.events, XF_SYNC_BATCH_EVENTS);
+	assert_true(push.bytes <= XF_SYNC_BATCH_BYTES);
+	assert_true(req.len <= XF_SYNC_BODY_MAX);
+	assert_rc(xf_deflate(req.data, req.len, &wire), 0);
+	assert_true(wire.len <= XF_SYNC_WIRE_MAX);
+	xf_buf_dispose(&req);
+	xf_buf_dispose(&wire);
+
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.push.events, XF_SYNC_BATCH_EVENTS);
+	assert_true(rd.push.full);
+	assert_true(rd.applied.more);
+	assert_int_equal(rd.applied.stored, XF_SYNC_BATCH_EVENTS);
+	assert_int_equal(pending(a), total - XF_SYNC_BATCH_EVENTS);
+	assert_int_equal(head_seq(t, "cun-a", NULL), XF_SYNC_BATCH_EVENTS);
+
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.push.events, total - XF_SYNC_BATCH_EVENTS);
+	assert_false(rd.push.full);
+	assert_false(rd.applied.more);
+	assert_int_equal(rd.applied.stored, total - XF_SYNC_BATCH_EVENTS);
+	assert_int_equal(pending(a), 0);
+	assert_int_equal(head_seq(t, "cun-a", NULL), total);
+	assert_int_equal(count_events(t, "cun-a"), total);
+	assert_int_equal(assert_sound(t), 2 + total);
+	assert_int_equal(assert_sound(a), total);
+
+	/* The other way: a note on every case is more than one pull. */
+	note_on(t, ids, cases);
+	rounds = 0;
+	do {
+		assert_rc(sync_round(a, t, &rd), 0);
+		assert_int_equal(rd.push.events, 0);
+		assert_int_equal(rd.applied.rejected, 0);
+		if (rounds == 0) {
+			assert_int_equal(rd.applied.pulled, XF_SYNC_BATCH_EVENTS);
+			assert_true(rd.applied.more);
+		}
+		assert_true(++rounds < 10);
+	} while (rd.applied.more);
+	assert_int_equal(rounds, 2);
+	assert_int_equal(rd.applied.pulled, cases - XF_SYNC_BATCH_EVENTS);
+	assert_int_equal(count_events(a, "xiang-1"), cases);
+	assert_int_equal(assert_sound(a), total + cases);
+	/* And then nothing. */
+	assert_rc(sync_round(a, t, &rd), 0);
+	assert_int_equal(rd.applied.pulled, 0);
+	assert_false(rd.applied.more);
+	free(ids);
+}
+
+static void test_lost_response_is_repeated_harmlessly(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	char ids[1][XF_ENTITY_ID_MAX + 1];
+	xf_buf lost = { 0 }, resp = { 0 };
+	xf_sync_push push, push2;
+	xf_sync_stats served, applied;
+	char *a_before;
+	size_t t_events, q, forks;
+
+	link_nodes(t, a, "child");
+	open_cases(a, 1, ids);
+	assert_int_equal(sync_all(a, t), 1);
+	note_on(t, ids, 1);
+	open_cases(a, 3, NULL);
+
+	/* The township answers; the answer never arrives. */
+	a_before = snapshot(a);
+	request_and_serve(a, t, &push, &lost, &served);
+	assert_int_equal(push.events, 3);
+	assert_int_equal(served.stored, 3);
+	assert_int_equal(served.pulled, 1);
+	xf_buf_dispose(&lost);
+	assert_unchanged(a, a_before);
+	free(a_before);
+	assert_int_equal(pending(a), 3);
+	t_events = count_events(t, NULL);
+
+	/* The village asks again with the same work: nothing is stored
+	 * twice, nothing is refused, nothing is kept as evidence. */
+	request_and_serve(a, t, &push2, &resp, &served);
+	assert_int_equal(push2.events, 3);
+	assert_int_equal(served.pushed, 3);
+	assert_int_equal(served.stored, 0);
+	assert_int_equal(served.rejected, 0);
+	assert_int_equal(served.pulled, 1);
+	assert_int_equal(count_events(t, NULL), t_events);
+	assert_rc(xf_store_evidence(t->store, &q, &forks), 0);
+	assert_int_equal(q, 0);
+	assert_int_equal(forks, 0);
+
+	/* Its answer lands: the village has converged. */
+	assert_rc(xf_sync_apply(a->store, &push2, resp.data, resp.len, WALL, &applied), 0);
+	xf_buf_dispose(&resp);
+	assert_int_equal(applied.stored, 0);
+	assert_int_equal(applied.pulled, 1);
+	assert_true(applied.receipt);
+	assert_int_equal(pending(a), 0);
+	assert_int_equal(count_events(a, "xiang-1"), 1);
+	assert_int_equal(assert_sound(a), 6 + 1);
+	assert_int_equal(assert_sound(t), 2 + 6 + 1);
+
+	/* And the next round has nothing to do. */
+	request_and_serve(a, t, &push, &resp, &served);
+	assert_int_equal(push.events, 0);
+	assert_int_equal(served.pulled, 0);
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	xf_buf_dispose(&resp);
+	assert_int_equal(applied.pulled, 0);
+}
+
+/* A response applied twice (a retry after the first was applied) changes
+ * nothing the second time. */
+static void test_response_applied_twice(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	char ids[1][XF_ENTITY_ID_MAX + 1];
+	xf_buf resp = { 0 };
+	xf_sync_push push;
+	xf_sync_stats served, applied;
+	char *once;
+
+	link_nodes(t, a, "child");
+	open_cases(a, 1, ids);
+	sync_all(a, t);
+	note_on(t, ids, 1);
+	open_cases(a, 2, NULL);
+	request_and_serve(a, t, &push, &resp, &served);
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_int_equal(applied.pulled, 1);
+	once = snapshot(a);
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_int_equal(applied.pulled, 0);
+	assert_unchanged(a, once);
+	free(once);
+	xf_buf_dispose(&resp);
+}
+
+static void test_serve_refuses_nodes_that_are_not_children(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	struct node *u = node_init(f, 2, "xian-1", "county");
+	xf_buf req = { 0 }, resp = { 0 };
+	xf_sync_push push;
+	xf_sync_stats st;
+	char *before;
+
+	link_nodes(t, a, "child");
+	link_nodes(u, t, "township");
+	open_cases(a, 2, NULL);
+	before = snapshot(t);
+	assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
+	assert_int_equal(push.events, 4);
+	/* The township's upstream, and the township itself, are not its
+	 * children. */
+	assert_rc(xf_sync_serve(t->store, t->key, "xian-1", req.data, req.len, WALL, &resp, &st), -EPERM);
+	assert_null(resp.data);
+	assert_rc(xf_sync_serve(t->store, t->key, "xiang-1", req.data, req.len, WALL, &resp, &st), -EPERM);
+	assert_null(resp.data);
+	assert_unchanged(t, before);
+	/* The same request from the child itself is served. */
+	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", req.data, req.len, WALL, &resp, &st), 0);
+	assert_int_equal(st.stored, 4);
+	xf_buf_dispose(&req);
+	xf_buf_dispose(&resp);
+	free(before);
+}
+
+/* sync.h: -EPERM "when CLIENT is not a child of this node"; a node not
+ * enrolled at all is not one. */
+static void test_serve_refuses_unenrolled_node(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	xf_buf req = { 0 }, resp = { 0 };
+	xf_sync_push push;
+	xf_sync_stats st;
+	char *before;
+
+	assert_rc(enrol(a, t, "upstream"), 0);
+	open_cases(a, 2, NULL);
+	before = snapshot(t);
+	assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
+	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", req.data, req.len, WALL, &resp, &st), -EPERM);
+	assert_null(resp.data);
+	assert_unchanged(t, before);
+	xf_buf_dispose(&req);
+	free(before);
+}
+
+static void test_serve_refuses_malformed_requests(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	xf_buf good = { 0 }, bad = { 0 }, resp = { 0 };
+	xf_sync_push push;
+	xf_sync_stats st;
+	uint8_t noise[300];
+	char *before;
+	size_t i, cut;
+
+	link_nodes(t, a, "child");
+	open_cases(a, 3, NULL);
+	assert_rc(xf_sync_request(a->store, "test/1", &good, &push), 0);
+	before = snapshot(t);
+
+#define REFUSED(bytes_, len_, want_)                                                                     \
+	do {                                                                                             \
+		assert_rc(xf_sync_serve(t->store, t->key, "cun-a", (bytes_), (len_), WALL, &resp, &st), want_); \
+		assert_null(resp.data);                                                                  \
+	} while (0)
+
+	/* Random bytes. */
+	srand(42);
+	for (i = 0; i < 200; i++) {
+		size_t len = 1 + (size_t)rand() % sizeof(noise), j;
+
+		for (j = 0; j < len; j++)
+			noise[j] = (uint8_t)rand();
+		REFUSED(noise, len, XF_EPROTO);
+	}
+	REFUSED((const uint8_t *)"", 0, XF_EPROTO);
+	/* A real request cut short anywhere, or with a byte after it. */
+	for (cut = 0; cut < good.len; cut++) {
+		uint8_t *copy = malloc(cut ? cut : 1);
+
+		assert_non_null(copy);
+		memcpy(copy, good.data, cut);
+		REFUSED(copy, cut, XF_EPROTO);
+		free(copy);
+	}
+	bad.data = malloc(good.len + 1);
+	assert_non_null(bad.data);
+	memcpy(bad.data, good.data, good.len);
+	bad.data[good.len] = 0xc0;
+	REFUSED(bad.data, good.len + 1, XF_EPROTO);
+	xf_buf_dispose(&bad);
+
+	/* A map without "v", and another version. */
+	craft_request(&bad, -1, NULL, 0);
+	REFUSED(bad.data, bad.len, XF_EPROTO);
+	xf_buf_dispose(&bad);
+	craft_request(&bad, 2, NULL, 0);
+	REFUSED(bad.data, bad.len, XF_EPROTO);
+	xf_buf_dispose(&bad);
+	craft_request(&bad, 0, NULL, 0);
+	REFUSED(bad.data, bad.len, XF_EPROTO);
+	xf_buf_dispose(&bad);
+	/* Wrong shapes: not a map; "cur" missing or wrong; "push" not an
+	 * array of bins; over the event limit of one batch. */
+	{
+		static const uint8_t array[] = { 0x92, 0xa1, 'v', 0x01 };
+		static const uint8_t no_cur[] = { 0x81, 0xa1, 'v', 0x01 };
+		static const uint8_t cur_short[] = { 0x82, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x91, 0x00 };
+		static const uint8_t cur_neg[] = { 0x82, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0xff };
+		static const uint8_t push_map[] = { 0x83, 0xa1, 'v',  0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00,
+						    0x00, 0xa4, 'p',  'u',  's',  'h', 0x80 };
+		static const uint8_t push_str[] = { 0x83, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0x00,
+						    0xa4, 'p',	'u', 's',  'h',	 0x91, 0xa1, 'x' };
+		static const uint8_t v_str[] = { 0x82, 0xa1, 'v', 0xa1, '1', 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0x00 };
+
+		REFUSED(array, sizeof(array), XF_EPROTO);
+		REFUSED(no_cur, sizeof(no_cur), XF_EPROTO);
+		REFUSED(cur_short, sizeof(cur_short), XF_EPROTO);
+		REFUSED(cur_neg, sizeof(cur_neg), XF_EPROTO);
+		REFUSED(push_map, sizeof(push_map), XF_EPROTO);
+		REFUSED(push_str, sizeof(push_str), XF_EPROTO);
+		REFUSED(v_str, sizeof(v_str), XF_EPROTO);
+	}
+	{
+		xf_blob *many = calloc(XF_SYNC_BATCH_EVENTS + 1, sizeof(*many));
+
+		assert_non_null(many);
+		for (i = 0; i <= XF_SYNC_BATCH_EVENTS; i++)
+			many[i] = (xf_blob){ (const uint8_t *)"x", 1 };
+		craft_request(&bad, 1, many, XF_SYNC_BATCH_EVENTS + 1);
+		REFUSED(bad.data, bad.len, XF_ETOOBIG);
+		xf_buf_dispose(&bad);
+		free(many);
+	}
+	/* Over the inflated size limit. */
+	bad.data = calloc(1, XF_SYNC_BODY_MAX + 1);
+	assert_non_null(bad.data);
+	REFUSED(bad.data, XF_SYNC_BODY_MAX + 1, XF_ETOOBIG);
+	xf_buf_dispose(&bad);
+#undef REFUSED
+
+	/* Nothing of it reached the store, not even a "seen" record. */
+	assert_unchanged(t, before);
+	/* A crafted request of the right shape is served (so the refusals
+	 * above were for what they changed), and so is the real one. */
+	craft_request(&bad, 1, NULL, 0);
+	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", bad.data, bad.len, WALL, &resp, &st), 0);
+	xf_buf_dispose(&resp);
+	xf_buf_dispose(&bad);
+	/* And the real request still works. */
+	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", good.data, good.len, WALL, &resp, &st), 0);
+	assert_int_equal(st.stored, 5);
+	xf_buf_dispose(&resp);
+	xf_buf_dispose(&good);
+	free(before);
+}
+
+/* Events refused inside an accepted push do not fail the request: the
+ * rest land, and the refusal comes back to the village. */
+static void test_refused_events_are_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	struct node *m = node_init(f, 2, "mallory", "village");
+	struct blobs bl = { 0 };
+	xf_buf req = { 0 }, resp = { 0 };
+	xf_sync_push push = { 0 };
+	xf_sync_stats served, applied;
+	xf_event ev;
+	uint8_t *forged;
+	size_t forged_len, q, forks;
+
+	link_nodes(t, a, "child");
+	open_cases(a, 3, NULL);
+	assert_rc(xf_store_scan_bytes(a->store, "cun-a", 1, blobs_cb, &bl), 0);
+	assert_int_equal(bl.n, 5);
+	/* The next event of the village, made by someone else's key. */
+	assert_rc(xf_event_decode(bl.b[4].data, bl.b[4].len, &ev), 0);
+	ev.seq = 6;
+	xf_event_hash(bl.b[4].data, bl.b[4].len, ev.prev);
+	assert_rc(xf_event_encode(&ev, m->key, &forged, &forged_len), 0);
+	bl.b[bl.n++] = (xf_blob){ forged, forged_len };
+	craft_request(&req, 1, bl.b, bl.n);
+
+	push.events = bl.n;
+	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", req.data, req.len, WALL, &resp, &served), 0);
+	assert_int_equal(served.pushed, 6);
+	assert_int_equal(served.stored, 5);
+	assert_int_equal(served.rejected, 1);
+	assert_int_equal(served.first_error, XF_EBADSIG);
+	assert_string_equal(served.first_rejected, "cun-a:6");
+	assert_int_equal(head_seq(t, "cun-a", NULL), 5);
+	assert_rc(xf_store_evidence(t->store, &q, &forks), 0);
+	assert_int_equal(q, 1);
+
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_int_equal(applied.stored, 5);
+	assert_int_equal(applied.rejected, 1);
+	assert_int_equal(applied.first_error, XF_EBADSIG);
+	assert_string_equal(applied.first_rejected, "cun-a:6");
+	/* The township acknowledged what it holds: the village's real log. */
+	assert_int_equal(pending(a), 0);
+	assert_true(applied.receipt);
+	assert_int_equal(assert_sound(t), 2 + 5);
+	xf_buf_dispose(&req);
+	xf_buf_dispose(&resp);
+	blobs_dispose(&bl);
+}
+
+static void test_apply_refuses_response_from_other_than_upstream(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	struct node *t2 = node_init(f, 2, "xiang-2", "township");
+	struct node *c = node_init(f, 3, "cun-c", "village");
+	char ids[1][XF_ENTITY_ID_MAX + 1];
+	xf_buf resp = { 0 };
+	xf_sync_push push;
+	xf_sync_stats served, applied;
+	char *before;
+
+	link_nodes(t, a, "child");
+	open_cases(a, 1, ids);
+	/* Another township takes the village as its child (the village never
+	 * enrolled it), takes its events, acts on its case. */
+	assert_rc(enrol(t2, a, "child"), 0);
+	request_and_serve(a, t2, &push, &resp, &served);
+	assert_int_equal(served.stored, 3);
+	xf_buf_dispose(&resp);
+	note_on(t2, ids, 1);
+
+	before = snapshot(a);
+	request_and_serve(a, t2, &push, &resp, &served);
+	assert_int_equal(served.pulled, 1);
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), XF_EUNKNOWNNODE);
+	assert_unchanged(a, before);
+	assert_int_equal(pending(a), 3);
+	xf_buf_dispose(&resp);
+
+	/* A node the village enrolled, but as its child, is no upstream
+	 * either. */
+	assert_rc(enrol(a, c, "child"), 0);
+	assert_rc(enrol(c, a, "child"), 0);
+	free(before);
+	before = snapshot(a);
+	{
+		xf_buf req = { 0 };
+
+		assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
+		assert_rc(xf_sync_serve(c->store, c->key, "cun-a", req.data, req.len, WALL, &resp, &served), 0);
+		xf_buf_dispose(&req);
+	}
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), XF_EUNKNOWNNODE);
+	assert_unchanged(a, before);
+	xf_buf_dispose(&resp);
+
+	/* The real upstream's answer still lands. */
+	assert_int_equal(sync_all(a, t), 1);
+	assert_int_equal(pending(a), 0);
+	assert_int_equal(count_events(a, "xiang-2"), 0);
+	free(before);
+}
+
+static void test_apply_refuses_malformed_responses(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	xf_buf resp = { 0 };
+	xf_sync_push push;
+	xf_sync_stats served, applied;
+	uint8_t noise[200];
+	char *before;
+	size_t cut, i;
+
+	link_nodes(t, a, "child");
+	open_cases(a, 2, NULL);
+	request_and_serve(a, t, &push, &resp, &served);
+	before = snapshot(a);
+	for (cut = 0; cut < resp.len; cut++)
+		assert_rc(xf_sync_apply(a->store, &push, resp.data, cut, WALL, &applied), XF_EPROTO);
+	srand(7);
+	for (i = 0; i < 100; i++) {
+		for (cut = 0; cut < sizeof(noise); cut++)
+			noise[cut] = (uint8_t)rand();
+		assert_rc(xf_sync_apply(a->store, &push, noise, sizeof(noise), WALL, &applied), XF_EPROTO);
+	}
+	{
+		/* A map without "node", or of another version. */
+		static const uint8_t no_node[] = { 0x82, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0x00 };
+		static const uint8_t v2[] = { 0x83, 0xa1, 'v', 0x02, 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0x00,
+					      0xa4, 'n',  'o', 'd',  'e', 0xa7, 'x', 'i', 'a', 'n', 'g', '-', '1' };
+
+		assert_rc(xf_sync_apply(a->store, &push, no_node, sizeof(no_node), WALL, &applied), XF_EPROTO);
+		assert_rc(xf_sync_apply(a->store, &push, v2, sizeof(v2), WALL, &applied), XF_EPROTO);
+	}
+	assert_unchanged(a, before);
+	/* The real one still applies. */
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_int_equal(pending(a), 0);
+	xf_buf_dispose(&resp);
+	free(before);
+}
+
+static void test_apply_refuses_tampered_receipt(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	struct node *b = node_init(f, 2, "cun-b", "village");
+	char ids[1][XF_ENTITY_ID_MAX + 1];
+	xf_buf resp = { 0 }, b_resp = { 0 };
+	xf_sync_push push, b_push;
+	xf_sync_stats served, applied;
+	size_t at, len;
+	char *before;
+	struct keys k = { 0 };
+
+	link_nodes(t, a, "child");
+	link_nodes(t, b, "child");
+	open_cases(a, 1, ids);
+	sync_all(a, t);
+	/* A response with everything in it: acknowledgement, receipt, and a
+	 * pulled event. */
+	note_on(t, ids, 1);
+	open_cases(a, 2, NULL);
+	request_and_serve(a, t, &push, &resp, &served);
+	assert_int_equal(served.stored, 2);
+	assert_int_equal(served.pulled, 1);
+	before = snapshot(a);
+
+	at = find_bin(&resp, "rcpt", &len);
+	assert_true(len > XF_SIG_BYTES);
+	/* A byte of the signature. */
+	resp.data[at + len - 10] ^= 0x01;
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), XF_EBADSIG);
+	assert_unchanged(a, before);
+	resp.data[at + len - 10] ^= 0x01;
+	/* A byte of the head hash it vouches for (the bin before the last
+	 * uint and the signature). */
+	resp.data[at + len - XF_SIG_BYTES - 12] ^= 0x40;
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), XF_EBADSIG);
+	assert_unchanged(a, before);
+	resp.data[at + len - XF_SIG_BYTES - 12] ^= 0x40;
+	assert_int_equal(pending(a), 2);
+	assert_int_equal(count_events(a, "xiang-1"), 0);
+
+	/* A receipt genuinely signed by the township, but for another
+	 * village: the answer to the other village's request. */
+	open_cases(b, 1, NULL);
+	request_and_serve(b, t, &b_push, &b_resp, &served);
+	assert_rc(xf_sync_apply(a->store, &push, b_resp.data, b_resp.len, WALL, &applied), XF_EBADSIG);
+	assert_unchanged(a, before);
+	xf_buf_dispose(&b_resp);
+
+	/* Untouched, it lands whole. */
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_true(applied.receipt);
+	assert_int_equal(applied.pulled, 1);
+	assert_int_equal(pending(a), 0);
+	assert_rc(xf_store_state_scan(a->store, "receipt:", keys_cb, &k), 0);
+	assert_int_equal(k.n, 2);
+	keys_dispose(&k);
+	xf_buf_dispose(&resp);
+	free(before);
+}
+
+/* ---- bundles ---- */
+
+static void read_file(const char *path, xf_buf *out)
+{
+	FILE *fp = fopen(path, "rb");
+	long n;
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	assert_true(n >= 0);
+	rewind(fp);
+	out->data = malloc((size_t)n + 1);
+	assert_non_null(out->data);
+	assert_int_equal(fread(out->data, 1, (size_t)n, fp), (size_t)n);
+	out->len = (size_t)n;
+	fclose(fp);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void test_bundle_export_and_import(void **state)
+{
+	struct fixture *f = *state;
+	struct node *a = node_init(f, 0, "cun-a", "village");
+	struct node *t1 = node_init(f, 1, "xiang-1", "township");
+	struct node *t2 = node_init(f, 2, "xiang-2", "township");
+	struct node *t3 = node_init(f, 3, "xiang-3", "township");
+	struct node *t4 = node_init(f, 4, "xiang-4", "township");
+	struct node *t5 = node_init(f, 5, "xiang-5", "township");
+	const size_t total = XF_SYNC_BATCH_EVENTS + 100 + 2;
+	char path[PATH_MAX], damaged[PATH_MAX];
+	xf_buf file = { 0 }, again = { 0 };
+	xf_ingest_stats st;
+	size_t events = 0, frame1, frame2;
+
+	link_nodes(t1, a, "child");
+	assert_rc(enrol(t2, a, "child"), 0);
+	assert_rc(enrol(t3, a, "child"), 0);
+	assert_rc(enrol(t4, a, "child"), 0);
+	open_cases(a, total - 2, NULL);
+
+	unit_path(path, sizeof(path), f->dir, "cun-a.xfb");
+	assert_rc(xf_bundle_export(a->store, path, &events), 0);
+	assert_int_equal(events, total);
+	/* Export moves nothing: the upstream has not said what it took. */
+	assert_int_equal(pending(a), total);
+	read_file(path, &file);
+	assert_true(file.len > 10 + 8);
+	assert_memory_equal(file.data, "XFBUNDLE1\n", 10);
+	/* Two frames: a full batch, then the rest. */
+	frame1 = 10;
+	frame2 = frame1 + 4 + be32(file.data + frame1);
+	assert_true(frame2 + 4 < file.len);
+	assert_int_equal(frame2 + 4 + be32(file.data + frame2), file.len);
+
+	/* Never over an existing file. */
+	assert_rc(xf_bundle_export(a->store, path, &events), -EEXIST);
+	read_file(path, &again);
+	assert_int_equal(again.len, file.len);
+	assert_memory_equal(again.data, file.data, file.len);
+	xf_buf_dispose(&again);
+
+	/* Imported, it is all there; imported again, nothing new. */
+	assert_rc(xf_bundle_import(t1->store, path, WALL, &st), 0);
+	assert_int_equal(st.stored, total);
+	assert_int_equal(st.duplicates, 0);
+	assert_int_equal(st.rejected, 0);
+	assert_int_equal(head_seq(t1, "cun-a", NULL), total);
+	assert_int_equal(assert_sound(t1), 2 + total);
+	assert_rc(xf_bundle_import(t1->store, path, WALL, &st), 0);
+	assert_int_equal(st.stored, 0);
+	assert_int_equal(st.duplicates, total);
+	assert_int_equal(st.rejected, 0);
+	assert_int_equal(assert_sound(t1), 2 + total);
+
+	/* Cut short inside the second frame: the first lands, nothing
+	 * more. */
+	unit_path(damaged, sizeof(damaged), f->dir, "cut.xfb");
+	unit_write_file(damaged, file.data, file.len - 100, 0600);
+	assert_rc(xf_bundle_import(t2->store, damaged, WALL, &st), XF_EPROTO);
+	assert_int_equal(head_seq(t2, "cun-a", NULL), XF_SYNC_BATCH_EVENTS);
+	assert_int_equal(count_events(t2, "cun-a"), XF_SYNC_BATCH_EVENTS);
+	assert_int_equal(assert_sound(t2), 2 + XF_SYNC_BATCH_EVENTS);
+	/* Cut inside the second frame's length. */
+	unlink(damaged);
+	unit_write_file(damaged, file.data, frame2 + 2, 0600);
+	assert_rc(xf_bundle_import(t2->store, damaged, WALL, &st), XF_EPROTO);
+	assert_int_equal(st.duplicates, XF_SYNC_BATCH_EVENTS);
+	assert_int_equal(count_events(t2, "cun-a"), XF_SYNC_BATCH_EVENTS);
+
+	/* A byte flipped in the second frame's compressed data. */
+	unlink(damaged);
+	file.data[frame2 + 4 + (file.len - frame2 - 4) / 2] ^= 0x10;
+	unit_write_file(damaged, file.data, file.len, 0600);
+	file.data[frame2 + 4 + (file.len - frame2 - 4) / 2] ^= 0x10;
+	assert_rc(xf_bundle_import(t3->store, damaged, WALL, &st), XF_EPROTO);
+	assert_int_equal(count_events(t3, "cun-a"), XF_SYNC_BATCH_EVENTS);
+	assert_int_equal(assert_sound(t3), 2 + XF_SYNC_BATCH_EVENTS);
+
+	/* In the first frame: nothing lands. */
+	unlink(damaged);
+	file.data[frame1 + 4 + 1000] ^= 0x01;
+	unit_write_file(damaged, file.data, file.len, 0600);
+	file.data[frame1 + 4 + 1000] ^= 0x01;
+	assert_rc(xf_bundle_import(t4->store, damaged, WALL, &st), XF_EPROTO);
+	assert_int_equal(count_events(t4, "cun-a"), 0);
+	/* Not a bundle at all. */
+	unlink(damaged);
+	unit_write_file(damaged, "XFBUNDLE2\n\0\0\0\0", 14, 0600);
+	assert_rc(xf_bundle_import(t4->store, damaged, WALL, &st), XF_EPROTO);
+	assert_int_equal(count_events(t4, "cun-a"), 0);
+	assert_int_equal(assert_sound(t4), 2);
+
+	/* A township that never enrolled the village takes none of it. */
+	assert_rc(xf_bundle_import(t5->store, path, WALL, &st), 0);
+	assert_int_equal(st.stored, 0);
+	assert_int_equal(st.rejected, total);
+	assert_int_equal(st.first_error, XF_EUNKNOWNNODE);
+	assert_int_equal(count_events(t5, "cun-a"), 0);
+
+	/* The next sync with the upstream learns what the bundle carried:
+	 * all acknowledged, nothing stored twice. */
+	{
+		struct round rd;
+		size_t stored = 0, rounds = 0;
+
+		do {
+			assert_rc(sync_round(a, t1, &rd), 0);
+			stored += rd.applied.stored;
+			assert_true(++rounds < 10);
+		} while (rd.applied.more);
+		assert_int_equal(stored, 0);
+		assert_int_equal(pending(a), 0);
+	}
+	xf_buf_dispose(&file);
+}
+
+/* ---- three tiers ---- */
+
+static void test_county_accepts_villages_through_township(void **state)
+{
+	struct fixture *f = *state;
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t = node_init(f, 1, "xiang-1", "township");
+	struct node *v1 = node_init(f, 2, "cun-a", "village");
+	struct node *v2 = node_init(f, 3, "cun-b", "village");
+	char ids1[3][XF_ENTITY_ID_MAX + 1];
+	xf_peer p;
+	struct round rd;
+	uint8_t h1[XF_HASH_BYTES], h2[XF_HASH_BYTES];
+
+	link_nodes(c, t, "township");
+	link_nodes(t, v1, "child");
+	link_nodes(t, v2, "child");
+	open_cases(v1, 3, ids1);
+	open_cases(v2, 2, NULL);
+	sync_all(v1, t);
+	sync_all(v2, t);
+
+	/* The township's push: its own events (its enrolments of the county
+	 * and of both villages) and both villages' chains. */
+	assert_rc(sync_round(t, c, &rd), 0);
+	assert_int_equal(rd.push.events, 4 + 5 + 4);
+	assert_int_equal(rd.served.stored, 13);
+	assert_int_equal(rd.served.rejected, 0);
+	assert_int_equal(rd.served.first_error, 0);
+	assert_true(rd.applied.receipt);
+	assert_int_equal(pending(t), 0);
+
+	assert_rc(xf_store_peer(c->store, "cun-a", &p), 0);
+	assert_int_equal(p.relation, XF_PEER_DESCENDANT);
+	assert_string_equal(p.parent, "xiang-1");
+	assert_memory_equal(p.pubkey, v1->pubkey, XF_PUBKEY_BYTES);
+	assert_rc(xf_store_peer(c->store, "cun-b", &p), 0);
+	assert_int_equal(p.relation, XF_PEER_DESCENDANT);
+	assert_int_equal(head_seq(c, "cun-a", h1), 5);
+	assert_int_equal(head_seq(v1, "cun-a", h2), 5);
+	assert_memory_equal(h1, h2, XF_HASH_BYTES);
+	assert_int_equal(head_seq(c, "cun-b", NULL), 4);
+	assert_int_equal(assert_sound(c), 2 + 13);
+
+	/* More village work goes all the way up. */
+	open_cases(v1, 2, NULL);
+	sync_all(v1, t);
+	assert_rc(sync_round(t, c, &rd), 0);
+	assert_int_equal(rd.push.events, 2);
+	assert_int_equal(rd.served.stored, 2);
+	assert_int_equal(head_seq(c, "cun-a", NULL), 7);
+	assert_int_equal(pending(t), 0);
+
+	/* And the county's act on a village case comes all the way down, to
+	 * that village only. */
+	note_on(c, ids1, 1);
+	assert_rc(sync_round(t, c, &rd), 0);
+	assert_int_equal(rd.applied.pulled, 1);
+	assert_int_equal(rd.push.events, 0);
+	sync_all(v1, t);
+	sync_all(v2, t);
+	assert_int_equal(count_events(v1, "county-1"), 1);
+	assert_int_equal(count_events(v2, "county-1"), 0);
+	assert_holds_nothing_of(v2, "cun-a");
+	assert_holds_nothing_of(v1, "cun-b");
+	assert_sound(v1);
+	assert_sound(v2);
+	assert_sound(t);
+	/* The county's event is not pushed back up by the township. */
+	assert_rc(sync_round(t, c, &rd), 0);
+	assert_int_equal(rd.push.events, 0);
+	assert_int_equal(assert_sound(c), 2 + 15 + 1);
+}
+
+/* A township that joins a county after its villages last synced: the
+ * county's act on a village case must still reach the village (its pull
+ * then carries both the act and the enrolment of the county that
+ * verifies it). */
+static void test_county_act_reaches_village_after_late_join(void **state)
+{
+	struct fixture *f = *state;
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t = node_init(f, 1, "xiang-1", "township");
+	struct node *v1 = node_init(f, 2, "cun-a", "village");
+	char ids1[1][XF_ENTITY_ID_MAX + 1];
+	struct round rd;
+	size_t rounds = 0, rejected = 0;
+	int first_error = 0;
+
+	link_nodes(t, v1, "child");
+	open_cases(v1, 1, ids1);
+	sync_all(v1, t);
+
+	link_nodes(c, t, "township");
+	sync_all(t, c);
+	note_on(c, ids1, 1);
+	sync_all(t, c);
+	assert_int_equal(count_events(t, "county-1"), 1);
+
+	/* However many rounds it takes, the village ends with the act. */
+	do {
+		assert_rc(sync_round(v1, t, &rd), 0);
+		rejected += rd.applied.rejected;
+		if (!first_error)
+			first_error = rd.applied.first_error;
+	} while (++rounds < 4);
+	if (count_events(v1, "county-1") != 1)
+		fail_msg("the village never got the county's act (%zu pulled events refused, first: %s)", rejected,
+			 xf_strerror(first_error));
+	assert_sound(v1);
+}
+
+/* Only a township speaks for villages: a village (or a township enrolled
+ * as a plain child) that enrols nodes of its own cannot bring them in. */
+static void test_village_cannot_introduce_nodes(void **state)
+{
+	struct fixture *f = *state;
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t = node_init(f, 1, "xiang-1", "township");
+	struct node *v = node_init(f, 2, "cun-a", "village");
+	struct node *r = node_init(f, 3, "cun-rogue", "village");
+	struct node *r2 = node_init(f, 4, "cun-rogue2", "village");
+	xf_peer p;
+	struct round rd;
+
+	link_nodes(c, t, "township");
+	link_nodes(t, v, "child");
+	/* The village claims children; one of them has a log it relays. */
+	assert_rc(enrol(v, r, "child"), 0);
+	assert_rc(enrol(v, r2, "township"), 0);
+	assert_rc(enrol(r, v, "upstream"), 0);
+	open_cases(r, 2, NULL);
+	assert_int_equal(sync_all(r, v), 1);
+	assert_int_equal(count_events(v, "cun-rogue"), 4);
+	assert_rc(xf_store_peer(v->store, "cun-rogue", &p), 0);
+	assert_int_equal(p.relation, XF_PEER_CHILD);
+
+	/* Up to the township: the village's own events land; the claimed
+	 * node is unknown, its events refused. */
+	assert_rc(sync_round(v, t, &rd), 0);
+	assert_int_equal(rd.push.events, 4 + 4);
+	assert_int_equal(rd.served.stored, 4);
+	assert_int_equal(rd.served.rejected, 4);
+	assert_int_equal(rd.served.first_error, XF_EUNKNOWNNODE);
+	assert_rc(xf_store_peer(t->store, "cun-rogue", &p), XF_ENOTFOUND);
+	assert_rc(xf_store_peer(t->store, "cun-rogue2", &p), XF_ENOTFOUND);
+	assert_int_equal(count_events(t, "cun-rogue"), 0);
+	assert_int_equal(head_seq(t, "cun-a", NULL), 4);
+	assert_sound(t);
+
+	/* Up to the county: the village is known through its township, the
+	 * nodes it claims are not. */
+	sync_all(t, c);
+	assert_rc(xf_store_peer(c->store, "cun-a", &p), 0);
+	assert_int_equal(p.relation, XF_PEER_DESCENDANT);
+	assert_rc(xf_store_peer(c->store, "cun-rogue", &p), XF_ENOTFOUND);
+	assert_rc(xf_store_peer(c->store, "cun-rogue2", &p), XF_ENOTFOUND);
+	assert_int_equal(count_events(c, "cun-rogue"), 0);
+	assert_int_equal(head_seq(c, "cun-a", NULL), 4);
+	assert_sound(c);
+}
+
+/* A county that enrolled a township as a plain "child" does not take its
+ * word for villages. */
+static void test_plain_child_township_does_not_speak_for_villages(void **state)
+{
+	struct fixture *f = *state;
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t = node_init(f, 1, "xiang-1", "township");
+	struct node *v = node_init(f, 2, "cun-a", "village");
+	xf_peer p;
+	struct round rd;
+
+	link_nodes(c, t, "child");
+	link_nodes(t, v, "child");
+	open_cases(v, 2, NULL);
+	sync_all(v, t);
+	assert_rc(sync_round(t, c, &rd), 0);
+	assert_int_equal(rd.push.events, 3 + 4);
+	assert_int_equal(rd.served.stored, 3);
+	assert_int_equal(rd.served.rejected, 4);
+	assert_int_equal(rd.served.first_error, XF_EUNKNOWNNODE);
+	assert_rc(xf_store_peer(c->store, "cun-a", &p), XF_ENOTFOUND);
+	assert_int_equal(count_events(c, "cun-a"), 0);
+	assert_sound(c);
+}
+
+#define FIXTURE_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		FIXTURE_TEST(test_first_sync_pushes_everything),
+		FIXTURE_TEST(test_receipt_is_kept_and_verifies),
+		FIXTURE_TEST(test_pull_is_scoped_to_the_village),
+		FIXTURE_TEST(test_feeds_take_events_in_any_order),
+		FIXTURE_TEST(test_large_backlog_goes_in_batches),
+		FIXTURE_TEST(test_lost_response_is_repeated_harmlessly),
+		FIXTURE_TEST(test_response_applied_twice),
+		FIXTURE_TEST(test_serve_refuses_nodes_that_are_not_children),
+		FIXTURE_TEST(test_serve_refuses_unenrolled_node),
+		FIXTURE_TEST(test_serve_refuses_malformed_requests),
+		FIXTURE_TEST(test_refused_events_are_reported),
+		FIXTURE_TEST(test_apply_refuses_response_from_other_than_upstream),
+		FIXTURE_TEST(test_apply_refuses_malformed_responses),
+		FIXTURE_TEST(test_apply_refuses_tampered_receipt),
+		FIXTURE_TEST(test_bundle_export_and_import),
+		FIXTURE_TEST(test_county_accepts_villages_through_township),
+		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),
+		FIXTURE_TEST(test_village_cannot_introduce_nodes),
+		FIXTURE_TEST(test_plain_child_township_does_not_speak_for_villages),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
