@@ -37,7 +37,9 @@ XFD_OBJ := $(XFD_SRC:%.c=$(O)/%.o)
 XFD := $(O)/xinfangd
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
-BENCH_SRC := $(wildcard bench/*.c)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tests/tools/%)
+BENCH_SRC := $(filter-out bench/records.c,$(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 
 .PHONY: all build deps check check-headers demo bench install uninstall clean tests
@@ -48,7 +50,7 @@ all: deps
 
 build: $(LIB) $(CTL) $(XFD)
 
-tests: build $(UNIT_BIN)
+tests: build $(UNIT_BIN) $(TOOL_BIN)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,10 +74,16 @@ $(O)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@echo "  CC LD   $@"
 	@$(CC) $(XCFLAGS) -MMD -MP -Icore/src $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread $(shell pkg-config --libs cmocka) -o $@
 
-$(O)/bench/%: bench/%.c $(LIB)
+# Test helpers that speak the protocol to craft what no honest node sends.
+$(O)/tests/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC LD   $@"
 	@$(CC) $(XCFLAGS) -MMD -MP $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread -o $@
+
+$(O)/bench/%: bench/%.c bench/records.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC LD   $@"
+	@$(CC) $(XCFLAGS) -MMD -MP $< bench/records.c $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread -o $@
 
 # Installs what is missing, with apt-get, when run as root; otherwise says
 # what to install.
@@ -121,4 +129,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(XFD_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(XFD_OBJ:.o=.d) $(UNIT_BIN:=.d) $(TOOL_BIN:=.d) $(BENCH_BIN:=.d)

@@ -1,7 +1,10 @@
 /* Append throughput of the core log, beside raw LMDB puts of the same size
  * on the same disk: the limit we measure ourselves against.
  *
- *   bench_log RECORDS.ndjson [EVENTS]
+ *   bench_log RECORDS.ndjson [EVENTS [raw]]
+ *
+ * With "raw", only the raw LMDB figures: the yardstick printed beside
+ * other benchmarks' rates.
  *
  * Bodies are built from the realistic petition records in shared/data. */
 #include <errno.h>
@@ -13,14 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "records.h"
 #include "xf/xf.h"
 
 #define BATCH 1000
-
-typedef struct record {
-	uint8_t *body;
-	size_t len;
-} record;
 
 static double now_s(void)
 {
@@ -30,56 +29,10 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int die(const char *what, int r)
+static void die(const char *what, int r)
 {
 	fprintf(stderr, "bench_log: %s: %s\n", what, r ? xf_strerror(r) : "failed");
 	exit(1);
-}
-
-/* One visit body per line of the data set, as `visit add` would build it. */
-static size_t load_records(const char *path, record **out)
-{
-	FILE *f = fopen(path, "r");
-	char line[16384];
-	record *recs = NULL;
-	size_t n = 0, cap = 0;
-
-	if (!f)
-		die(path, -errno);
-	while (fgets(line, sizeof(line), f)) {
-		json_t *o = json_loads(line, 0, NULL), *names;
-		const char *name_v[32];
-		const uint8_t *bytes;
-		xf_body *b;
-		size_t i, len;
-
-		if (!o)
-			continue;
-		names = json_object_get(o, "names");
-		for (i = 0; i < json_array_size(names) && i < 32; i++)
-			name_v[i] = json_string_value(json_array_get(names, i));
-		if (xf_body_new(&b) < 0 ||
-		    xf_body_put_str(b, "date", json_string_value(json_object_get(o, "date")), 10) < 0 ||
-		    xf_body_put_str(b, "category", json_string_value(json_object_get(o, "category")), 200) < 0 ||
-		    xf_body_put_str(b, "summary", json_string_value(json_object_get(o, "summary")), 4000) < 0 ||
-		    xf_body_put_strv(b, "names", name_v, i, 64) < 0 ||
-		    xf_body_put_int(b, "people", json_integer_value(json_object_get(o, "petitioners"))) < 0 ||
-		    xf_body_put_bool(b, "escalated", json_is_true(json_object_get(o, "escalated"))) < 0 ||
-		    xf_body_bytes(b, &bytes, &len) < 0)
-			die("record", 0);
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			recs = realloc(recs, cap * sizeof(*recs));
-		}
-		recs[n].body = malloc(len);
-		memcpy(recs[n].body, bytes, len);
-		recs[n++].len = len;
-		xf_body_free(b);
-		json_decref(o);
-	}
-	fclose(f);
-	*out = recs;
-	return n;
 }
 
 static void make_dir(char *tmpl)
@@ -93,13 +46,12 @@ static double bench_append(const record *recs, size_t n_recs, size_t n, size_t p
 {
 	char dir[] = "/var/tmp/xf-bench-XXXXXX", path[512];
 	uint8_t pk[XF_PUBKEY_BYTES];
-	xf_draft *drafts = calloc(per_txn, sizeof(*drafts));
 	xf_store *s;
 	xf_key *key;
 	uint64_t seq;
 	uint8_t hash[XF_HASH_BYTES];
 	double t0, t;
-	size_t i, j, sum = 0;
+	size_t i, sum = 0;
 	int r;
 
 	make_dir(dir);
@@ -113,17 +65,9 @@ static double bench_append(const record *recs, size_t n_recs, size_t n, size_t p
 	for (i = 0; i < n_recs; i++)
 		sum += recs[i].len;
 	t0 = now_s();
-	for (i = 0; i < n; i += per_txn) {
-		for (j = 0; j < per_txn; j++) {
-			const record *rec = &recs[(i + j) % n_recs];
-
-			drafts[j] = (xf_draft){ .type = "visit.recorded", .new_kind = 'V', .author = "bench",
-						.body = rec->body, .body_len = rec->len };
-		}
-		r = xf_store_append(s, key, drafts, per_txn, xf_wall_ms(), NULL);
-		if (r < 0)
-			die("append", r);
-	}
+	r = records_append(s, key, recs, n_recs, n, per_txn);
+	if (r < 0)
+		die("append", r);
 	t = now_s() - t0;
 	if ((r = xf_store_head(s, "bench-village", &seq, hash)) < 0 || seq != n + 1)
 		die("head after append", r);
@@ -131,7 +75,6 @@ static double bench_append(const record *recs, size_t n_recs, size_t n, size_t p
 	*event_bytes = (double)sum / (double)n_recs;
 	xf_key_free(key);
 	xf_store_close(s);
-	free(drafts);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	if (system(path) != 0)
 		die("cleanup", 0);
@@ -184,7 +127,7 @@ int main(int argc, char **argv)
 	record *recs;
 	size_t n_recs, n = argc > 2 ? strtoul(argv[2], NULL, 10) : 100000;
 	size_t n_durable = n / 50 < 2000 ? n / 50 : 2000;
-	double body_bytes, batched, durable, raw_batched, raw_durable;
+	double body_bytes = 0, batched, durable, raw_batched, raw_durable;
 	size_t event_size;
 
 	if (argc < 2) {
@@ -192,9 +135,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	n = n / BATCH * BATCH;
-	n_recs = load_records(argv[1], &recs);
+	n_recs = records_load(argv[1], &recs);
 	if (n_recs == 0 || n == 0)
 		die("no records", 0);
+	if (argc > 3 && strcmp(argv[3], "raw") == 0) {
+		for (size_t i = 0; i < n_recs; i++)
+			body_bytes += (double)recs[i].len / (double)n_recs;
+		printf("raw LMDB put, batches of %d:     %10.0f puts/s   (%zu puts of %zu bytes)\n", BATCH,
+		       bench_raw(n, BATCH, (size_t)body_bytes + 190), n, (size_t)body_bytes + 190);
+		return 0;
+	}
 	batched = bench_append(recs, n_recs, n, BATCH, &body_bytes);
 	durable = bench_append(recs, n_recs, n_durable, 1, &body_bytes);
 	/* A stored event is its body plus about 190 bytes of envelope and

@@ -26,3 +26,5 @@ done
 end=$(date +%s.%N)
 awk -v n=$n -v s="$start" -v e="$end" 'BEGIN { printf "xinfangctl visit add: %d runs in %.2f s: %.0f events/s, %.1f ms each\n", n, e - s, n / (e - s), 1000 * (e - s) / n }'
 "$build/xinfangctl" -c "$tmp/node.conf" verify
+
+"$top/bench/sync.sh" "$build"
