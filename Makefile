@@ -10,7 +10,7 @@ MODE ?= release
 O := build/$(MODE)
 
 PKGS := lmdb libcurl msgpack zlib libmicrohttpd libsodium inih libsystemd jansson
-DEB_PACKAGES := build-essential pkg-config liblmdb-dev libcurl4-openssl-dev libmsgpack-dev \
+DEB_PACKAGES := build-essential pkg-config liblmdb-dev libcurl4-gnutls-dev libmsgpack-dev \
 	zlib1g-dev libmicrohttpd-dev libsodium-dev libinih-dev libcmocka-dev \
 	libsystemd-dev libjansson-dev bats python3
 
@@ -50,7 +50,7 @@ all: deps
 
 build: $(LIB) $(CTL) $(XFD)
 
-tests: build $(UNIT_BIN) $(TOOL_BIN)
+tests: build $(UNIT_BIN) $(TOOL_BIN) $(O)/bench/bench_fill
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)

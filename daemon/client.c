@@ -323,6 +323,7 @@ int client_sync(client *c, xf_store *s, client_report *rep)
 			break;
 		}
 		r = round_trip(c, s, rep, &more);
+		xf_store_trim(s);
 		if (r < 0)
 			break;
 	}

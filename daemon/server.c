@@ -12,7 +12,7 @@
 #include "log.h"
 #include "server.h"
 
-#define THREADS 2
+#define THREADS 8
 #define CONNECTIONS_MAX 256
 #define CONNECTIONS_PER_IP 64
 #define CONNECTION_TIMEOUT_S 30
@@ -168,6 +168,7 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 		log_warning("'%s' pushed %zu events that were refused, first %s: %s", auth.node, st.rejected,
 			    st.first_rejected, xf_strerror(st.first_error));
 	ret = respond(conn, MHD_HTTP_OK, XF_SYNC_CONTENT_TYPE, out->data, out->len, out == &wire, 0);
+	xf_store_trim(srv->store);
 cleanup:
 	xf_buf_dispose(&inflated);
 	xf_buf_dispose(&answer);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -504,6 +505,9 @@ struct ingest_ctx {
 	int *status;     /* per blob: 0 to store, 1 duplicate or fork, <0 rejected */
 	xf_ingest_stats *stats;
 	uint64_t hlc;
+	struct ingest_ctx *next; /* in the group commit queue */
+	int result;
+	bool done;
 };
 
 /* Runs of one origin's consecutive events, [from, *to). */
@@ -808,6 +812,58 @@ static int ingest_txn(xf_store *s, MDB_txn *txn, void *vctx)
 	return meta_put_u64(s, txn, "hlc", c->hlc);
 }
 
+static int group_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct ingest_ctx *c;
+	int r;
+
+	for (c = vctx; c; c = c->next)
+		if ((r = ingest_txn(s, txn, c)) < 0)
+			return r;
+	return 0;
+}
+
+/* Write C's batch, together with whatever other batches are waiting. The
+ * first to find no transaction under way writes the queue as it stands,
+ * in one transaction; if that fails, each batch is tried alone, so that
+ * one batch's failure is its own. */
+static int ingest_grouped(xf_store *s, struct ingest_ctx *c)
+{
+	struct ingest_ctx *group, *g, *next;
+	int r;
+
+	pthread_mutex_lock(&s->group_lock);
+	c->next = s->group_queue;
+	s->group_queue = c;
+	while (!c->done) {
+		if (s->group_busy) {
+			pthread_cond_wait(&s->group_done, &s->group_lock);
+			continue;
+		}
+		s->group_busy = true;
+		group = s->group_queue;
+		s->group_queue = NULL;
+		pthread_mutex_unlock(&s->group_lock);
+		r = store_write(s, group_txn, group);
+		for (g = group; g; g = g->next)
+			g->result = r;
+		if (r < 0 && group->next)
+			for (g = group; g; g = next) {
+				next = g->next;
+				g->next = NULL;
+				g->result = store_write(s, ingest_txn, g);
+				g->next = next;
+			}
+		pthread_mutex_lock(&s->group_lock);
+		for (g = group; g; g = g->next)
+			g->done = true;
+		s->group_busy = false;
+		pthread_cond_broadcast(&s->group_done);
+	}
+	pthread_mutex_unlock(&s->group_lock);
+	return c->result;
+}
+
 int xf_store_ingest(xf_store *s, const xf_blob *events, size_t n, uint64_t wall_ms,
 		    const xf_ingest_opts *opts, xf_ingest_stats *stats)
 {
@@ -827,7 +883,7 @@ int xf_store_ingest(xf_store *s, const xf_blob *events, size_t n, uint64_t wall_
 	if (!c.evs || !c.decoded || !c.hash || !c.sig || !c.status)
 		r = -ENOMEM;
 	else if ((r = ingest_prepare(s, &c)) == 0)
-		r = store_write(s, ingest_txn, &c);
+		r = ingest_grouped(s, &c);
 	free(c.evs);
 	free(c.decoded);
 	free(c.hash);
@@ -1256,6 +1312,8 @@ static int env_open(xf_store **out, const char *dir)
 	if (!s)
 		return -ENOMEM;
 	pthread_rwlock_init(&s->resize_lock, NULL);
+	pthread_mutex_init(&s->group_lock, NULL);
+	pthread_cond_init(&s->group_done, NULL);
 	if ((r = mdb_rc(mdb_env_create(&s->env))) < 0) {
 		s->env = NULL;
 		goto cleanup;
@@ -1281,6 +1339,8 @@ cleanup:
 	if (s->env)
 		mdb_env_close(s->env);
 	pthread_rwlock_destroy(&s->resize_lock);
+	pthread_mutex_destroy(&s->group_lock);
+	pthread_cond_destroy(&s->group_done);
 	free(s);
 	return public_rc(r);
 }
@@ -1340,12 +1400,49 @@ void xf_store_close(xf_store *s)
 		return;
 	mdb_env_close(s->env);
 	pthread_rwlock_destroy(&s->resize_lock);
+	pthread_mutex_destroy(&s->group_lock);
+	pthread_cond_destroy(&s->group_done);
 	free(s);
 }
 
 const char *xf_store_node(const xf_store *s)
 {
 	return s->node;
+}
+
+/* LMDB does not say where it mapped the file (mdb_env_info's address is
+ * only meaningful with MDB_FIXEDMAP), so the kernel's list of this
+ * process's mappings is asked instead. */
+int xf_store_trim(xf_store *s)
+{
+	char path[PATH_MAX + 16], line[PATH_MAX + 128], real[PATH_MAX], *name;
+	const char *dir;
+	unsigned long start, end;
+	FILE *maps;
+	int r = 0;
+
+	if (!s)
+		return -EINVAL;
+	if (mdb_env_get_path(s->env, &dir) != 0 || !realpath(dir, real))
+		return XF_ESTORE;
+	snprintf(path, sizeof(path), "%s/data.mdb", real);
+	maps = fopen("/proc/self/maps", "re");
+	if (!maps)
+		return -errno;
+	pthread_rwlock_rdlock(&s->resize_lock);
+	while (r == 0 && fgets(line, sizeof(line), maps)) {
+		name = strchr(line, '/');
+		if (!name || sscanf(line, "%lx-%lx", &start, &end) != 2)
+			continue;
+		name[strcspn(name, "\n")] = '\0';
+		/* The map is read-only and shared: dropping its pages loses
+		 * nothing. */
+		if (strcmp(name, path) == 0 && madvise((void *)start, end - start, MADV_DONTNEED) < 0)
+			r = -errno;
+	}
+	pthread_rwlock_unlock(&s->resize_lock);
+	fclose(maps);
+	return r;
 }
 
 static int write_identity(xf_store *s, MDB_txn *txn, void *vctx)

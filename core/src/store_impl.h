@@ -32,6 +32,13 @@ struct xf_store {
 	/* Growing the map needs every transaction of this process closed:
 	 * transactions hold it shared, growth exclusively. */
 	pthread_rwlock_t resize_lock;
+	/* Group commit: batches ingested while a write transaction is under
+	 * way wait, and the next transaction takes them all at once, one
+	 * fsync for many villages' pushes. */
+	pthread_mutex_t group_lock;
+	pthread_cond_t group_done;
+	struct ingest_ctx *group_queue;
+	bool group_busy;
 };
 
 /* What this node holds of one origin's chain. A sparse origin is one this

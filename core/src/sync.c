@@ -259,24 +259,26 @@ static int pack_push(xf_store *s, struct progress *p, msgpack_sbuffer *events, x
 	return r;
 }
 
+/* The request is packed in one buffer: the fixed fields, then "push" with
+ * a 32-bit array header whose count is filled in once the events are
+ * packed behind it; with nothing to push, the key is cut off again. A
+ * village's memory holds one batch, not two. */
 static int build_request(xf_store *s, const char *software, struct progress *p, xf_buf *out, xf_sync_push *push)
 {
-	msgpack_sbuffer sb, events;
+	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	uint64_t head;
 	uint8_t hash[XF_HASH_BYTES];
+	size_t push_at, count_at;
 	int r;
 
 	memset(push, 0, sizeof(*push));
-	msgpack_sbuffer_init(&sb);
-	msgpack_sbuffer_init(&events);
-	r = pack_push(s, p, &events, push);
-	if (r == 0)
-		r = xf_store_head(s, xf_store_node(s), &head, hash);
+	r = xf_store_head(s, xf_store_node(s), &head, hash);
 	if (r < 0)
-		goto cleanup;
+		return r;
+	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, push->events ? 5 : 4);
+	msgpack_pack_map(&pk, 5);
 	pack_key(&pk, "v");
 	msgpack_pack_uint8(&pk, XF_SYNC_VERSION);
 	pack_key(&pk, "cur");
@@ -287,22 +289,29 @@ static int build_request(xf_store *s, const char *software, struct progress *p, 
 	msgpack_pack_uint64(&pk, head);
 	pack_key(&pk, "sw");
 	pack_str(&pk, software);
-	if (push->events) {
-		pack_key(&pk, "push");
-		msgpack_pack_array(&pk, push->events);
-		msgpack_sbuffer_write(&sb, events.data, events.size);
-	}
-	if (!sb.data) {
+	push_at = sb.size;
+	pack_key(&pk, "push");
+	count_at = sb.size;
+	msgpack_sbuffer_write(&sb, "\xdd\0\0\0\0", 5);
+	r = pack_push(s, p, &sb, push);
+	if (r == 0 && !sb.data)
 		r = -ENOMEM;
-		goto cleanup;
+	if (r < 0) {
+		msgpack_sbuffer_destroy(&sb);
+		return r;
+	}
+	if (push->events) {
+		sb.data[count_at + 1] = (char)(push->events >> 24);
+		sb.data[count_at + 2] = (char)(push->events >> 16);
+		sb.data[count_at + 3] = (char)(push->events >> 8);
+		sb.data[count_at + 4] = (char)push->events;
+	} else {
+		sb.size = push_at;
+		sb.data[0] = (char)0x84; /* a fixmap of 4 */
 	}
 	out->data = (uint8_t *)sb.data;
 	out->len = sb.size;
-	sb.data = NULL;
-cleanup:
-	msgpack_sbuffer_destroy(&sb);
-	msgpack_sbuffer_destroy(&events);
-	return r;
+	return 0;
 }
 
 int xf_sync_request(xf_store *s, const char *software, xf_buf *out, xf_sync_push *push)

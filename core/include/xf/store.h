@@ -39,6 +39,12 @@ void xf_store_close(xf_store *s);
 
 const char *xf_store_node(const xf_store *s);
 
+/* Let go of the log's pages this process has read: they stay in the page
+ * cache, but stop counting in its resident memory, so that a daemon that
+ * walked a long log in a catch-up shrinks back. Safe at any time; the next
+ * read faults them in again. */
+int xf_store_trim(xf_store *s);
+
 /* A local act to record. ENTITY names an existing entity; or it is NULL
  * and NEW_KIND (an upper-case letter) makes a new entity "K-origin-seq",
  * unique across nodes without coordination. The new event's parents are
