@@ -23,7 +23,7 @@ LDFLAGS_asan := -fsanitize=address,undefined
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 XCFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(MODE)) $(CFLAGS) -Icore/include $(PKG_CFLAGS)
-XLDFLAGS = $(LDFLAGS_$(MODE)) $(LDFLAGS)
+XLDFLAGS = -Wl,--as-needed $(LDFLAGS_$(MODE)) $(LDFLAGS)
 
 CORE_SRC := $(wildcard core/src/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(O)/%.o)
@@ -118,13 +118,14 @@ bench: deps
 	@bench/run.sh build/release
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 build/release/xinfangctl $(DESTDIR)$(PREFIX)/bin/xinfangctl
-	install -d $(DESTDIR)/etc/xinfang
-	install -m 0644 conf/village.conf $(DESTDIR)/etc/xinfang/village.conf.example
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/xinfang-sync/examples
+	install -m 0755 build/release/xinfangctl build/release/xinfangd $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 conf/village.conf conf/township.conf $(DESTDIR)$(PREFIX)/share/doc/xinfang-sync/examples/
+	install -m 0644 README.md daemon/PROTOCOL.md $(DESTDIR)$(PREFIX)/share/doc/xinfang-sync/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/xinfangctl $(DESTDIR)/etc/xinfang/village.conf.example
+	rm -f $(DESTDIR)$(PREFIX)/bin/xinfangctl $(DESTDIR)$(PREFIX)/bin/xinfangd
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/xinfang-sync
 
 clean:
 	rm -rf build

@@ -148,3 +148,4 @@ node random sync
 pids+=("$idle_pid")
 sleep 3
 echo "village daemon peak RSS, idle: $(kib "$(peak_rss "$idle_pid")")"
+"$top/$build/bench/bench_rss_floor"

@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <getopt.h>
 #include <limits.h>
-#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -254,12 +253,7 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 	srand((unsigned)xf_wall_ms() ^ (unsigned)getpid());
-	if (n.cfg.listen[0]) {
-		/* A township handles batches of a few MiB over and over: keep
-		 * that memory rather than map and fault it in for each one. */
-		mallopt(M_MMAP_THRESHOLD, 16 << 20);
-		mallopt(M_TRIM_THRESHOLD, 64 << 20);
-	}
+
 	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		log_error_errno(-errno, "pipe");
 		node_close(&n);

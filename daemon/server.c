@@ -12,7 +12,7 @@
 #include "log.h"
 #include "server.h"
 
-#define THREADS 8
+#define THREADS 6
 #define CONNECTIONS_MAX 256
 #define CONNECTIONS_PER_IP 64
 #define CONNECTION_TIMEOUT_S 30
