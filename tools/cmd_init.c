@@ -5,25 +5,14 @@
 
 #include "ctl.h"
 
-static int no_arguments(ctl *c, int argc, char **argv)
-{
-	int opt;
-
-	while ((opt = ctl_getopt(c, argc, argv, NULL, NULL)) != -1)
-		return opt == 'h' ? -1 : EXIT_USAGE;
-	if (optind < argc)
-		return ctl_usage(c, "unexpected argument '%s'", argv[optind]);
-	return 0;
-}
-
 int cmd_init(ctl *c, int argc, char **argv)
 {
 	uint8_t pubkey[XF_PUBKEY_BYTES];
 	char hex[XF_PUBKEY_HEX];
 	int r;
 
-	if ((r = no_arguments(c, argc, argv)) != 0)
-		return r < 0 ? EXIT_OK : r;
+	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+		return r == CTL_HELPED ? EXIT_OK : r;
 	if ((r = ctl_load_config(c)) != 0)
 		return r;
 	r = xf_store_init(c->cfg.data_dir, c->cfg.node_id, c->cfg.role, c->now_ms, pubkey);
@@ -44,8 +33,8 @@ int cmd_key(ctl *c, int argc, char **argv)
 	char hex[XF_PUBKEY_HEX];
 	int r;
 
-	if ((r = no_arguments(c, argc, argv)) != 0)
-		return r < 0 ? EXIT_OK : r;
+	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+		return r == CTL_HELPED ? EXIT_OK : r;
 	if ((r = ctl_load_config(c)) != 0 || (r = ctl_open_key(c)) != 0)
 		return r;
 	xf_pubkey_to_hex(xf_key_public(c->key), hex);

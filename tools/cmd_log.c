@@ -61,12 +61,10 @@ static int log_line(const xf_event *ev, void *ctx)
 int cmd_log(ctl *c, int argc, char **argv)
 {
 	json_t *array = NULL;
-	int opt, r;
+	int r;
 
-	while ((opt = ctl_getopt(c, argc, argv, "", NULL)) != -1)
-		return opt == 'h' ? EXIT_OK : EXIT_USAGE;
-	if (optind < argc)
-		return ctl_usage(c, "unexpected argument '%s'", argv[optind]);
+	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+		return r == CTL_HELPED ? EXIT_OK : r;
 	if ((r = ctl_open(c)) != 0)
 		return r;
 	if (c->json && !(array = json_array()))
@@ -82,12 +80,10 @@ int cmd_log(ctl *c, int argc, char **argv)
 int cmd_verify(ctl *c, int argc, char **argv)
 {
 	xf_verify_report report;
-	int opt, r;
+	int r;
 
-	while ((opt = ctl_getopt(c, argc, argv, "", NULL)) != -1)
-		return opt == 'h' ? EXIT_OK : EXIT_USAGE;
-	if (optind < argc)
-		return ctl_usage(c, "unexpected argument '%s'", argv[optind]);
+	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+		return r == CTL_HELPED ? EXIT_OK : r;
 	if ((r = ctl_open(c)) != 0)
 		return r;
 	r = xf_store_verify(c->store, &report);

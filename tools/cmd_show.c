@@ -37,7 +37,7 @@ static json_t *entity_json(const xf_entity *e)
 	static const char *const case_fields[] = { "title", "leader", "due", "outcome", NULL };
 	static const char *const lists[] = { "visits", "notes", "dispatches", NULL };
 	json_t *o = json_object(), *item;
-	size_t i, j;
+	size_t i;
 
 	if (!o)
 		return NULL;
@@ -66,7 +66,6 @@ static json_t *entity_json(const xf_entity *e)
 	}
 	/* Conflicts are listed once the merge rules detect them. */
 	json_object_set_new(o, "conflicts", json_array());
-	(void)j;
 	return o;
 }
 
@@ -165,12 +164,10 @@ static int list_one(const char *id, void *vctx)
 int cmd_entity_list(ctl *c, int argc, char **argv)
 {
 	struct list_ctx l = { c, NULL };
-	int opt, r;
+	int r;
 
-	while ((opt = ctl_getopt(c, argc, argv, "", NULL)) != -1)
-		return opt == 'h' ? EXIT_OK : EXIT_USAGE;
-	if (optind < argc)
-		return ctl_usage(c, "unexpected argument '%s'", argv[optind]);
+	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+		return r == CTL_HELPED ? EXIT_OK : r;
 	if ((r = ctl_open(c)) != 0)
 		return r;
 	if (c->json && !(l.array = json_array()))

@@ -6,26 +6,14 @@
 #include "../daemon/client.h"
 #include "ctl.h"
 
-static int no_options(ctl *c, int argc, char **argv, int positional)
-{
-	int opt;
-
-	while ((opt = ctl_getopt(c, argc, argv, "", NULL)) != -1)
-		return opt == 'h' ? -1 : EXIT_USAGE;
-	if (argc - optind != positional)
-		return positional ? ctl_usage(c, "expects FILE (see --help)")
-				  : ctl_usage(c, "unexpected argument '%s'", argv[optind]);
-	return 0;
-}
-
 int cmd_sync(ctl *c, int argc, char **argv)
 {
 	client_report rep;
 	client *cli = NULL;
 	int r;
 
-	if ((r = no_options(c, argc, argv, 0)) != 0)
-		return r < 0 ? EXIT_OK : r;
+	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+		return r == CTL_HELPED ? EXIT_OK : r;
 	if ((r = ctl_load_config(c)) != 0)
 		return r;
 	if (!c->cfg.upstream_url[0])
@@ -48,8 +36,8 @@ int cmd_bundle_export(ctl *c, int argc, char **argv)
 	size_t events;
 	int r;
 
-	if ((r = no_options(c, argc, argv, 1)) != 0)
-		return r < 0 ? EXIT_OK : r;
+	if ((r = ctl_plain_args(c, argc, argv, 1)) != 0)
+		return r == CTL_HELPED ? EXIT_OK : r;
 	if ((r = ctl_open(c)) != 0)
 		return r;
 	r = xf_bundle_export(c->store, argv[optind], &events);
@@ -66,8 +54,8 @@ int cmd_bundle_import(ctl *c, int argc, char **argv)
 	xf_ingest_stats st;
 	int r;
 
-	if ((r = no_options(c, argc, argv, 1)) != 0)
-		return r < 0 ? EXIT_OK : r;
+	if ((r = ctl_plain_args(c, argc, argv, 1)) != 0)
+		return r == CTL_HELPED ? EXIT_OK : r;
 	if ((r = ctl_open(c)) != 0)
 		return r;
 	r = xf_bundle_import(c->store, argv[optind], c->now_ms, &st);

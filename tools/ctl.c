@@ -94,6 +94,19 @@ int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struc
 	}
 }
 
+int ctl_plain_args(ctl *c, int argc, char **argv, int positional)
+{
+	int opt;
+
+	while ((opt = ctl_getopt(c, argc, argv, "", NULL)) != -1)
+		return opt == 'h' ? CTL_HELPED : EXIT_USAGE;
+	if (argc - optind > positional)
+		return ctl_usage(c, "unexpected argument '%s'", argv[optind + positional]);
+	if (argc - optind < positional)
+		return ctl_usage(c, "expects %s (see --help)", c->usage);
+	return 0;
+}
+
 int ctl_load_config(ctl *c)
 {
 	char err[512];

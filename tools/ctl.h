@@ -48,6 +48,12 @@ int ctl_usage(const ctl *c, const char *fmt, ...) __attribute__((format(printf, 
  * usage error was printed, 'h' after help was printed. */
 int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struct option *options);
 
+/* For a verb with no options of its own: the common options, then exactly
+ * POSITIONAL arguments (their names in USAGE for the message). Returns 0
+ * to go on, CTL_HELPED once help was printed, or EXIT_USAGE. */
+#define CTL_HELPED (-1)
+int ctl_plain_args(ctl *c, int argc, char **argv, int positional);
+
 /* Load the config; open the store; load the node key. Each prints its own
  * one-line error and returns EXIT_FAIL on failure, 0 on success. */
 int ctl_load_config(ctl *c);

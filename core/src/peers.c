@@ -152,35 +152,18 @@ int xf_store_peer_key(xf_store *s, const char *node, uint8_t pubkey[XF_PUBKEY_BY
 	return r;
 }
 
-static int peers_txn(xf_store *s, MDB_txn *txn, void *vctx)
+static int peer_key(xf_store *s, MDB_txn *txn, const char *node, void *vctx)
 {
 	struct peer_ctx *c = vctx;
-	char node[XF_NODE_ID_MAX + 1];
-	MDB_cursor *cur;
-	MDB_val k, v;
 	xf_peer p;
-	int r;
+	int r = peer_get(s, txn, node, &p);
 
-	r = mdb_rc(mdb_cursor_open(txn, s->peers, &cur));
-	if (r < 0)
-		return r;
-	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
-	while (r == 0) {
-		if (k.mv_size == 0 || k.mv_size > XF_NODE_ID_MAX) {
-			r = XF_ECORRUPT;
-			break;
-		}
-		memcpy(node, k.mv_data, k.mv_size);
-		node[k.mv_size] = '\0';
-		r = peer_get(s, txn, node, &p);
-		if (r == 0)
-			r = c->cb(&p, c->ctx);
-		if (r != 0)
-			break;
-		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
-	}
-	mdb_cursor_close(cur);
-	return r == MDB_NOTFOUND ? 0 : r;
+	return r < 0 ? r : c->cb(&p, c->ctx);
+}
+
+static int peers_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	return walk_keys(s, txn, s->peers, XF_NODE_ID_MAX, peer_key, vctx);
 }
 
 int xf_store_peers(xf_store *s, int (*cb)(const xf_peer *peer, void *ctx), void *ctx)

@@ -908,6 +908,36 @@ int store_read(xf_store *s, write_fn fn, void *ctx)
 	return public_rc(r);
 }
 
+int walk_keys(xf_store *s, MDB_txn *txn, MDB_dbi dbi, size_t max, key_fn fn, void *ctx)
+{
+	char key[XF_ENTITY_ID_MAX + 1];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int r;
+
+	if (max >= sizeof(key))
+		return -EINVAL;
+	r = mdb_rc(mdb_cursor_open(txn, dbi, &cur));
+	if (r < 0)
+		return r;
+	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+	while (r == 0) {
+		if (k.mv_size == 0 || k.mv_size > max) {
+			r = XF_ECORRUPT;
+			break;
+		}
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = '\0';
+		r = fn(s, txn, key, ctx);
+		if (r != 0)
+			break;
+		/* In a dupsort database, the next key, not the next value. */
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP));
+	}
+	mdb_cursor_close(cur);
+	return r == MDB_NOTFOUND ? 0 : r;
+}
+
 struct scan_ctx {
 	const char *origin;
 	uint64_t from;
@@ -1016,34 +1046,17 @@ struct entities_ctx {
 	void *ctx;
 };
 
-static int entities_txn(xf_store *s, MDB_txn *txn, void *vctx)
+static int entity_key(xf_store *s, MDB_txn *txn, const char *id, void *vctx)
 {
 	struct entities_ctx *c = vctx;
-	char id[XF_ENTITY_ID_MAX + 1];
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int r;
 
-	r = mdb_rc(mdb_cursor_open(txn, s->entities, &cur));
-	if (r < 0)
-		return r;
-	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
-	while (r == 0) {
-		if (k.mv_size == 0 || k.mv_size > XF_ENTITY_ID_MAX) {
-			r = XF_ECORRUPT;
-			break;
-		}
-		memcpy(id, k.mv_data, k.mv_size);
-		id[k.mv_size] = '\0';
-		if (!c->kind || id[0] == c->kind) {
-			r = c->cb(id, c->ctx);
-			if (r != 0)
-				break;
-		}
-		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP));
-	}
-	mdb_cursor_close(cur);
-	return r == MDB_NOTFOUND ? 0 : r;
+	(void)s, (void)txn;
+	return !c->kind || id[0] == c->kind ? c->cb(id, c->ctx) : 0;
+}
+
+static int entities_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	return walk_keys(s, txn, s->entities, XF_ENTITY_ID_MAX, entity_key, vctx);
 }
 
 int xf_store_entities(xf_store *s, char kind, int (*cb)(const char *entity, void *ctx), void *ctx)
@@ -1087,35 +1100,18 @@ struct heads_ctx {
 	void *ctx;
 };
 
-static int heads_txn(xf_store *s, MDB_txn *txn, void *vctx)
+static int head_key(xf_store *s, MDB_txn *txn, const char *origin, void *vctx)
 {
 	struct heads_ctx *c = vctx;
-	char origin[XF_NODE_ID_MAX + 1];
-	MDB_cursor *cur;
-	MDB_val k, v;
 	head h;
-	int r;
+	int r = head_get(s, txn, origin, &h);
 
-	r = mdb_rc(mdb_cursor_open(txn, s->heads, &cur));
-	if (r < 0)
-		return r;
-	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
-	while (r == 0) {
-		if (k.mv_size == 0 || k.mv_size > XF_NODE_ID_MAX) {
-			r = XF_ECORRUPT;
-			break;
-		}
-		memcpy(origin, k.mv_data, k.mv_size);
-		origin[k.mv_size] = '\0';
-		r = head_get(s, txn, origin, &h);
-		if (r == 0)
-			r = c->cb(origin, h.seq, h.sparse, c->ctx);
-		if (r != 0)
-			break;
-		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
-	}
-	mdb_cursor_close(cur);
-	return r == MDB_NOTFOUND ? 0 : r;
+	return r < 0 ? r : c->cb(origin, h.seq, h.sparse, c->ctx);
+}
+
+static int heads_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	return walk_keys(s, txn, s->heads, XF_NODE_ID_MAX, head_key, vctx);
 }
 
 int xf_store_heads(xf_store *s, int (*cb)(const char *origin, uint64_t seq, bool sparse, void *ctx), void *ctx)

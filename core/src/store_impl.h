@@ -68,6 +68,11 @@ int event_key_parse(const MDB_val *k, char origin[XF_NODE_ID_MAX + 1], uint64_t 
 int store_write(xf_store *s, write_fn fn, void *ctx);
 int store_read(xf_store *s, write_fn fn, void *ctx);
 
+/* Call FN with each key of DBI (a database keyed by strings of at most
+ * MAX bytes), in order, once per key. */
+typedef int (*key_fn)(xf_store *s, MDB_txn *txn, const char *key, void *ctx);
+int walk_keys(xf_store *s, MDB_txn *txn, MDB_dbi dbi, size_t max, key_fn fn, void *ctx);
+
 int meta_get_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t *out);
 int meta_put_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t value);
 int head_get(xf_store *s, MDB_txn *txn, const char *origin, head *out);
