@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <sys/wait.h>
 
 #include "unit.h"
@@ -1154,6 +1155,74 @@ static void test_own_events_echoed_back_leave_chain_strict(void **state)
 	assert_rc(xf_store_verify(f->a.store, &report), XF_ESEQ);
 }
 
+
+/* One village's events pushed in batches of PUSH_BATCH from a thread, as
+ * the township's server threads do. */
+#define PUSH_BATCH 100
+
+struct pusher {
+	xf_store *township;
+	const struct events *events;
+	int failures;
+};
+
+static void *push_in_batches(void *arg)
+{
+	struct pusher *p = arg;
+	xf_ingest_stats stats;
+	size_t i, n;
+
+	for (i = 0; i < p->events->n; i += n) {
+		n = p->events->n - i < PUSH_BATCH ? p->events->n - i : PUSH_BATCH;
+		if (xf_store_ingest(p->township, p->events->blobs + i, n, WALL, NULL, &stats) < 0 || stats.rejected)
+			p->failures++;
+	}
+	return NULL;
+}
+
+/* Pushes from several threads at once share write transactions (group
+ * commit); each must land whole, in order, once, whatever it is grouped
+ * with. Two threads push the same village again: all duplicates. */
+static void test_concurrent_ingests_all_land_once(void **state)
+{
+	struct fixture *f = *state;
+	struct events from_a, from_c;
+	struct pusher pushers[4];
+	pthread_t threads[4];
+	size_t i;
+
+	node_init(f, &f->a, "village-1", "village");
+	node_init(f, &f->b, "township", "township");
+	node_init(f, &f->c, "village-2", "village");
+	append_cases(&f->a, 1500);
+	append_cases(&f->c, 1500);
+	assert_rc(enrol(&f->b, &f->a, "village"), 0);
+	assert_rc(enrol(&f->b, &f->c, "village"), 0);
+	collect(&f->a, "village-1", &from_a);
+	collect(&f->c, "village-2", &from_c);
+	pushers[0] = (struct pusher){ f->b.store, &from_a, 0 };
+	pushers[1] = (struct pusher){ f->b.store, &from_c, 0 };
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&threads[i], NULL, push_in_batches, &pushers[i]), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+	assert_int_equal(pushers[0].failures + pushers[1].failures, 0);
+	/* Again, twice at once: nothing new, nothing refused. */
+	pushers[2] = (struct pusher){ f->b.store, &from_a, 0 };
+	pushers[3] = (struct pusher){ f->b.store, &from_a, 0 };
+	for (i = 2; i < 4; i++)
+		assert_int_equal(pthread_create(&threads[i], NULL, push_in_batches, &pushers[i]), 0);
+	for (i = 2; i < 4; i++)
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+	assert_int_equal(pushers[2].failures + pushers[3].failures, 0);
+	assert_int_equal(head_seq(&f->b, "village-1", NULL), 1501);
+	assert_int_equal(head_seq(&f->b, "village-2", NULL), 1501);
+	/* The township's own 3 events and both villages' chains, whole. */
+	assert_sound(&f->b, 3 + 1501 + 1501, 3);
+	events_free(&from_a);
+	events_free(&from_c);
+}
+
 #define FIXTURE_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -1188,6 +1257,7 @@ int main(void)
 		FIXTURE_TEST(test_verify_finds_damage_on_disk),
 		FIXTURE_TEST(test_verify_finds_deleted_event),
 		FIXTURE_TEST(test_own_events_echoed_back_leave_chain_strict),
+		FIXTURE_TEST(test_concurrent_ingests_all_land_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
