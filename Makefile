@@ -39,8 +39,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tests/tools/%)
-BENCH_SRC := $(filter-out bench/records.c,$(wildcard bench/*.c))
-BENCH_BIN := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+BENCH_SRC := $(filter-out tests/bench/records.c,$(wildcard tests/bench/*.c))
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 
 .PHONY: all build deps check check-headers demo bench install uninstall clean tests
 .DEFAULT_GOAL := all
@@ -80,10 +80,10 @@ $(O)/tests/tools/%: tests/tools/%.c $(LIB)
 	@echo "  CC LD   $@"
 	@$(CC) $(XCFLAGS) -MMD -MP $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread -o $@
 
-$(O)/bench/%: bench/%.c bench/records.c $(LIB)
+$(O)/bench/%: tests/bench/%.c tests/bench/records.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC LD   $@"
-	@$(CC) $(XCFLAGS) -MMD -MP $< bench/records.c $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread -o $@
+	@$(CC) $(XCFLAGS) -MMD -MP $< tests/bench/records.c $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread -o $@
 
 # Installs what is missing, with apt-get, when run as root; otherwise says
 # what to install.
@@ -115,7 +115,7 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory MODE=release build $(BENCH_BIN)
-	@bench/run.sh build/release
+	@tests/bench/run.sh build/release
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/xinfang-sync/examples

@@ -153,7 +153,7 @@ stop_all_within() {
 
 # fill NAME N: append N visits to node NAME's log at core speed, for tests
 # that need a long log (recording through xinfangctl costs a process per
-# event). Uses bench/bench_fill, built (or brought up to date with the
+# event). Uses tests/bench/bench_fill.c, built (or brought up to date with the
 # library) in this build tree.
 fill() {
 	local name=$1 n=$2 top mode tool

@@ -6,8 +6,8 @@
 #   requests for a catch-up of CATCHUP events
 #   memory   peak RSS of a village daemon catching up, and of the township
 set -euo pipefail
-build=${1:?usage: bench/sync.sh BUILD_DIR}
-top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:?usage: tests/bench/sync.sh BUILD_DIR}
+top=$(cd "$(dirname "$0")/../.." && pwd)
 data=${XF_DATA:-$top/../shared/data}
 villages=${BENCH_VILLAGES:-50}
 per_village=${BENCH_PER_VILLAGE:-20000}

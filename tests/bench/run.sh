@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench: every benchmark, each figure printed with what produced it.
 set -euo pipefail
-build=${1:?usage: bench/run.sh BUILD_DIR}
-top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:?usage: tests/bench/run.sh BUILD_DIR}
+top=$(cd "$(dirname "$0")/../.." && pwd)
 data=${XF_DATA:-$top/../shared/data}
 events=${BENCH_EVENTS:-100000}
 
@@ -27,4 +27,4 @@ end=$(date +%s.%N)
 awk -v n=$n -v s="$start" -v e="$end" 'BEGIN { printf "xinfangctl visit add: %d runs in %.2f s: %.0f events/s, %.1f ms each\n", n, e - s, n / (e - s), 1000 * (e - s) / n }'
 "$build/xinfangctl" -c "$tmp/node.conf" verify
 
-"$top/bench/sync.sh" "$build"
+"$top/tests/bench/sync.sh" "$build"
