@@ -8,22 +8,11 @@
 #include <sys/wait.h>
 
 #include "unit.h"
+#include "nodes.h"
 #include "xf/body.h"
 #include "xf/hlc.h"
 #include "xf/store.h"
 
-#define WALL 1717000000000ull /* 2024-05-29, a fixed clock for every test */
-
-/* An empty map: the body of an act that needs no fields. */
-static const uint8_t empty_body[] = { 0x80 };
-
-struct node {
-	char id[XF_NODE_ID_MAX + 1];
-	char dir[PATH_MAX];
-	xf_store *store;
-	xf_key *key;
-	uint8_t pubkey[XF_PUBKEY_BYTES];
-};
 
 struct fixture {
 	char *dir;
@@ -42,14 +31,6 @@ static int fixture_setup(void **state)
 	return 0;
 }
 
-static void node_close(struct node *n)
-{
-	xf_store_close(n->store);
-	xf_key_free(n->key);
-	n->store = NULL;
-	n->key = NULL;
-}
-
 static int fixture_teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -63,22 +44,10 @@ static int fixture_teardown(void **state)
 	return 0;
 }
 
-static void node_open(struct node *n)
-{
-	char path[PATH_MAX];
-
-	assert_rc(xf_store_open(&n->store, n->dir, n->id), 0);
-	unit_path(path, sizeof(path), n->dir, XF_KEY_FILE);
-	assert_rc(xf_key_load(&n->key, path), 0);
-}
-
 /* A new node ID with its data dir inside the test's directory. */
 static void node_init(struct fixture *f, struct node *n, const char *id, const char *role)
 {
-	snprintf(n->id, sizeof(n->id), "%s", id);
-	unit_path(n->dir, sizeof(n->dir), f->dir, id);
-	assert_rc(xf_store_init(n->dir, id, role, WALL, n->pubkey), 0);
-	node_open(n);
+	node_create(n, f->dir, id, role);
 }
 
 static xf_draft open_case(void)
@@ -109,28 +78,6 @@ static void append_cases(struct node *n, size_t count)
 		d[i] = open_case();
 	assert_rc(xf_store_append(n->store, n->key, d, count, WALL, NULL), 0);
 	free(d);
-}
-
-/* Record on ON a node.enrolled event for PEER: ON then trusts PEER's key. */
-static int enrol(struct node *on, const struct node *peer, const char *role)
-{
-	char hex[XF_PUBKEY_HEX];
-	const uint8_t *bytes;
-	xf_body *body = NULL;
-	xf_draft d;
-	size_t len;
-	int r;
-
-	xf_pubkey_to_hex(peer->pubkey, hex);
-	assert_rc(xf_body_new(&body), 0);
-	assert_rc(xf_body_put_str(body, "node", peer->id, XF_NODE_ID_MAX), 0);
-	assert_rc(xf_body_put_str(body, "pubkey", hex, 64), 0);
-	assert_rc(xf_body_put_str(body, "role", role, 15), 0);
-	assert_rc(xf_body_bytes(body, &bytes, &len), 0);
-	d = (xf_draft){ .type = "node.enrolled", .new_kind = 'N', .author = "admin", .body = bytes, .body_len = len };
-	r = append_one(on, &d, WALL, NULL);
-	xf_body_free(body);
-	return r;
 }
 
 static uint64_t head_seq(struct node *n, const char *origin, uint8_t hash[XF_HASH_BYTES])
@@ -581,12 +528,12 @@ static void test_enrolling_a_node_twice(void **state)
 	node_init(f, &f->a, "township", "township");
 	node_init(f, &f->b, "village-1", "village");
 	assert_rc(xf_store_peer_key(f->a.store, "village-1", key), XF_ENOTFOUND);
-	assert_rc(enrol(&f->a, &f->b, "village"), 0);
+	assert_rc(enrol(&f->a, &f->b, "child"), 0);
 	assert_rc(xf_store_peer_key(f->a.store, "village-1", key), 0);
 	assert_memory_equal(key, f->b.pubkey, XF_PUBKEY_BYTES);
-	assert_rc(enrol(&f->a, &f->b, "village"), XF_EEXIST);
+	assert_rc(enrol(&f->a, &f->b, "child"), XF_EEXIST);
 	/* Nor may a node enrol a second key for itself. */
-	assert_rc(enrol(&f->a, &f->a, "township"), XF_EEXIST);
+	assert_rc(enrol(&f->a, &f->a, "child"), XF_EEXIST);
 	assert_int_equal(head_seq(&f->a, "township", NULL), 2);
 	assert_sound(&f->a, 2, 1);
 }
@@ -640,7 +587,7 @@ static void ingest_setup(struct fixture *f, size_t a_cases)
 	node_init(f, &f->a, "village-1", "village");
 	node_init(f, &f->b, "township", "township");
 	append_cases(&f->a, a_cases);
-	assert_rc(enrol(&f->b, &f->a, "village"), 0);
+	assert_rc(enrol(&f->b, &f->a, "child"), 0);
 }
 
 static void test_ingest_stores_events_of_enrolled_node(void **state)
@@ -923,7 +870,7 @@ static void test_concurrent_edits_become_parents(void **state)
 
 	node_init(f, &f->a, "village-1", "village");
 	node_init(f, &f->b, "township", "township");
-	assert_rc(enrol(&f->b, &f->a, "village"), 0);
+	assert_rc(enrol(&f->b, &f->a, "child"), 0);
 	assert_rc(append_one(&f->a, &d, WALL, &opened), 0);
 	collect(&f->a, "village-1", &sent);
 	assert_rc(ingest(&f->b, sent.blobs, sent.n, &stats), 0);
@@ -967,7 +914,7 @@ static void test_ingest_carries_the_clock_forward(void **state)
 
 	node_init(f, &f->a, "village-1", "village");
 	node_init(f, &f->b, "township", "township");
-	assert_rc(enrol(&f->b, &f->a, "village"), 0);
+	assert_rc(enrol(&f->b, &f->a, "child"), 0);
 
 	assert_rc(append_one(&f->a, &d, WALL + minute, NULL), 0);
 	collect(&f->a, "village-1", &sent);
@@ -1000,8 +947,8 @@ static void test_verify_passes_on_sound_logs(void **state)
 
 	node_init(f, &f->a, "village-1", "village");
 	node_init(f, &f->b, "township", "township");
-	assert_rc(enrol(&f->a, &f->b, "township"), 0);
-	assert_rc(enrol(&f->b, &f->a, "village"), 0);
+	assert_rc(enrol(&f->a, &f->b, "child"), 0);
+	assert_rc(enrol(&f->b, &f->a, "child"), 0);
 	append_cases(&f->a, 10);
 	append_cases(&f->b, 5);
 	collect(&f->a, "village-1", &from_a);
@@ -1196,8 +1143,8 @@ static void test_concurrent_ingests_all_land_once(void **state)
 	node_init(f, &f->c, "village-2", "village");
 	append_cases(&f->a, 1500);
 	append_cases(&f->c, 1500);
-	assert_rc(enrol(&f->b, &f->a, "village"), 0);
-	assert_rc(enrol(&f->b, &f->c, "village"), 0);
+	assert_rc(enrol(&f->b, &f->a, "child"), 0);
+	assert_rc(enrol(&f->b, &f->c, "child"), 0);
 	collect(&f->a, "village-1", &from_a);
 	collect(&f->c, "village-2", &from_c);
 	pushers[0] = (struct pusher){ f->b.store, &from_a, 0 };

@@ -13,23 +13,13 @@
 #include <msgpack.h>
 
 #include "unit.h"
+#include "nodes.h"
 #include "xf/body.h"
 #include "xf/store.h"
 #include "xf/sync.h"
 #include "xf/wire.h"
 
-#define WALL 1717000000000ull /* 2024-05-29, a fixed clock for every test */
 #define NODES 6
-
-static const uint8_t empty_body[] = { 0x80 };
-
-struct node {
-	char id[XF_NODE_ID_MAX + 1];
-	char dir[PATH_MAX];
-	xf_store *store;
-	xf_key *key;
-	uint8_t pubkey[XF_PUBKEY_BYTES];
-};
 
 struct fixture {
 	char *dir;
@@ -48,14 +38,6 @@ static int fixture_setup(void **state)
 	return 0;
 }
 
-static void node_close(struct node *n)
-{
-	xf_store_close(n->store);
-	xf_key_free(n->key);
-	n->store = NULL;
-	n->key = NULL;
-}
-
 static int fixture_teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -72,39 +54,8 @@ static int fixture_teardown(void **state)
 /* A new node with its data dir inside the test's directory. */
 static struct node *node_init(struct fixture *f, size_t i, const char *id, const char *role)
 {
-	struct node *n = &f->n[i];
-	char path[PATH_MAX];
-
-	snprintf(n->id, sizeof(n->id), "%s", id);
-	unit_path(n->dir, sizeof(n->dir), f->dir, id);
-	assert_rc(xf_store_init(n->dir, id, role, WALL, n->pubkey), 0);
-	assert_rc(xf_store_open(&n->store, n->dir, id), 0);
-	unit_path(path, sizeof(path), n->dir, XF_KEY_FILE);
-	assert_rc(xf_key_load(&n->key, path), 0);
-	return n;
-}
-
-/* Record on ON a node.enrolled event for PEER with RELATION ("child",
- * "township", "upstream"), as `xinfangctl enroll` does. */
-static int enrol(struct node *on, const struct node *peer, const char *relation)
-{
-	char hex[XF_PUBKEY_HEX];
-	const uint8_t *bytes;
-	xf_body *body = NULL;
-	xf_draft d;
-	size_t len;
-	int r;
-
-	xf_pubkey_to_hex(peer->pubkey, hex);
-	assert_rc(xf_body_new(&body), 0);
-	assert_rc(xf_body_put_str(body, "node", peer->id, XF_NODE_ID_MAX), 0);
-	assert_rc(xf_body_put_str(body, "pubkey", hex, 64), 0);
-	assert_rc(xf_body_put_str(body, "relation", relation, 15), 0);
-	assert_rc(xf_body_bytes(body, &bytes, &len), 0);
-	d = (xf_draft){ .type = "node.enrolled", .new_kind = 'N', .author = "admin", .body = bytes, .body_len = len };
-	r = xf_store_append(on->store, on->key, &d, 1, WALL, NULL);
-	xf_body_free(body);
-	return r;
+	node_create(&f->n[i], f->dir, id, role);
+	return &f->n[i];
 }
 
 /* UP takes CHILD as a village ("child") or a township ("township"); CHILD
