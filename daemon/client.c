@@ -161,6 +161,7 @@ static int post(client *c, const xf_buf *wire, bool deflated, client_report *rep
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 10L);
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)c->cfg->upload_limit_kib * 1024);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->curl, CURLOPT_VERBOSE, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_DEBUGFUNCTION, on_debug);

@@ -126,6 +126,17 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		}
 		c->sync_interval_s = (unsigned)v;
 		return 1;
+	} else if (strcmp(section, "upstream") == 0 && strcmp(name, "upload_limit") == 0) {
+		char *end;
+		unsigned long v = strtoul(value, &end, 10);
+
+		if (*end || end == value || (v != 0 && (v < XF_UPLOAD_LIMIT_MIN || v > 1048576))) {
+			snprintf(ctx->reason, sizeof(ctx->reason),
+				 "upload_limit must be 0 (none) or %d to 1048576 KiB/s", XF_UPLOAD_LIMIT_MIN);
+			return 0;
+		}
+		c->upload_limit_kib = (unsigned)v;
+		return 1;
 	} else if (strcmp(section, "server") == 0 && strcmp(name, "listen") == 0) {
 		if (!listen_ok(value)) {
 			snprintf(ctx->reason, sizeof(ctx->reason), "listen must be HOST:PORT");

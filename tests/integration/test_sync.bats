@@ -161,6 +161,9 @@ PY
 @test "kill -9 of a village and of the township mid-sync: nothing lost, nothing duplicated, verify passes" {
 	clone_nodes "$BATS_FILE_TMPDIR/long"
 	case_a=$(cat "$BATS_TEST_TMPDIR/a.case")
+	# A link of 256 KiB/s takes seconds per batch, so each kill below
+	# lands between batches rather than after the last one.
+	echo "upload_limit = 256" >>"$BATS_TEST_TMPDIR/a.conf"
 	start town
 	start a
 	# The village dies as its first batch lands. The township holds its

@@ -55,6 +55,8 @@ static void test_valid_file(void **state)
 		  "\n"
 		  "[upstream]\n"
 		  "url = https://county.example.gov.cn:8443/xinfang\n"
+		  "interval = 30\n"
+		  "upload_limit = 64\n"
 		  "\n"
 		  "[server]\n"
 		  "listen = 0.0.0.0:8440\n",
@@ -66,6 +68,8 @@ static void test_valid_file(void **state)
 	assert_string_equal(l.cfg.author, "王主任");
 	assert_string_equal(l.cfg.upstream_url, "https://county.example.gov.cn:8443/xinfang");
 	assert_string_equal(l.cfg.listen, "0.0.0.0:8440");
+	assert_int_equal(l.cfg.sync_interval_s, 30);
+	assert_int_equal(l.cfg.upload_limit_kib, 64);
 }
 
 static void test_minimal_village_file(void **state)
@@ -80,6 +84,8 @@ static void test_minimal_village_file(void **state)
 	assert_string_equal(l.cfg.author, "");
 	assert_string_equal(l.cfg.upstream_url, "");
 	assert_string_equal(l.cfg.listen, "");
+	assert_int_equal(l.cfg.sync_interval_s, XF_SYNC_INTERVAL_DEFAULT);
+	assert_int_equal(l.cfg.upload_limit_kib, 0);
 }
 
 static void test_unknown_key(void **state)
@@ -189,6 +195,12 @@ static void test_bad_values(void **state)
 	assert_error_at(&l, 6, "listen");
 	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\nauthor=bad\x01name\n", &l);
 	assert_error_at(&l, 5, "author");
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[upstream]\nupload_limit=8\n", &l);
+	assert_error_at(&l, 6, "upload_limit");
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[upstream]\nupload_limit=64k\n", &l);
+	assert_error_at(&l, 6, "upload_limit");
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[upstream]\ninterval=0\n", &l);
+	assert_error_at(&l, 6, "interval");
 	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=\n", &l);
 	assert_error_at(&l, 4, NULL);
 }

@@ -1,7 +1,8 @@
 /* The configuration file both binaries read (INI, through inih):
  *
  *   [node]     id, role (village | township), data_dir, author
- *   [upstream] url, interval (seconds between syncs when idle; default 60)
+ *   [upstream] url, interval (seconds between syncs when idle; default 60),
+ *              upload_limit (KiB/s the sync may send; default 0, no limit)
  *   [server]   listen
  *
  * Unknown sections or keys and bad values are errors naming file and line. */
@@ -15,6 +16,8 @@
 #define XF_CONFIG_DEFAULT "/etc/xinfang/xinfang.conf"
 #define XF_CONFIG_PATH_MAX 1024
 #define XF_SYNC_INTERVAL_DEFAULT 60
+/* The sync client allows a request 120 s; a full batch (1 MiB) must fit. */
+#define XF_UPLOAD_LIMIT_MIN 16
 
 typedef struct xf_config {
 	char node_id[XF_NODE_ID_MAX + 1];
@@ -23,6 +26,7 @@ typedef struct xf_config {
 	char author[64];
 	char upstream_url[1024];
 	unsigned sync_interval_s;
+	unsigned upload_limit_kib;    /* 0: no limit */
 	char listen[256];
 } xf_config;
 
