@@ -142,3 +142,48 @@ cleanup:
 	xf_body_free(body);
 	return r;
 }
+
+/* Settle the conflicts EVENT is a rival in by keeping its values: one
+ * event whose parents are all the entity's heads, so every node that
+ * holds it sees the conflict gone. */
+int cmd_resolve(ctl *c, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "keep", required_argument, NULL, 'k' },
+		{ 0 },
+	};
+	const char *keep = NULL, *id;
+	xf_entity *e = NULL;
+	xf_body *body = NULL;
+	int opt, r;
+
+	while ((opt = ctl_getopt(c, argc, argv, "", options)) != -1) {
+		switch (opt) {
+		case 'k': keep = optarg; break;
+		case 'h': return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if ((r = ctl_entity_arg(c, argc, argv, 'C', &id)) != 0)
+		return r;
+	if (!keep)
+		return ctl_usage(c, "--keep EVENT_ID is required: the event whose values stand");
+	if ((r = ctl_load_config(c)) != 0 || (r = ctl_open(c)) != 0)
+		return r;
+	r = xf_entity_load(c->store, id, &e);
+	if (r == XF_ENOTFOUND)
+		return ctl_fail(c, "no such entity '%s'", id);
+	if (r < 0)
+		return ctl_fail(c, "%s: %s", id, xf_strerror(r));
+	if (e->n_conflicts == 0)
+		r = ctl_fail(c, "%s has no conflicts", id);
+	else if ((r = xf_entity_resolution(e, keep, &body)) == XF_ENOTFOUND)
+		r = ctl_fail(c, "%s is not one of the competing events of %s (see xinfangctl conflicts)", keep, id);
+	else if (r < 0)
+		r = ctl_fail(c, "%s: %s", id, xf_strerror(r));
+	else
+		r = ctl_record(c, "conflict.resolved", id, 0, body, NULL);
+	xf_body_free(body);
+	xf_entity_free(e);
+	return r;
+}

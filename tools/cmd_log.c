@@ -96,3 +96,23 @@ int cmd_verify(ctl *c, int argc, char **argv)
 	       report.origins);
 	return EXIT_OK;
 }
+
+int cmd_rebuild(ctl *c, int argc, char **argv)
+{
+	xf_rebuild_report report;
+	int r;
+
+	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+		return r == CTL_HELPED ? EXIT_OK : r;
+	if ((r = ctl_open(c)) != 0)
+		return r;
+	r = xf_store_rebuild(c->store, &report);
+	if (r < 0)
+		return ctl_fail(c, "%s", xf_strerror(r));
+	if (report.differed)
+		printf("rebuilt %zu projections: %zu differed from the log and were replaced\n", report.entities,
+		       report.differed);
+	else
+		printf("rebuilt %zu projections: nothing differed\n", report.entities);
+	return EXIT_OK;
+}

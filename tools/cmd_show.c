@@ -32,6 +32,23 @@ static json_t *attr_json(const xf_attr *a)
 	}
 }
 
+/* [{"field": F, "values": [{"event": ID, "value": V}, ...]}, ...]: a
+ * cleared value is null. */
+static json_t *conflicts_json(const xf_entity *e)
+{
+	json_t *arr = json_array(), *values;
+	size_t i, j;
+
+	for (i = 0; arr && i < e->n_conflicts; i++) {
+		values = json_array();
+		for (j = 0; values && j < e->conflicts[i].n; j++)
+			json_array_append_new(values, json_pack("{s:s, s:o}", "event", e->conflicts[i].rivals[j].event,
+								"value", attr_json(&e->conflicts[i].rivals[j])));
+		json_array_append_new(arr, json_pack("{s:s, s:o}", "field", e->conflicts[i].field, "values", values));
+	}
+	return arr;
+}
+
 static json_t *entity_json(const xf_entity *e)
 {
 	static const char *const case_fields[] = { "title", "leader", "due", "outcome", NULL };
@@ -64,16 +81,14 @@ static json_t *entity_json(const xf_entity *e)
 		}
 		json_array_append_new(json_object_get(o, it->list), item);
 	}
-	/* Conflicts are listed once the merge rules detect them. */
-	json_object_set_new(o, "conflicts", json_array());
+	json_object_set_new(o, "conflicts", conflicts_json(e));
 	return o;
 }
 
-static void print_attr(const xf_attr *a)
+static void print_value(const xf_attr *a)
 {
 	size_t i;
 
-	printf("%-12s ", a->name);
 	switch (a->type) {
 	case XF_VALUE_STR: printf("%s", a->str); break;
 	case XF_VALUE_INT: printf("%lld", (long long)a->i); break;
@@ -82,9 +97,29 @@ static void print_attr(const xf_attr *a)
 		for (i = 0; i < a->n; i++)
 			printf("%s%s", i ? ", " : "", a->strv[i]);
 		break;
-	default: break;
+	default: printf("(none)"); break;
 	}
+}
+
+static void print_attr(const xf_attr *a)
+{
+	printf("%-12s ", a->name);
+	print_value(a);
 	putchar('\n');
+}
+
+/* One line per competing value: "conflict    leader: 王书记 (t:7)". */
+static void print_conflicts(const xf_entity *e)
+{
+	size_t i, j;
+
+	for (i = 0; i < e->n_conflicts; i++) {
+		for (j = 0; j < e->conflicts[i].n; j++) {
+			printf("%-12s %s: ", "conflict", e->conflicts[i].field);
+			print_value(&e->conflicts[i].rivals[j]);
+			printf(" (%s)\n", e->conflicts[i].rivals[j].event);
+		}
+	}
 }
 
 static void print_entity(const xf_entity *e)
@@ -103,6 +138,7 @@ static void print_entity(const xf_entity *e)
 			printf("%-12s %s %s: %s\n", strcmp(it->list, "notes") == 0 ? "note" : "work group", it->date,
 			       it->author, it->text);
 	}
+	print_conflicts(e);
 }
 
 int cmd_entity_show(ctl *c, int argc, char **argv)
@@ -173,6 +209,44 @@ int cmd_entity_list(ctl *c, int argc, char **argv)
 	if (c->json && !(l.array = json_array()))
 		return ctl_fail(c, "out of memory");
 	r = xf_store_entities(c->store, verb_kind(c), list_one, &l);
+	if (r < 0) {
+		json_decref(l.array);
+		return ctl_fail(c, "%s", xf_strerror(r));
+	}
+	return l.array ? ctl_print_json(c, l.array) : EXIT_OK;
+}
+
+static int conflict_row(const char *id, void *vctx)
+{
+	struct list_ctx *l = vctx;
+	xf_entity *e = NULL;
+	int r;
+
+	r = xf_entity_load(l->c->store, id, &e);
+	if (r < 0)
+		return r;
+	if (l->array) {
+		json_array_append_new(l->array, entity_json(e));
+	} else {
+		printf("%s (%s)\n", e->id, e->status);
+		print_conflicts(e);
+	}
+	xf_entity_free(e);
+	return 0;
+}
+
+int cmd_conflicts(ctl *c, int argc, char **argv)
+{
+	struct list_ctx l = { c, NULL };
+	int r;
+
+	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+		return r == CTL_HELPED ? EXIT_OK : r;
+	if ((r = ctl_open(c)) != 0)
+		return r;
+	if (c->json && !(l.array = json_array()))
+		return ctl_fail(c, "out of memory");
+	r = xf_store_conflicts(c->store, conflict_row, &l);
 	if (r < 0) {
 		json_decref(l.array);
 		return ctl_fail(c, "%s", xf_strerror(r));

@@ -21,6 +21,12 @@ int xf_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
  * which allocates for claimed counts. */
 int xf_msgpack_check(const uint8_t *p, size_t len, size_t *used);
 
+/* Projection values (project.c): free what A holds and leave it empty;
+ * deep-copy SRC into DST (which holds nothing yet). */
+struct xf_attr;
+void attr_clear(struct xf_attr *a);
+int attr_copy(struct xf_attr *dst, const struct xf_attr *src);
+
 #define XF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

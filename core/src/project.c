@@ -1,3 +1,5 @@
+/* The fold: an entity's events in, its projection out. The rules, with
+ * examples, are in core/MERGE.md. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +13,7 @@
  * unchanged), DATE_ATTR the attribute its "date" field sets, LIST the list
  * it adds an item to (its "text" field), FROM the statuses it may be
  * recorded in (NULL: it creates the entity), CLEARS the attributes it
- * makes stale. */
+ * makes stale. KIND 0: an act on any kind of entity. */
 static const struct act {
 	const char *type;
 	char kind;
@@ -38,6 +40,10 @@ static const struct act {
 #undef OPEN_CASE
 };
 
+/* The act that settles conflicts; its body is built by
+ * xf_entity_resolution() and read by fold_resolution(). */
+#define RESOLVED "conflict.resolved"
+
 static const struct act *act_find(const char *type)
 {
 	size_t i;
@@ -48,7 +54,17 @@ static const struct act *act_find(const char *type)
 	return NULL;
 }
 
-int xf_entity_new(const char *id, xf_entity **out)
+static bool status_known(char kind, const char *status)
+{
+	size_t i;
+
+	for (i = 0; i < XF_ARRAY_SIZE(acts); i++)
+		if (acts[i].kind == kind && acts[i].status && strcmp(acts[i].status, status) == 0)
+			return true;
+	return false;
+}
+
+static int entity_new(const char *id, xf_entity **out)
 {
 	xf_entity *e;
 	const char *dash;
@@ -71,7 +87,7 @@ int xf_entity_new(const char *id, xf_entity **out)
 	return 0;
 }
 
-static void attr_clear(xf_attr *a)
+void attr_clear(xf_attr *a)
 {
 	size_t i;
 
@@ -86,7 +102,7 @@ static void attr_clear(xf_attr *a)
 
 void xf_entity_free(xf_entity *e)
 {
-	size_t i;
+	size_t i, j;
 
 	if (!e)
 		return;
@@ -94,8 +110,14 @@ void xf_entity_free(xf_entity *e)
 		attr_clear(&e->attrs[i]);
 	for (i = 0; i < e->n_items; i++)
 		free(e->items[i].text);
+	for (i = 0; i < e->n_conflicts; i++) {
+		for (j = 0; j < e->conflicts[i].n; j++)
+			attr_clear(&e->conflicts[i].rivals[j]);
+		free(e->conflicts[i].rivals);
+	}
 	free(e->attrs);
 	free(e->items);
+	free(e->conflicts);
 	free(e);
 }
 
@@ -109,21 +131,220 @@ const xf_attr *xf_entity_attr(const xf_entity *e, const char *name)
 	return NULL;
 }
 
-static char *strndup_value(const xf_value *v)
+/* Give A the value V (NULL: no value, XF_VALUE_NIL). */
+static int attr_assign(xf_attr *a, const xf_value *v)
 {
-	return strndup(v->s, v->len);
-}
-
-/* Set attribute NAME from V; values of kinds this version does not read
- * are skipped, as is any name too long to be ours. */
-static int attr_set(xf_entity *e, const char *name, const xf_value *v, const char *event)
-{
-	xf_attr *a = (xf_attr *)xf_entity_attr(e, name);
 	size_t i;
 
-	if (strlen(name) > XF_ATTR_NAME_MAX ||
-	    (v->type != XF_VALUE_STR && v->type != XF_VALUE_INT && v->type != XF_VALUE_BOOL &&
-	     v->type != XF_VALUE_ARRAY))
+	attr_clear(a);
+	if (!v) {
+		a->type = XF_VALUE_NIL;
+		return 0;
+	}
+	if (v->type != XF_VALUE_STR && v->type != XF_VALUE_INT && v->type != XF_VALUE_BOOL &&
+	    v->type != XF_VALUE_ARRAY)
+		return -EINVAL;
+	a->type = v->type;
+	a->i = v->i;
+	a->b = v->b;
+	if (v->type == XF_VALUE_STR)
+		return (a->str = strndup(v->s, v->len)) ? 0 : -ENOMEM;
+	if (v->type == XF_VALUE_ARRAY) {
+		a->strv = calloc(v->len + 1, sizeof(*a->strv));
+		if (!a->strv)
+			return -ENOMEM;
+		for (i = 0; i < v->len; i++) {
+			if (v->items[i].type != XF_VALUE_STR)
+				continue;
+			a->strv[a->n] = strndup(v->items[i].s, v->items[i].len);
+			if (!a->strv[a->n++])
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int attr_copy(xf_attr *dst, const xf_attr *src)
+{
+	size_t i;
+
+	memset(dst, 0, sizeof(*dst));
+	memcpy(dst->name, src->name, sizeof(dst->name));
+	memcpy(dst->event, src->event, sizeof(dst->event));
+	dst->type = src->type;
+	dst->i = src->i;
+	dst->b = src->b;
+	if (src->str && !(dst->str = strdup(src->str)))
+		return -ENOMEM;
+	if (src->type == XF_VALUE_ARRAY) {
+		dst->strv = calloc(src->n + 1, sizeof(*dst->strv));
+		if (!dst->strv)
+			return -ENOMEM;
+		for (i = 0; i < src->n; i++) {
+			if (!(dst->strv[i] = strdup(src->strv[i])))
+				return -ENOMEM;
+			dst->n++;
+		}
+	}
+	return 0;
+}
+
+static bool attr_same_value(const xf_attr *a, const xf_attr *b)
+{
+	size_t i;
+
+	if (a->type != b->type)
+		return false;
+	switch (a->type) {
+	case XF_VALUE_STR: return strcmp(a->str, b->str) == 0;
+	case XF_VALUE_INT: return a->i == b->i;
+	case XF_VALUE_BOOL: return a->b == b->b;
+	case XF_VALUE_ARRAY:
+		if (a->n != b->n)
+			return false;
+		for (i = 0; i < a->n; i++)
+			if (strcmp(a->strv[i], b->strv[i]) != 0)
+				return false;
+		return true;
+	default: return true;
+	}
+}
+
+/* A fold under way: the events in fold order, who descends from whom, and
+ * every write to a field or to the status, in fold order. */
+struct fold {
+	xf_entity *e;
+	xf_event *evs;
+	size_t n;
+	size_t words;        /* of one ancestor bit set */
+	uint64_t *ancestors; /* n bit sets: bit j of set i when event j is an ancestor of event i */
+	struct write {
+		size_t at;       /* index of the writing event */
+		xf_attr value;   /* name: the field; event: the writer's id */
+	} *writes;
+	size_t n_writes, cap_writes;
+};
+
+static bool is_ancestor(const struct fold *f, size_t of, size_t j)
+{
+	return f->ancestors[of * f->words + j / 64] >> (j % 64) & 1;
+}
+
+static int fold_order(const void *pa, const void *pb)
+{
+	const xf_event *a = pa, *b = pb;
+	int c;
+
+	if (a->hlc != b->hlc)
+		return a->hlc < b->hlc ? -1 : 1;
+	c = strcmp(a->origin, b->origin);
+	if (c)
+		return c;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+struct id_at {
+	char id[XF_EVENT_ID_MAX + 1];
+	size_t at;
+};
+
+static int id_order(const void *a, const void *b)
+{
+	return strcmp(((const struct id_at *)a)->id, ((const struct id_at *)b)->id);
+}
+
+/* Ancestry through parents among the events held. Clocks cannot be trusted
+ * to put parents first, so the sets are widened until nothing changes: one
+ * pass and a check when they do. */
+static int ancestry(struct fold *f)
+{
+	struct id_at *ids, key;
+	size_t i, p, w;
+	bool changed = true;
+
+	if (f->n == 0)
+		return 0;
+	f->words = (f->n + 63) / 64;
+	f->ancestors = calloc(f->n * f->words, sizeof(*f->ancestors));
+	ids = calloc(f->n, sizeof(*ids));
+	if (!f->ancestors || !ids) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (i = 0; i < f->n; i++) {
+		xf_event_id(f->evs[i].origin, f->evs[i].seq, ids[i].id);
+		ids[i].at = i;
+	}
+	qsort(ids, f->n, sizeof(*ids), id_order);
+	while (changed) {
+		changed = false;
+		for (i = 0; i < f->n; i++) {
+			uint64_t *set = &f->ancestors[i * f->words];
+
+			for (p = 0; p < f->evs[i].n_parents; p++) {
+				const xf_str *parent = &f->evs[i].parents[p];
+				const struct id_at *found;
+				const uint64_t *pset;
+
+				if (parent->len > XF_EVENT_ID_MAX)
+					continue;
+				memcpy(key.id, parent->ptr, parent->len);
+				key.id[parent->len] = '\0';
+				found = bsearch(&key, ids, f->n, sizeof(*ids), id_order);
+				if (!found || found->at == i)
+					continue;
+				pset = &f->ancestors[found->at * f->words];
+				for (w = 0; w < f->words; w++) {
+					uint64_t grown = set[w] | pset[w];
+
+					if (w == found->at / 64)
+						grown |= UINT64_C(1) << (found->at % 64);
+					if (grown != set[w]) {
+						set[w] = grown;
+						changed = true;
+					}
+				}
+			}
+		}
+	}
+	free(ids);
+	return 0;
+}
+
+/* Note that event AT wrote NAME (V NULL: cleared it). */
+static int write_note(struct fold *f, size_t at, const char *name, const xf_value *v)
+{
+	struct write *w;
+	int r;
+
+	if (f->n_writes == f->cap_writes) {
+		size_t cap = f->cap_writes ? f->cap_writes * 2 : 16;
+		void *p = realloc(f->writes, cap * sizeof(*f->writes));
+
+		if (!p)
+			return -ENOMEM;
+		f->writes = p;
+		f->cap_writes = cap;
+	}
+	w = &f->writes[f->n_writes];
+	memset(w, 0, sizeof(*w));
+	w->at = at;
+	snprintf(w->value.name, sizeof(w->value.name), "%s", name);
+	xf_event_id(f->evs[at].origin, f->evs[at].seq, w->value.event);
+	r = attr_assign(&w->value, v);
+	f->n_writes++;
+	return r;
+}
+
+static int attr_set(struct fold *f, size_t at, const char *name, const xf_value *v)
+{
+	xf_entity *e = f->e;
+	xf_attr *a = (xf_attr *)xf_entity_attr(e, name);
+	int r;
+
+	/* Kinds of value a newer version may write are left unread. */
+	if (v->type != XF_VALUE_STR && v->type != XF_VALUE_INT && v->type != XF_VALUE_BOOL &&
+	    v->type != XF_VALUE_ARRAY)
 		return 0;
 	if (!a) {
 		void *p = realloc(e->attrs, (e->n_attrs + 1) * sizeof(*e->attrs));
@@ -135,41 +356,36 @@ static int attr_set(xf_entity *e, const char *name, const xf_value *v, const cha
 		memset(a, 0, sizeof(*a));
 		strcpy(a->name, name);
 	}
-	attr_clear(a);
-	a->type = v->type;
-	a->i = v->i;
-	a->b = v->b;
-	snprintf(a->event, sizeof(a->event), "%s", event);
-	if (v->type == XF_VALUE_STR)
-		return (a->str = strndup_value(v)) ? 0 : -ENOMEM;
-	if (v->type == XF_VALUE_ARRAY) {
-		a->strv = calloc(v->len + 1, sizeof(*a->strv));
-		if (!a->strv)
-			return -ENOMEM;
-		for (i = 0; i < v->len; i++) {
-			if (v->items[i].type != XF_VALUE_STR)
-				continue;
-			a->strv[a->n] = strndup_value(&v->items[i]);
-			if (!a->strv[a->n++])
-				return -ENOMEM;
-		}
-	}
-	return 0;
+	r = attr_assign(a, v);
+	xf_event_id(f->evs[at].origin, f->evs[at].seq, a->event);
+	return r < 0 ? r : write_note(f, at, name, v);
 }
 
-static void attr_remove(xf_entity *e, const char *name)
+static int attr_remove(struct fold *f, size_t at, const char *name)
 {
+	xf_entity *e = f->e;
 	xf_attr *a = (xf_attr *)xf_entity_attr(e, name);
 
-	if (!a)
-		return;
-	attr_clear(a);
-	*a = e->attrs[--e->n_attrs];
+	if (a) {
+		attr_clear(a);
+		*a = e->attrs[--e->n_attrs];
+	}
+	return write_note(f, at, name, NULL);
 }
 
-static int item_add(xf_entity *e, const char *list, const xf_value *text, const char *date,
-		    const xf_event *ev)
+static int status_set(struct fold *f, size_t at, const char *status, bool legal)
 {
+	xf_value v = { .type = XF_VALUE_STR, .s = status, .len = strlen(status) };
+
+	if (legal)
+		snprintf(f->e->status, sizeof(f->e->status), "%s", status);
+	return write_note(f, at, "status", &v);
+}
+
+static int item_add(struct fold *f, size_t at, const char *list, const xf_value *text, const char *date)
+{
+	const xf_event *ev = &f->evs[at];
+	xf_entity *e = f->e;
 	xf_item *it;
 	void *p;
 
@@ -182,7 +398,7 @@ static int item_add(xf_entity *e, const char *list, const xf_value *text, const 
 	it = &e->items[e->n_items];
 	memset(it, 0, sizeof(*it));
 	it->list = list;
-	it->text = strndup_value(text);
+	it->text = strndup(text->s, text->len);
 	if (!it->text)
 		return -ENOMEM;
 	snprintf(it->date, sizeof(it->date), "%s", date);
@@ -192,97 +408,298 @@ static int item_add(xf_entity *e, const char *list, const xf_value *text, const 
 	return 0;
 }
 
-int xf_entity_fold(xf_entity *e, const xf_event *ev)
+/* A field's name, or "" for one too long to be ours. */
+static const char *field_name(const xf_fields *fs, size_t i, char name[XF_ATTR_NAME_MAX + 1])
 {
-	const struct act *act = act_find(ev->type);
-	char event[XF_EVENT_ID_MAX + 1], date[XF_DATE_LEN + 1], name[XF_ATTR_NAME_MAX + 1];
-	xf_fields *f = NULL;
-	const xf_value *from;
-	size_t i, len;
-	int r;
+	size_t len;
+	const char *key = xf_fields_key(fs, i, &len);
 
-	if (!e || !ev || strcmp(e->id, ev->entity) != 0)
-		return -EINVAL;
+	if (len > XF_ATTR_NAME_MAX)
+		len = 0;
+	memcpy(name, key, len);
+	name[len] = '\0';
+	return name;
+}
+
+/* A resolution sets what it names whatever the state: it has seen every
+ * rival, and a person chose. */
+static int fold_resolution(struct fold *f, size_t at, const xf_fields *fs)
+{
+	char name[XF_ATTR_NAME_MAX + 1], status[XF_STATUS_MAX + 1];
+	const xf_value *clear = xf_fields_get(fs, "clear");
+	size_t i;
+	int r = 0;
+
+	xf_value_str(xf_fields_get(fs, "status"), status, sizeof(status));
+	if (status_known(f->e->kind, status))
+		r = status_set(f, at, status, true);
+	for (i = 0; r == 0 && clear && clear->type == XF_VALUE_ARRAY && i < clear->len; i++) {
+		const xf_value *c = &clear->items[i];
+
+		if (c->type == XF_VALUE_STR && c->len <= XF_ATTR_NAME_MAX) {
+			memcpy(name, c->s, c->len);
+			name[c->len] = '\0';
+			r = attr_remove(f, at, name);
+		}
+	}
+	for (i = 0; r == 0 && i < xf_fields_count(fs); i++) {
+		field_name(fs, i, name);
+		if (*name && strcmp(name, "keep") && strcmp(name, "status") && strcmp(name, "clear"))
+			r = attr_set(f, at, name, xf_fields_value(fs, i));
+	}
+	return r;
+}
+
+static bool status_in(const char *const *from, const char *status)
+{
+	size_t i;
+
+	for (i = 0; from[i]; i++)
+		if (strcmp(from[i], status) == 0)
+			return true;
+	return false;
+}
+
+static int fold_one(struct fold *f, size_t at)
+{
+	const xf_event *ev = &f->evs[at];
+	xf_entity *e = f->e;
+	const struct act *act = act_find(ev->type);
+	char date[XF_DATE_LEN + 1], name[XF_ATTR_NAME_MAX + 1];
+	xf_fields *fs = NULL;
+	const xf_value *from;
+	bool legal;
+	size_t i;
+	int r = 0;
+
 	e->n_events++;
 	if (ev->hlc > e->hlc)
 		e->hlc = ev->hlc;
-	/* Acts a newer version invented are kept in the log, not folded. */
-	if (!act || act->kind != e->kind)
+	if (xf_fields_parse(ev->body, ev->body_len, &fs) < 0)
 		return 0;
-	r = xf_fields_parse(ev->body, ev->body_len, &f);
-	if (r < 0)
-		return 0;
-	xf_event_id(ev->origin, ev->seq, event);
-	xf_value_str(xf_fields_get(f, "date"), date, sizeof(date));
-	if (act->status)
-		strcpy(e->status, act->status);
-	for (i = 0; act->clears && act->clears[i]; i++)
-		attr_remove(e, act->clears[i]);
-	if (act->list) {
-		r = item_add(e, act->list, xf_fields_get(f, "text"), date, ev);
+	if (strcmp(ev->type, RESOLVED) == 0) {
+		r = fold_resolution(f, at, fs);
 		goto cleanup;
 	}
-	from = xf_fields_get(f, "from");
+	/* Acts a newer version invented are kept in the log, not folded. */
+	if (!act || act->kind != e->kind)
+		goto cleanup;
+	xf_value_str(xf_fields_get(fs, "date"), date, sizeof(date));
+	/* A transition the state machine forbids can only arrive by merge,
+	 * from an act concurrent with the one that moved the status on: it
+	 * leaves the status as it is, and the clash shows as a conflict. */
+	legal = act->from ? status_in(act->from, e->status) : !e->status[0];
+	if (act->status)
+		r = status_set(f, at, act->status, legal);
+	for (i = 0; r == 0 && legal && act->clears && act->clears[i]; i++)
+		r = attr_remove(f, at, act->clears[i]);
+	if (r == 0 && act->list) {
+		r = item_add(f, at, act->list, xf_fields_get(fs, "text"), date);
+		goto cleanup;
+	}
+	from = xf_fields_get(fs, "from");
 	for (i = 0; from && from->type == XF_VALUE_ARRAY && i < from->len && r == 0; i++)
-		r = item_add(e, "visits", &from->items[i], date, ev);
-	for (i = 0; i < xf_fields_count(f) && r == 0; i++) {
-		const char *key = xf_fields_key(f, i, &len);
-
-		if (len > XF_ATTR_NAME_MAX)
-			continue;
-		memcpy(name, key, len);
-		name[len] = '\0';
-		if (strcmp(name, "from") == 0)
+		r = item_add(f, at, "visits", &from->items[i], date);
+	for (i = 0; i < xf_fields_count(fs) && r == 0; i++) {
+		field_name(fs, i, name);
+		if (!*name || strcmp(name, "from") == 0)
 			continue;
 		if (strcmp(name, "date") == 0) {
 			if (!act->date_attr)
 				continue;
 			strcpy(name, act->date_attr);
 		}
-		r = attr_set(e, name, xf_fields_value(f, i), event);
+		r = attr_set(f, at, name, xf_fields_value(fs, i));
 	}
 cleanup:
-	xf_fields_free(f);
+	xf_fields_free(fs);
 	return r;
 }
 
-static int fold_cb(const xf_event *ev, void *ctx)
+/* The writes of W's field that no other write of it descends from: the
+ * values still standing. They conflict when they differ. */
+static bool standing(const struct fold *f, size_t w)
 {
-	return xf_entity_fold(ctx, ev);
+	size_t o;
+
+	for (o = 0; o < f->n_writes; o++)
+		if (o != w && f->writes[o].at != f->writes[w].at &&
+		    strcmp(f->writes[o].value.name, f->writes[w].value.name) == 0 &&
+		    is_ancestor(f, f->writes[o].at, f->writes[w].at))
+			return false;
+	return true;
 }
 
-int xf_entity_load(xf_store *s, const char *id, xf_entity **out)
+static int conflict_add(xf_entity *e, const char *field, const xf_attr *rival)
 {
-	xf_entity *e = NULL;
+	xf_conflict *c = e->n_conflicts ? &e->conflicts[e->n_conflicts - 1] : NULL;
+	void *p;
+
+	if (!c || strcmp(c->field, field) != 0) {
+		p = realloc(e->conflicts, (e->n_conflicts + 1) * sizeof(*e->conflicts));
+		if (!p)
+			return -ENOMEM;
+		e->conflicts = p;
+		c = &e->conflicts[e->n_conflicts++];
+		memset(c, 0, sizeof(*c));
+		snprintf(c->field, sizeof(c->field), "%s", field);
+	}
+	p = realloc(c->rivals, (c->n + 1) * sizeof(*c->rivals));
+	if (!p)
+		return -ENOMEM;
+	c->rivals = p;
+	c->n++;
+	return attr_copy(&c->rivals[c->n - 1], rival);
+}
+
+static int find_conflicts(struct fold *f)
+{
+	bool *done = calloc(f->n_writes + 1, sizeof(*done));
+	size_t *stand = calloc(f->n_writes + 1, sizeof(*stand));
+	size_t w, o, n, k;
+	bool differ;
+	int r = 0;
+
+	if (!done || !stand) {
+		r = -ENOMEM;
+		goto cleanup;
+	}
+	for (w = 0; w < f->n_writes && r == 0; w++) {
+		const char *field = f->writes[w].value.name;
+
+		if (done[w])
+			continue;
+		n = 0;
+		differ = false;
+		for (o = w; o < f->n_writes; o++) {
+			if (strcmp(f->writes[o].value.name, field) != 0)
+				continue;
+			done[o] = true;
+			if (!standing(f, o))
+				continue;
+			if (n && !attr_same_value(&f->writes[stand[0]].value, &f->writes[o].value))
+				differ = true;
+			stand[n++] = o;
+		}
+		for (k = 0; differ && k < n && r == 0; k++)
+			r = conflict_add(f->e, field, &f->writes[stand[k]].value);
+	}
+cleanup:
+	free(done);
+	free(stand);
+	return r;
+}
+
+int xf_entity_fold(const char *id, const xf_event *evs, size_t n, xf_entity **out)
+{
+	struct fold f = { 0 };
+	size_t i;
 	int r;
 
-	if (!s || !out)
+	if (!evs && n)
 		return -EINVAL;
-	r = xf_entity_new(id, &e);
+	r = entity_new(id, &f.e);
 	if (r < 0)
 		return r;
-	r = xf_store_entity_scan(s, id, fold_cb, e);
+	f.n = n;
+	f.evs = malloc((n ? n : 1) * sizeof(*f.evs));
+	if (!f.evs) {
+		r = -ENOMEM;
+		goto cleanup;
+	}
+	if (n) {
+		memcpy(f.evs, evs, n * sizeof(*evs));
+		qsort(f.evs, n, sizeof(*f.evs), fold_order);
+	}
+	r = ancestry(&f);
+	for (i = 0; r == 0 && i < n; i++)
+		if (strcmp(f.evs[i].entity, id) != 0)
+			r = -EINVAL;
+	for (i = 0; r == 0 && i < n; i++)
+		r = fold_one(&f, i);
+	if (r == 0)
+		r = find_conflicts(&f);
+cleanup:
+	for (i = 0; i < f.n_writes; i++)
+		attr_clear(&f.writes[i].value);
+	free(f.writes);
+	free(f.ancestors);
+	free(f.evs);
 	if (r < 0) {
-		xf_entity_free(e);
+		xf_entity_free(f.e);
 		return r;
 	}
-	*out = e;
+	*out = f.e;
 	return 0;
 }
 
 int xf_entity_allows(const xf_entity *e, char kind, const char *type)
 {
 	const struct act *act = act_find(type);
-	size_t i;
 
+	if (strcmp(type, RESOLVED) == 0)
+		return e && e->n_conflicts ? 0 : e ? XF_ESTATE : -EINVAL;
 	if (!act)
 		return e ? 0 : -EINVAL; /* unknown acts are the caller's business */
 	if (!e)
 		return act->from || act->kind != kind ? -EINVAL : 0;
 	if (!act->from || act->kind != e->kind)
 		return -EINVAL;
-	for (i = 0; act->from[i]; i++)
-		if (strcmp(act->from[i], e->status) == 0)
-			return 0;
-	return XF_ESTATE;
+	return status_in(act->from, e->status) ? 0 : XF_ESTATE;
+}
+
+static int put_value(xf_body *b, const xf_attr *a)
+{
+	switch (a->type) {
+	case XF_VALUE_STR: return xf_body_put_str(b, a->name, a->str, XF_EVENT_MAX);
+	case XF_VALUE_INT: return xf_body_put_int(b, a->name, a->i);
+	case XF_VALUE_BOOL: return xf_body_put_bool(b, a->name, a->b);
+	case XF_VALUE_ARRAY:
+		return xf_body_put_strv(b, a->name, (const char *const *)a->strv, a->n, XF_EVENT_MAX);
+	default: return -EINVAL;
+	}
+}
+
+int xf_entity_resolution(const xf_entity *e, const char *keep, xf_body **out)
+{
+	const char *cleared[XF_CONFLICTS_MAX];
+	xf_body *b = NULL;
+	size_t i, j, n_cleared = 0, kept = 0;
+	int r;
+
+	if (!e || !keep || !out)
+		return -EINVAL;
+	r = xf_body_new(&b);
+	if (r == 0)
+		r = xf_body_put_str(b, "keep", keep, XF_EVENT_ID_MAX);
+	for (i = 0; r == 0 && i < e->n_conflicts; i++) {
+		const xf_conflict *c = &e->conflicts[i];
+
+		for (j = 0; j < c->n && strcmp(c->rivals[j].event, keep) != 0; j++)
+			;
+		if (j == c->n)
+			continue;
+		kept++;
+		if (c->rivals[j].type == XF_VALUE_NIL) {
+			if (n_cleared < XF_ARRAY_SIZE(cleared))
+				cleared[n_cleared++] = c->field;
+		} else if (strcmp(c->field, "status") == 0) {
+			r = xf_body_put_str(b, "status", c->rivals[j].str, XF_STATUS_MAX);
+		} else {
+			xf_attr named = c->rivals[j];
+
+			snprintf(named.name, sizeof(named.name), "%s", c->field);
+			r = put_value(b, &named);
+		}
+	}
+	if (r == 0 && n_cleared)
+		r = xf_body_put_strv(b, "clear", cleared, n_cleared, XF_ATTR_NAME_MAX);
+	if (r == 0 && kept == 0)
+		r = XF_ENOTFOUND;
+	if (r < 0) {
+		xf_body_free(b);
+		return r;
+	}
+	*out = b;
+	return 0;
 }

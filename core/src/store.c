@@ -155,7 +155,10 @@ int store_write(xf_store *s, write_fn fn, void *ctx)
 		r = txn_begin(s, 0, &txn);
 		if (r < 0)
 			return public_rc(r);
+		s->n_touched = 0;
 		r = fn(s, txn, ctx);
+		if (r == 0)
+			r = projections_refresh(s, txn);
 		if (r == 0)
 			r = txn_commit(s, txn);
 		else
@@ -249,6 +252,8 @@ static int put_event(xf_store *s, MDB_txn *txn, const xf_event *ev, bool local)
 	k = val_str(ev->entity);
 	v = (MDB_val){ 8 + on + 1 + 8, ref };
 	r = mdb_rc(mdb_put(txn, s->entities, &k, &v, 0));
+	if (r == 0)
+		r = projection_touch(s, ev->entity);
 	if (r < 0)
 		return r;
 	if (strcmp(ev->type, "node.enrolled") == 0) {
@@ -268,10 +273,8 @@ static int entity_ref_parse(const MDB_val *v, char origin[XF_NODE_ID_MAX + 1], u
 	return event_key_parse(&k, origin, seq);
 }
 
-typedef int (*txn_event_cb)(xf_store *s, MDB_txn *txn, const xf_event *ev, void *ctx);
-
-/* Walk ENTITY's events inside TXN. */
-static int entity_walk(xf_store *s, MDB_txn *txn, const char *entity, txn_event_cb cb, void *ctx)
+/* Walk ENTITY's events inside TXN, in fold order. */
+int entity_walk(xf_store *s, MDB_txn *txn, const char *entity, txn_event_cb cb, void *ctx)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k = val_str(entity), v, ev_bytes;
@@ -302,86 +305,46 @@ static int entity_walk(xf_store *s, MDB_txn *txn, const char *entity, txn_event_
 	return r == MDB_NOTFOUND ? 0 : r;
 }
 
-/* What an append needs to know of the entity it adds to: its heads (its
- * events no other event of it names as a parent) and its current state. */
-struct entity_now {
-	size_t n_ids, n_refs, cap_ids, cap_refs;
-	char (*ids)[XF_EVENT_ID_MAX + 1];
-	char (*refs)[XF_EVENT_ID_MAX + 1];
-	xf_entity *state;
-};
-
-static int push_id(char (**list)[XF_EVENT_ID_MAX + 1], size_t *n, size_t *cap, const char *id)
-{
-	if (*n == *cap) {
-		size_t cap2 = *cap ? *cap * 2 : 16;
-		void *p = realloc(*list, cap2 * sizeof(**list));
-
-		if (!p)
-			return -ENOMEM;
-		*list = p;
-		*cap = cap2;
-	}
-	snprintf((*list)[(*n)++], XF_EVENT_ID_MAX + 1, "%s", id);
-	return 0;
-}
-
-static int entity_now_add(xf_store *s, MDB_txn *txn, const xf_event *ev, void *vctx)
-{
-	struct entity_now *h = vctx;
-	char id[XF_EVENT_ID_MAX + 1];
-	size_t i;
-	int r;
-
-	(void)s, (void)txn;
-	for (i = 0; i < ev->n_parents; i++) {
-		snprintf(id, sizeof(id), "%.*s", (int)ev->parents[i].len, ev->parents[i].ptr);
-		r = push_id(&h->refs, &h->n_refs, &h->cap_refs, id);
-		if (r < 0)
-			return r;
-	}
-	xf_event_id(ev->origin, ev->seq, id);
-	r = push_id(&h->ids, &h->n_ids, &h->cap_ids, id);
-	if (r < 0)
-		return r;
-	return xf_entity_fold(h->state, ev);
-}
-
 /* Check that EV's act is allowed in its entity's state, and make the
- * entity's heads EV's parents: how a later fold tells concurrent edits
- * from sequential ones without trusting clocks. */
+ * entity's heads (its events no other event of it names as a parent) EV's
+ * parents: how a later fold tells concurrent edits from sequential ones
+ * without trusting clocks. */
 static int entity_prepare(xf_store *s, MDB_txn *txn, xf_event *ev, char parents[][XF_EVENT_ID_MAX + 1])
 {
-	struct entity_now h = { 0 };
-	size_t i, j;
+	entity_events h;
+	xf_entity *state = NULL;
+	char id[XF_EVENT_ID_MAX + 1];
+	size_t i, j, p;
 	int r;
 
-	r = xf_entity_new(ev->entity, &h.state);
-	if (r < 0)
-		return r;
-	r = entity_walk(s, txn, ev->entity, entity_now_add, &h);
-	if (r == 0 && h.n_ids == 0)
+	r = entity_collect(s, txn, ev->entity, &h);
+	if (r == 0 && h.n == 0)
 		r = XF_ENOTFOUND;
 	if (r == 0)
-		r = xf_entity_allows(h.state, h.state->kind, ev->type);
+		r = xf_entity_fold(ev->entity, h.evs, h.n, &state);
+	if (r == 0)
+		r = xf_entity_allows(state, state->kind, ev->type);
 	ev->n_parents = 0;
-	for (i = 0; r == 0 && i < h.n_ids; i++) {
-		for (j = 0; j < h.n_refs; j++)
-			if (strcmp(h.ids[i], h.refs[j]) == 0)
-				break;
-		if (j < h.n_refs)
+	for (i = 0; r == 0 && i < h.n; i++) {
+		bool named = false;
+
+		xf_event_id(h.evs[i].origin, h.evs[i].seq, id);
+		for (j = 0; j < h.n && !named; j++)
+			for (p = 0; p < h.evs[j].n_parents && !named; p++)
+				named = h.evs[j].parents[p].len == strlen(id) &&
+					memcmp(h.evs[j].parents[p].ptr, id, strlen(id)) == 0;
+		if (named)
 			continue;
 		if (ev->n_parents == XF_PARENTS_MAX) {
 			r = XF_ETOOBIG;
 			break;
 		}
-		strcpy(parents[ev->n_parents], h.ids[i]);
-		ev->parents[ev->n_parents] = (xf_str){ parents[ev->n_parents], strlen(h.ids[i]) };
+		strcpy(parents[ev->n_parents], id);
+		ev->parents[ev->n_parents] = (xf_str){ parents[ev->n_parents], strlen(id) };
 		ev->n_parents++;
 	}
-	xf_entity_free(h.state);
-	free(h.ids);
-	free(h.refs);
+	xf_entity_free(state);
+	free(h.evs);
 	return r;
 }
 
@@ -1271,6 +1234,8 @@ static int open_dbis(xf_store *s, MDB_txn *txn)
 		{ "feeds", offsetof(xf_store, feeds), 0 },
 		{ "state", offsetof(xf_store, state), 0 },
 		{ "meta", offsetof(xf_store, meta), 0 },
+		{ "projections", offsetof(xf_store, projections), 0 },
+		{ "conflicted", offsetof(xf_store, conflicted), 0 },
 	};
 	size_t i;
 	int r;
@@ -1337,6 +1302,7 @@ cleanup:
 	pthread_rwlock_destroy(&s->resize_lock);
 	pthread_mutex_destroy(&s->group_lock);
 	pthread_cond_destroy(&s->group_done);
+	free(s->touched);
 	free(s);
 	return public_rc(r);
 }
@@ -1398,6 +1364,7 @@ void xf_store_close(xf_store *s)
 	pthread_rwlock_destroy(&s->resize_lock);
 	pthread_mutex_destroy(&s->group_lock);
 	pthread_cond_destroy(&s->group_done);
+	free(s->touched);
 	free(s);
 }
 

@@ -11,6 +11,8 @@
  *   feeds       feed \0 pos(be64)            -> origin \0 seq(be64)
  *   state       key                          -> value (sync cursors, receipts)
  *   meta        "schema" | "node" | "hlc" | "feed:NAME" -> value
+ *   projections entity                       -> the projection's stored form (projcodec.c)
+ *   conflicted  entity                       -> "" while the entity is in conflict
  *
  * The entity index sorts an entity's events by (hlc, origin, seq), the
  * order in which projections fold them. */
@@ -28,6 +30,7 @@
 struct xf_store {
 	MDB_env *env;
 	MDB_dbi events, heads, entities, forks, quarantine, peers, feeds, state, meta;
+	MDB_dbi projections, conflicted;
 	char node[XF_NODE_ID_MAX + 1];
 	/* Growing the map needs every transaction of this process closed:
 	 * transactions hold it shared, growth exclusively. */
@@ -39,6 +42,11 @@ struct xf_store {
 	pthread_cond_t group_done;
 	struct ingest_ctx *group_queue;
 	bool group_busy;
+	/* The entities the write transaction under way added events to; their
+	 * projections are refreshed before it commits. Only the writer, who
+	 * holds LMDB's write lock, touches this. */
+	char (*touched)[XF_ENTITY_ID_MAX + 1];
+	size_t n_touched, cap_touched;
 };
 
 /* What this node holds of one origin's chain. A sparse origin is one this
@@ -72,6 +80,22 @@ int store_read(xf_store *s, write_fn fn, void *ctx);
  * MAX bytes), in order, once per key. */
 typedef int (*key_fn)(xf_store *s, MDB_txn *txn, const char *key, void *ctx);
 int walk_keys(xf_store *s, MDB_txn *txn, MDB_dbi dbi, size_t max, key_fn fn, void *ctx);
+
+/* An entity's events in fold order, as views borrowed from the
+ * transaction they were read in; free(evs) when done. */
+typedef struct entity_events {
+	xf_event *evs;
+	size_t n, cap;
+} entity_events;
+
+typedef int (*txn_event_cb)(xf_store *s, MDB_txn *txn, const xf_event *ev, void *ctx);
+int entity_walk(xf_store *s, MDB_txn *txn, const char *entity, txn_event_cb cb, void *ctx);
+int entity_collect(xf_store *s, MDB_txn *txn, const char *entity, entity_events *out);
+
+/* Note that ENTITY gained an event in this write transaction; fold every
+ * entity so noted afresh into its stored projection (projstore.c). */
+int projection_touch(xf_store *s, const char *entity);
+int projections_refresh(xf_store *s, MDB_txn *txn);
 
 int meta_get_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t *out);
 int meta_put_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t value);

@@ -1,11 +1,16 @@
-/* Projections: the state of one visit, letter, case or risk, folded from
- * its events in (hlc, origin, seq) order. The fold is a pure function of
- * the set of events, so every node holding the same events shows the same
- * state.
+/* Projections: the state of one visit, letter, case or risk, a pure
+ * function of the set of its events, so every node holding the same
+ * events shows the same state whatever order they arrived in. The store
+ * keeps each entity's projection and refreshes it in the transaction that
+ * adds one of its events. The rules are in core/MERGE.md:
  *
  * Fields set by an act (title, leader, due, outcome, ...) are attributes:
- * the last act in fold order that sets one wins. Notes, dispatches and
- * the visits or letters a case was opened from accumulate as items. */
+ * the last writer in (hlc, origin, seq) order wins. Notes, dispatches and
+ * the visits or letters a case was opened from accumulate as items. The
+ * status follows the state machine in that order. Two writes of one field
+ * or of the status that are concurrent (neither event has the other among
+ * its ancestors through parents) and differ are a conflict, listed with
+ * every competing value until an event that has seen them all settles it. */
 #ifndef XF_PROJECT_H
 #define XF_PROJECT_H
 
@@ -19,6 +24,8 @@
 
 #define XF_ATTR_NAME_MAX 24
 #define XF_STATUS_MAX 15
+/* A resolution names at most this many fields (a body holds 32). */
+#define XF_CONFLICTS_MAX 24
 
 typedef struct xf_attr {
 	char name[XF_ATTR_NAME_MAX + 1];
@@ -39,6 +46,15 @@ typedef struct xf_item {
 	char event[XF_EVENT_ID_MAX + 1];
 } xf_item;
 
+/* A field written concurrently to different values: each rival is one
+ * competing write, its value and event (type XF_VALUE_NIL: the write
+ * cleared the field), in fold order; the last is the one that shows. */
+typedef struct xf_conflict {
+	char field[XF_ATTR_NAME_MAX + 1]; /* an attribute, or "status" */
+	xf_attr *rivals;
+	size_t n;
+} xf_conflict;
+
 typedef struct xf_entity {
 	char id[XF_ENTITY_ID_MAX + 1];
 	char kind;             /* 'V' visit, 'L' letter, 'C' case, 'R' risk, 'N' node */
@@ -50,17 +66,42 @@ typedef struct xf_entity {
 	size_t n_attrs;
 	xf_item *items;
 	size_t n_items;
+	xf_conflict *conflicts;
+	size_t n_conflicts;
 } xf_entity;
 
-/* Fold the events of entity ID held in S. The caller frees *out with
- * xf_entity_free(). XF_ENOTFOUND if S holds no event of ID. */
+/* The projection of entity ID as the store keeps it. The caller frees
+ * *out with xf_entity_free(). XF_ENOTFOUND if S holds no event of ID. */
 int xf_entity_load(xf_store *s, const char *id, xf_entity **out);
 void xf_entity_free(xf_entity *e);
 
-/* An empty projection of entity ID, and one event folded into it; the two
- * pieces of xf_entity_load() for callers that hold events already. */
-int xf_entity_new(const char *id, xf_entity **out);
-int xf_entity_fold(xf_entity *e, const xf_event *ev);
+/* Fold the N events EVS (views, in any order) of entity ID into *out, to
+ * be freed with xf_entity_free(). The events are only read. */
+int xf_entity_fold(const char *id, const xf_event *evs, size_t n, xf_entity **out);
+
+/* The canonical encoding of a projection, the bytes the store keeps and
+ * digests: equal projections encode to equal bytes. *out is the caller's
+ * to free(). */
+int xf_entity_encode(const xf_entity *e, uint8_t **out, size_t *len);
+/* XF_ECORRUPT if BYTES is not such an encoding. */
+int xf_entity_decode(const uint8_t *bytes, size_t len, xf_entity **out);
+
+/* Re-derive every projection in S from the log, in one transaction.
+ * REPORT, if not NULL, says how many entities were folded and how many of
+ * their stored projections differed (and were replaced). */
+typedef struct xf_rebuild_report {
+	size_t entities;
+	size_t differed;
+} xf_rebuild_report;
+int xf_store_rebuild(xf_store *s, xf_rebuild_report *report);
+
+/* BLAKE2b-256 over every stored projection in entity order: two nodes
+ * holding the same events have the same digest. */
+int xf_store_digest(xf_store *s, uint8_t digest[XF_HASH_BYTES]);
+
+/* Call CB with the id of each entity in conflict, in id order; a non-zero
+ * return from CB stops the walk and is returned. */
+int xf_store_conflicts(xf_store *s, int (*cb)(const char *entity, void *ctx), void *ctx);
 
 /* The attribute NAME, or NULL. */
 const xf_attr *xf_entity_attr(const xf_entity *e, const char *name);
@@ -70,5 +111,13 @@ const xf_attr *xf_entity_attr(const xf_entity *e, const char *name);
  * one, resolving a resolved risk, ...), -EINVAL if TYPE does not apply to
  * E's kind. E is NULL for an entity about to be created, of KIND. */
 int xf_entity_allows(const xf_entity *e, char kind, const char *type);
+
+/* The body of a "conflict.resolved" event that keeps, in every conflict of
+ * E where the event KEEP (an "origin:seq" id) is a rival, KEEP's value.
+ * Appended with the entity's heads as parents, it has seen every rival,
+ * so the conflicts it settles are gone on every node that holds it.
+ * XF_ENOTFOUND if KEEP is a rival in no conflict of E. The caller frees
+ * *out with xf_body_free(). */
+int xf_entity_resolution(const xf_entity *e, const char *keep, xf_body **out);
 
 #endif

@@ -1,0 +1,295 @@
+/* Projections kept in the store: each entity's, refreshed in the write
+ * transaction that adds one of its events, so a projection never differs
+ * from its events as committed. A late event with an earlier clock
+ * re-folds its own entity and nothing else. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "store_impl.h"
+#include "xf/error.h"
+#include "xf/project.h"
+
+int projection_touch(xf_store *s, const char *entity)
+{
+	if (s->n_touched == s->cap_touched) {
+		size_t cap = s->cap_touched ? s->cap_touched * 2 : 64;
+		void *p = realloc(s->touched, cap * sizeof(*s->touched));
+
+		if (!p)
+			return -ENOMEM;
+		s->touched = p;
+		s->cap_touched = cap;
+	}
+	snprintf(s->touched[s->n_touched++], XF_ENTITY_ID_MAX + 1, "%s", entity);
+	return 0;
+}
+
+static int collect_event(xf_store *s, MDB_txn *txn, const xf_event *ev, void *vctx)
+{
+	entity_events *c = vctx;
+
+	(void)s, (void)txn;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		void *p = realloc(c->evs, cap * sizeof(*c->evs));
+
+		if (!p)
+			return -ENOMEM;
+		c->evs = p;
+		c->cap = cap;
+	}
+	c->evs[c->n++] = *ev;
+	return 0;
+}
+
+int entity_collect(xf_store *s, MDB_txn *txn, const char *entity, entity_events *out)
+{
+	memset(out, 0, sizeof(*out));
+	return entity_walk(s, txn, entity, collect_event, out);
+}
+
+/* Fold ENTITY afresh and store the result; *DIFFERED, if not NULL, says
+ * whether it differs from what was stored. An entity with no events left
+ * has no projection. */
+static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool *differed)
+{
+	MDB_val k = val_str(entity), v, old;
+	entity_events evs;
+	xf_entity *e = NULL;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int r;
+
+	r = entity_collect(s, txn, entity, &evs);
+	if (r == 0 && evs.n)
+		r = xf_entity_fold(entity, evs.evs, evs.n, &e);
+	if (r == 0 && e)
+		r = xf_entity_encode(e, &bytes, &len);
+	if (r < 0)
+		goto cleanup;
+	if (differed) {
+		r = mdb_rc(mdb_get(txn, s->projections, &k, &old));
+		if (r < 0 && r != MDB_NOTFOUND)
+			goto cleanup;
+		*differed = r == MDB_NOTFOUND ? e != NULL
+					      : !e || old.mv_size != len || memcmp(old.mv_data, bytes, len) != 0;
+	}
+	if (e) {
+		v = (MDB_val){ len, bytes };
+		r = mdb_rc(mdb_put(txn, s->projections, &k, &v, 0));
+	} else {
+		r = mdb_rc(mdb_del(txn, s->projections, &k, NULL));
+	}
+	if (r < 0 && r != MDB_NOTFOUND)
+		goto cleanup;
+	v = (MDB_val){ 0, "" };
+	if (e && e->n_conflicts)
+		r = mdb_rc(mdb_put(txn, s->conflicted, &k, &v, 0));
+	else
+		r = mdb_rc(mdb_del(txn, s->conflicted, &k, NULL));
+	if (r == MDB_NOTFOUND)
+		r = 0;
+cleanup:
+	free(bytes);
+	free(evs.evs);
+	xf_entity_free(e);
+	return r;
+}
+
+static int touched_order(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int projections_refresh(xf_store *s, MDB_txn *txn)
+{
+	size_t i;
+	int r = 0;
+
+	if (s->n_touched == 0)
+		return 0;
+	qsort(s->touched, s->n_touched, sizeof(*s->touched), touched_order);
+	for (i = 0; i < s->n_touched && r == 0; i++)
+		if (i == 0 || strcmp(s->touched[i], s->touched[i - 1]) != 0)
+			r = projection_update(s, txn, s->touched[i], NULL);
+	s->n_touched = 0;
+	return r;
+}
+
+struct load_ctx {
+	const char *id;
+	xf_entity *e;
+};
+
+static int load_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct load_ctx *c = vctx;
+	MDB_val k = val_str(c->id), v;
+	int r;
+
+	r = mdb_rc(mdb_get(txn, s->projections, &k, &v));
+	if (r == MDB_NOTFOUND)
+		return XF_ENOTFOUND;
+	if (r < 0)
+		return r;
+	return xf_entity_decode(v.mv_data, v.mv_size, &c->e);
+}
+
+int xf_entity_load(xf_store *s, const char *id, xf_entity **out)
+{
+	struct load_ctx c = { id, NULL };
+	int r;
+
+	if (!s || !id || !*id || strlen(id) > XF_ENTITY_ID_MAX || !out)
+		return -EINVAL;
+	r = store_read(s, load_txn, &c);
+	if (r < 0)
+		return r;
+	*out = c.e;
+	return 0;
+}
+
+struct rebuild_ctx {
+	xf_rebuild_report report;
+	char (*gone)[XF_ENTITY_ID_MAX + 1];
+	size_t n_gone, cap_gone;
+};
+
+static int rebuild_one(xf_store *s, MDB_txn *txn, const char *entity, void *vctx)
+{
+	struct rebuild_ctx *c = vctx;
+	bool differed;
+	int r;
+
+	r = projection_update(s, txn, entity, &differed);
+	if (r < 0)
+		return r;
+	c->report.entities++;
+	c->report.differed += differed;
+	return 0;
+}
+
+/* A projection whose entity has no events: noted, dropped after the walk. */
+static int note_orphan(xf_store *s, MDB_txn *txn, const char *entity, void *vctx)
+{
+	struct rebuild_ctx *c = vctx;
+	MDB_val k = val_str(entity), v;
+	int r = mdb_rc(mdb_get(txn, s->entities, &k, &v));
+
+	if (r != MDB_NOTFOUND)
+		return r;
+	if (c->n_gone == c->cap_gone) {
+		size_t cap = c->cap_gone ? c->cap_gone * 2 : 16;
+		void *p = realloc(c->gone, cap * sizeof(*c->gone));
+
+		if (!p)
+			return -ENOMEM;
+		c->gone = p;
+		c->cap_gone = cap;
+	}
+	snprintf(c->gone[c->n_gone++], XF_ENTITY_ID_MAX + 1, "%s", entity);
+	return 0;
+}
+
+static int rebuild_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	struct rebuild_ctx *c = vctx;
+	size_t i;
+	int r;
+
+	c->report = (xf_rebuild_report){ 0 };
+	c->n_gone = 0;
+	r = walk_keys(s, txn, s->projections, XF_ENTITY_ID_MAX, note_orphan, c);
+	for (i = 0; r == 0 && i < c->n_gone; i++) {
+		r = projection_update(s, txn, c->gone[i], NULL);
+		c->report.differed++;
+	}
+	if (r == 0)
+		r = walk_keys(s, txn, s->entities, XF_ENTITY_ID_MAX, rebuild_one, c);
+	return r;
+}
+
+int xf_store_rebuild(xf_store *s, xf_rebuild_report *report)
+{
+	struct rebuild_ctx c = { 0 };
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	r = store_write(s, rebuild_txn, &c);
+	free(c.gone);
+	if (r == 0 && report)
+		*report = c.report;
+	return r;
+}
+
+static int digest_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	crypto_generichash_state *h = vctx;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t len[8];
+	int r;
+
+	r = mdb_rc(mdb_cursor_open(txn, s->projections, &cur));
+	if (r < 0)
+		return r;
+	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+	while (r == 0) {
+		be64_put(len, k.mv_size);
+		crypto_generichash_update(h, len, sizeof(len));
+		crypto_generichash_update(h, k.mv_data, k.mv_size);
+		be64_put(len, v.mv_size);
+		crypto_generichash_update(h, len, sizeof(len));
+		crypto_generichash_update(h, v.mv_data, v.mv_size);
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+	}
+	mdb_cursor_close(cur);
+	return r == MDB_NOTFOUND ? 0 : r;
+}
+
+int xf_store_digest(xf_store *s, uint8_t digest[XF_HASH_BYTES])
+{
+	crypto_generichash_state h;
+	int r;
+
+	if (!s || !digest)
+		return -EINVAL;
+	if ((r = xf_crypto_init()) < 0)
+		return r;
+	crypto_generichash_init(&h, NULL, 0, XF_HASH_BYTES);
+	r = store_read(s, digest_txn, &h);
+	if (r == 0)
+		crypto_generichash_final(&h, digest, XF_HASH_BYTES);
+	return r;
+}
+
+struct conflicts_ctx {
+	int (*cb)(const char *entity, void *ctx);
+	void *ctx;
+};
+
+static int conflicted_key(xf_store *s, MDB_txn *txn, const char *entity, void *vctx)
+{
+	struct conflicts_ctx *c = vctx;
+
+	(void)s, (void)txn;
+	return c->cb(entity, c->ctx);
+}
+
+static int conflicts_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	return walk_keys(s, txn, s->conflicted, XF_ENTITY_ID_MAX, conflicted_key, vctx);
+}
+
+int xf_store_conflicts(xf_store *s, int (*cb)(const char *entity, void *ctx), void *ctx)
+{
+	struct conflicts_ctx c = { cb, ctx };
+
+	if (!s || !cb)
+		return -EINVAL;
+	return store_read(s, conflicts_txn, &c);
+}
