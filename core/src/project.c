@@ -216,6 +216,7 @@ struct fold {
 	xf_entity *e;
 	xf_event *evs;
 	size_t n;
+	size_t *parent_at;   /* XF_PARENTS_MAX per event: index of each parent held */
 	size_t words;        /* of one ancestor bit set */
 	uint64_t *ancestors; /* n bit sets: bit j of set i when event j is an ancestor of event i */
 	struct write {
@@ -253,21 +254,17 @@ static int id_order(const void *a, const void *b)
 	return strcmp(((const struct id_at *)a)->id, ((const struct id_at *)b)->id);
 }
 
-/* Ancestry through parents among the events held. Clocks cannot be trusted
- * to put parents first, so the sets are widened until nothing changes: one
- * pass and a check when they do. */
-static int ancestry(struct fold *f)
-{
-	struct id_at *ids, key;
-	size_t i, p, w;
-	bool changed = true;
+#define NO_PARENT SIZE_MAX
 
-	if (f->n == 0)
-		return 0;
-	f->words = (f->n + 63) / 64;
-	f->ancestors = calloc(f->n * f->words, sizeof(*f->ancestors));
-	ids = calloc(f->n, sizeof(*ids));
-	if (!f->ancestors || !ids) {
+/* Each event's parents as indexes into f->evs; NO_PARENT for a parent not
+ * held (it may arrive later, and the entity is then folded again). */
+static int resolve_parents(struct fold *f)
+{
+	struct id_at *ids = calloc(f->n, sizeof(*ids)), key;
+	size_t i, p;
+
+	f->parent_at = malloc(f->n * XF_PARENTS_MAX * sizeof(*f->parent_at));
+	if (!ids || !f->parent_at) {
 		free(ids);
 		return -ENOMEM;
 	}
@@ -276,29 +273,122 @@ static int ancestry(struct fold *f)
 		ids[i].at = i;
 	}
 	qsort(ids, f->n, sizeof(*ids), id_order);
+	for (i = 0; i < f->n; i++) {
+		for (p = 0; p < XF_PARENTS_MAX; p++) {
+			const xf_str *parent = &f->evs[i].parents[p];
+			const struct id_at *found = NULL;
+
+			if (p < f->evs[i].n_parents && parent->len <= XF_EVENT_ID_MAX) {
+				memcpy(key.id, parent->ptr, parent->len);
+				key.id[parent->len] = '\0';
+				found = bsearch(&key, ids, f->n, sizeof(*ids), id_order);
+			}
+			f->parent_at[i * XF_PARENTS_MAX + p] = found && found->at != i ? found->at : NO_PARENT;
+		}
+	}
+	free(ids);
+	return 0;
+}
+
+/* Put the events (sorted by (hlc, origin, seq)) in causal order: an event
+ * after every parent held, ties going to the least (hlc, origin, seq). A
+ * clock days ahead thus cannot put an event after one that answered it.
+ * Events in a parent cycle, which only forged events can make, go last
+ * in clock order. */
+static int causal_order(struct fold *f)
+{
+	size_t edges = f->n * XF_PARENTS_MAX;
+	size_t *waiting = calloc(f->n, sizeof(*waiting)), *order = malloc(f->n * sizeof(*order));
+	size_t *first_child = calloc(f->n + 1, sizeof(*first_child)), *children = malloc(edges * sizeof(*children));
+	size_t *parents = malloc(edges * sizeof(*parents));
+	bool *placed = calloc(f->n, sizeof(*placed));
+	xf_event *evs = malloc(f->n * sizeof(*evs));
+	size_t i, e, c, n = 0, from = 0;
+	int r = 0;
+
+	if (!waiting || !order || !first_child || !children || !parents || !placed || !evs) {
+		r = -ENOMEM;
+		goto cleanup;
+	}
+	/* Each event's children, contiguous: those of i at
+	 * children[first_child[i] .. first_child[i + 1]). */
+	for (e = 0; e < edges; e++)
+		if (f->parent_at[e] != NO_PARENT) {
+			waiting[e / XF_PARENTS_MAX]++;
+			first_child[f->parent_at[e] + 1]++;
+		}
+	for (i = 0; i < f->n; i++)
+		first_child[i + 1] += first_child[i];
+	memcpy(parents, first_child, f->n * sizeof(*parents)); /* fill positions */
+	for (e = 0; e < edges; e++)
+		if (f->parent_at[e] != NO_PARENT)
+			children[parents[f->parent_at[e]]++] = e / XF_PARENTS_MAX;
+	while (n < f->n) {
+		for (i = from; i < f->n && (placed[i] || waiting[i]); i++)
+			;
+		if (i == f->n) /* a cycle: take the least left */
+			for (i = from; placed[i]; i++)
+				;
+		placed[i] = true;
+		order[n++] = i;
+		for (c = first_child[i]; c < first_child[i + 1]; c++)
+			if (waiting[children[c]])
+				waiting[children[c]]--;
+		while (from < f->n && placed[from])
+			from++;
+	}
+	/* Rearrange the events and renumber their parents. */
+	for (i = 0; i < f->n; i++) {
+		evs[i] = f->evs[order[i]];
+		waiting[order[i]] = i; /* now: old index -> new */
+	}
+	for (e = 0; e < edges; e++) {
+		size_t old = f->parent_at[order[e / XF_PARENTS_MAX] * XF_PARENTS_MAX + e % XF_PARENTS_MAX];
+
+		parents[e] = old == NO_PARENT ? NO_PARENT : waiting[old];
+	}
+	memcpy(f->evs, evs, f->n * sizeof(*evs));
+	memcpy(f->parent_at, parents, edges * sizeof(*parents));
+cleanup:
+	free(waiting);
+	free(order);
+	free(first_child);
+	free(children);
+	free(parents);
+	free(placed);
+	free(evs);
+	return r;
+}
+
+/* Ancestry through parents among the events held, built in causal order
+ * so that each parent's set is complete before its children read it (a
+ * second pass confirms; more only after a forged cycle). */
+static int ancestry(struct fold *f)
+{
+	size_t i, p, w;
+	bool changed = true;
+
+	f->words = (f->n + 63) / 64;
+	f->ancestors = calloc(f->n * f->words, sizeof(*f->ancestors));
+	if (!f->ancestors)
+		return -ENOMEM;
 	while (changed) {
 		changed = false;
 		for (i = 0; i < f->n; i++) {
 			uint64_t *set = &f->ancestors[i * f->words];
 
-			for (p = 0; p < f->evs[i].n_parents; p++) {
-				const xf_str *parent = &f->evs[i].parents[p];
-				const struct id_at *found;
+			for (p = 0; p < XF_PARENTS_MAX; p++) {
+				size_t at = f->parent_at[i * XF_PARENTS_MAX + p];
 				const uint64_t *pset;
 
-				if (parent->len > XF_EVENT_ID_MAX)
+				if (at == NO_PARENT)
 					continue;
-				memcpy(key.id, parent->ptr, parent->len);
-				key.id[parent->len] = '\0';
-				found = bsearch(&key, ids, f->n, sizeof(*ids), id_order);
-				if (!found || found->at == i)
-					continue;
-				pset = &f->ancestors[found->at * f->words];
+				pset = &f->ancestors[at * f->words];
 				for (w = 0; w < f->words; w++) {
 					uint64_t grown = set[w] | pset[w];
 
-					if (w == found->at / 64)
-						grown |= UINT64_C(1) << (found->at % 64);
+					if (w == at / 64)
+						grown |= UINT64_C(1) << (at % 64);
 					if (grown != set[w]) {
 						set[w] = grown;
 						changed = true;
@@ -307,7 +397,6 @@ static int ancestry(struct fold *f)
 			}
 		}
 	}
-	free(ids);
 	return 0;
 }
 
@@ -611,10 +700,15 @@ int xf_entity_fold(const char *id, const xf_event *evs, size_t n, xf_entity **ou
 		memcpy(f.evs, evs, n * sizeof(*evs));
 		qsort(f.evs, n, sizeof(*f.evs), fold_order);
 	}
-	r = ancestry(&f);
-	for (i = 0; r == 0 && i < n; i++)
+	for (i = 0; i < n; i++)
 		if (strcmp(f.evs[i].entity, id) != 0)
 			r = -EINVAL;
+	if (r == 0 && n)
+		r = resolve_parents(&f);
+	if (r == 0 && n)
+		r = causal_order(&f);
+	if (r == 0 && n)
+		r = ancestry(&f);
 	for (i = 0; r == 0 && i < n; i++)
 		r = fold_one(&f, i);
 	if (r == 0)
@@ -624,6 +718,7 @@ cleanup:
 		attr_clear(&f.writes[i].value);
 	free(f.writes);
 	free(f.ancestors);
+	free(f.parent_at);
 	free(f.evs);
 	if (r < 0) {
 		xf_entity_free(f.e);

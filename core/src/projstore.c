@@ -109,8 +109,10 @@ int projections_refresh(xf_store *s, MDB_txn *txn)
 	size_t i;
 	int r = 0;
 
-	if (s->n_touched == 0)
+	if (s->n_touched == 0 || s->projections_off) {
+		s->n_touched = 0;
 		return 0;
+	}
 	qsort(s->touched, s->n_touched, sizeof(*s->touched), touched_order);
 	for (i = 0; i < s->n_touched && r == 0; i++)
 		if (i == 0 || strcmp(s->touched[i], s->touched[i - 1]) != 0)

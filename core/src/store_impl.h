@@ -47,6 +47,9 @@ struct xf_store {
 	 * holds LMDB's write lock, touches this. */
 	char (*touched)[XF_ENTITY_ID_MAX + 1];
 	size_t n_touched, cap_touched;
+	/* Set only by tests/bench/bench_project.c, to measure what keeping
+	 * projections costs; nothing else may, or they go stale. */
+	bool projections_off;
 };
 
 /* What this node holds of one origin's chain. A sparse origin is one this

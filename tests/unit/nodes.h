@@ -1,5 +1,6 @@
 /* Test nodes: a store and its key in a directory of the test's own, as
- * test_store and test_sync both need them. Include after unit.h. */
+ * test_store, test_sync and test_merge need them, and in-process sync
+ * between them. Include after unit.h. */
 #ifndef XF_TESTS_NODES_H
 #define XF_TESTS_NODES_H
 
@@ -7,6 +8,7 @@
 
 #include "xf/body.h"
 #include "xf/store.h"
+#include "xf/sync.h"
 
 #define WALL 1717000000000ull /* 2024-05-29, a fixed clock for every test */
 
@@ -68,6 +70,65 @@ static inline int enrol(struct node *on, const struct node *peer, const char *re
 	r = xf_store_append(on->store, on->key, &d, 1, WALL, NULL);
 	xf_body_free(body);
 	return r;
+}
+
+/* UP takes CHILD as a village ("child") or a township ("township"); CHILD
+ * takes UP as its upstream. */
+static inline void link_nodes(struct node *up, struct node *child, const char *relation)
+{
+	assert_rc(enrol(up, child, relation), 0);
+	assert_rc(enrol(child, up, "upstream"), 0);
+}
+
+struct round {
+	xf_sync_push push;
+	xf_sync_stats served, applied;
+	size_t req_len, resp_len;
+};
+
+/* One sync of CHILD with UP, as xinfangd does it, but in process, with
+ * each side's wall clock given. */
+static inline int sync_round_at(struct node *child, uint64_t child_wall, struct node *up, uint64_t up_wall,
+				struct round *rd)
+{
+	xf_buf req = { 0 }, resp = { 0 };
+	int r;
+
+	memset(rd, 0, sizeof(*rd));
+	assert_rc(xf_sync_request(child->store, "test/1", &req, &rd->push), 0);
+	rd->req_len = req.len;
+	r = xf_sync_serve(up->store, up->key, child->id, req.data, req.len, up_wall, &resp, &rd->served);
+	if (r == 0) {
+		rd->resp_len = resp.len;
+		r = xf_sync_apply(child->store, &rd->push, resp.data, resp.len, child_wall, &rd->applied);
+	}
+	xf_buf_dispose(&req);
+	xf_buf_dispose(&resp);
+	return r;
+}
+
+static inline int sync_round(struct node *child, struct node *up, struct round *rd)
+{
+	return sync_round_at(child, WALL, up, WALL, rd);
+}
+
+/* Sync until nothing is left to push or pull; the number of rounds. */
+static inline size_t sync_all_at(struct node *child, uint64_t child_wall, struct node *up, uint64_t up_wall)
+{
+	struct round rd;
+	size_t rounds = 0;
+
+	do {
+		assert_rc(sync_round_at(child, child_wall, up, up_wall, &rd), 0);
+		assert_int_equal(rd.applied.rejected, 0);
+		assert_true(++rounds < 20);
+	} while (rd.applied.more);
+	return rounds;
+}
+
+static inline size_t sync_all(struct node *child, struct node *up)
+{
+	return sync_all_at(child, WALL, up, WALL);
 }
 
 #endif

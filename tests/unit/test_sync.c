@@ -58,14 +58,6 @@ static struct node *node_init(struct fixture *f, size_t i, const char *id, const
 	return &f->n[i];
 }
 
-/* UP takes CHILD as a village ("child") or a township ("township"); CHILD
- * takes UP as its upstream. */
-static void link_nodes(struct node *up, struct node *child, const char *relation)
-{
-	assert_rc(enrol(up, child, relation), 0);
-	assert_rc(enrol(child, up, "upstream"), 0);
-}
-
 /* Open COUNT new cases on N; their ids into IDS (COUNT entries) if not
  * NULL. */
 static void open_cases(struct node *n, size_t count, char (*ids)[XF_ENTITY_ID_MAX + 1])
@@ -271,45 +263,6 @@ static void keys_dispose(struct keys *k)
 }
 
 /* ---- driving the protocol ---- */
-
-struct round {
-	xf_sync_push push;
-	xf_sync_stats served, applied;
-	size_t req_len, resp_len;
-};
-
-/* One sync of CHILD with UP, as xinfangd does it, but in process. */
-static int sync_round(struct node *child, struct node *up, struct round *rd)
-{
-	xf_buf req = { 0 }, resp = { 0 };
-	int r;
-
-	memset(rd, 0, sizeof(*rd));
-	assert_rc(xf_sync_request(child->store, "test/1", &req, &rd->push), 0);
-	rd->req_len = req.len;
-	r = xf_sync_serve(up->store, up->key, child->id, req.data, req.len, WALL, &resp, &rd->served);
-	if (r == 0) {
-		rd->resp_len = resp.len;
-		r = xf_sync_apply(child->store, &rd->push, resp.data, resp.len, WALL, &rd->applied);
-	}
-	xf_buf_dispose(&req);
-	xf_buf_dispose(&resp);
-	return r;
-}
-
-/* Sync until nothing is left to push or pull; the number of rounds. */
-static size_t sync_all(struct node *child, struct node *up)
-{
-	struct round rd;
-	size_t rounds = 0;
-
-	do {
-		assert_rc(sync_round(child, up, &rd), 0);
-		assert_int_equal(rd.applied.rejected, 0);
-		assert_true(++rounds < 20);
-	} while (rd.applied.more);
-	return rounds;
-}
 
 /* CHILD's request, served by UP: the response is kept (not applied). */
 static void request_and_serve(struct node *child, struct node *up, xf_sync_push *push, xf_buf *resp,
