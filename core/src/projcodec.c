@@ -5,7 +5,8 @@
  *   [id, kind, status, origin, events, hlc,
  *    [[name, event, value]...],                 attributes
  *    [[list, text, date, author, event]...],    items
- *    [[field, [[name, event, value]...]]...]]   conflicts and their rivals
+ *    [[field, [[name, event, value]...]]...],   conflicts and their rivals
+ *    [event...]]                                heads
  *
  * A value is nil (cleared), a boolean, an integer, a string or an array of
  * strings. */
@@ -54,7 +55,7 @@ int xf_entity_encode(const xf_entity *e, uint8_t **out, size_t *len)
 		return -EINVAL;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	r = msgpack_pack_array(&pk, 9) | pack_str(&pk, e->id) | msgpack_pack_int(&pk, e->kind) |
+	r = msgpack_pack_array(&pk, 10) | pack_str(&pk, e->id) | msgpack_pack_int(&pk, e->kind) |
 	    pack_str(&pk, e->status) | pack_str(&pk, e->origin) | msgpack_pack_uint64(&pk, e->n_events) |
 	    msgpack_pack_uint64(&pk, e->hlc);
 	r |= msgpack_pack_array(&pk, e->n_attrs);
@@ -74,6 +75,9 @@ int xf_entity_encode(const xf_entity *e, uint8_t **out, size_t *len)
 		for (j = 0; j < e->conflicts[i].n; j++)
 			r |= pack_attr(&pk, &e->conflicts[i].rivals[j]);
 	}
+	r |= msgpack_pack_array(&pk, e->n_heads);
+	for (i = 0; i < e->n_heads; i++)
+		r |= pack_str(&pk, e->heads[i]);
 	if (r != 0) {
 		msgpack_sbuffer_destroy(&sb);
 		return -ENOMEM;
@@ -193,6 +197,11 @@ static bool read_list(const msgpack_object *o, void **out, size_t *n, size_t siz
 	return true;
 }
 
+static bool read_head(const msgpack_object *o, void *head)
+{
+	return copy_str(o, head, XF_EVENT_ID_MAX + 1);
+}
+
 static bool read_attr_v(const msgpack_object *o, void *a) { return read_attr(o, a); }
 static bool read_item_v(const msgpack_object *o, void *it) { return read_item(o, it); }
 static bool read_conflict_v(const msgpack_object *o, void *c) { return read_conflict(o, c); }
@@ -209,7 +218,7 @@ int xf_entity_decode(const uint8_t *bytes, size_t len, xf_entity **out)
 		return -ENOMEM;
 	msgpack_unpacked_init(&u);
 	ok = msgpack_unpack_next(&u, (const char *)bytes, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
-	     (f = array_of(&u.data, 9)) && copy_str(&f[0], e->id, sizeof(e->id)) &&
+	     (f = array_of(&u.data, 10)) && copy_str(&f[0], e->id, sizeof(e->id)) &&
 	     f[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER && f[1].via.u64 < 128 &&
 	     copy_str(&f[2], e->status, sizeof(e->status)) && copy_str(&f[3], e->origin, sizeof(e->origin)) &&
 	     f[4].type == MSGPACK_OBJECT_POSITIVE_INTEGER && f[5].type == MSGPACK_OBJECT_POSITIVE_INTEGER;
@@ -220,7 +229,8 @@ int xf_entity_decode(const uint8_t *bytes, size_t len, xf_entity **out)
 		ok = read_list(&f[6], (void **)&e->attrs, &e->n_attrs, sizeof(*e->attrs), read_attr_v) &&
 		     read_list(&f[7], (void **)&e->items, &e->n_items, sizeof(*e->items), read_item_v) &&
 		     read_list(&f[8], (void **)&e->conflicts, &e->n_conflicts, sizeof(*e->conflicts),
-			       read_conflict_v);
+			       read_conflict_v) &&
+		     read_list(&f[9], (void **)&e->heads, &e->n_heads, sizeof(*e->heads), read_head);
 	}
 	msgpack_unpacked_destroy(&u);
 	if (!ok) {

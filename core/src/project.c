@@ -118,6 +118,7 @@ void xf_entity_free(xf_entity *e)
 	free(e->attrs);
 	free(e->items);
 	free(e->conflicts);
+	free(e->heads);
 	free(e);
 }
 
@@ -224,6 +225,8 @@ struct fold {
 		xf_attr value;   /* name: the field; event: the writer's id */
 	} *writes;
 	size_t n_writes, cap_writes;
+	bool names_only;     /* note which fields are written, not their values */
+	char id[XF_EVENT_ID_MAX + 1]; /* of the event being folded */
 };
 
 static bool is_ancestor(const struct fold *f, size_t of, size_t j)
@@ -419,8 +422,8 @@ static int write_note(struct fold *f, size_t at, const char *name, const xf_valu
 	memset(w, 0, sizeof(*w));
 	w->at = at;
 	snprintf(w->value.name, sizeof(w->value.name), "%s", name);
-	xf_event_id(f->evs[at].origin, f->evs[at].seq, w->value.event);
-	r = attr_assign(&w->value, v);
+	memcpy(w->value.event, f->id, sizeof(f->id));
+	r = f->names_only ? 0 : attr_assign(&w->value, v);
 	f->n_writes++;
 	return r;
 }
@@ -446,7 +449,7 @@ static int attr_set(struct fold *f, size_t at, const char *name, const xf_value 
 		strcpy(a->name, name);
 	}
 	r = attr_assign(a, v);
-	xf_event_id(f->evs[at].origin, f->evs[at].seq, a->event);
+	memcpy(a->event, f->id, sizeof(f->id));
 	return r < 0 ? r : write_note(f, at, name, v);
 }
 
@@ -492,7 +495,7 @@ static int item_add(struct fold *f, size_t at, const char *list, const xf_value 
 		return -ENOMEM;
 	snprintf(it->date, sizeof(it->date), "%s", date);
 	snprintf(it->author, sizeof(it->author), "%s", ev->author);
-	xf_event_id(ev->origin, ev->seq, it->event);
+	memcpy(it->event, f->id, sizeof(f->id));
 	e->n_items++;
 	return 0;
 }
@@ -561,6 +564,7 @@ static int fold_one(struct fold *f, size_t at)
 	size_t i;
 	int r = 0;
 
+	xf_event_id(ev->origin, ev->seq, f->id);
 	e->n_events++;
 	if (ev->hlc > e->hlc)
 		e->hlc = ev->hlc;
@@ -641,6 +645,33 @@ static int conflict_add(xf_entity *e, const char *field, const xf_attr *rival)
 	return attr_copy(&c->rivals[c->n - 1], rival);
 }
 
+static int head_order(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The events no other event held names as a parent, sorted. */
+static int find_heads(struct fold *f)
+{
+	bool *named = calloc(f->n + 1, sizeof(*named));
+	size_t i;
+
+	f->e->heads = calloc(f->n + 1, sizeof(*f->e->heads));
+	if (!named || !f->e->heads) {
+		free(named);
+		return -ENOMEM;
+	}
+	for (i = 0; i < f->n * XF_PARENTS_MAX; i++)
+		if (f->parent_at[i] != NO_PARENT)
+			named[f->parent_at[i]] = true;
+	for (i = 0; i < f->n; i++)
+		if (!named[i])
+			xf_event_id(f->evs[i].origin, f->evs[i].seq, f->e->heads[f->e->n_heads++]);
+	qsort(f->e->heads, f->e->n_heads, sizeof(*f->e->heads), head_order);
+	free(named);
+	return 0;
+}
+
 static int find_conflicts(struct fold *f)
 {
 	bool *done = calloc(f->n_writes + 1, sizeof(*done));
@@ -713,6 +744,8 @@ int xf_entity_fold(const char *id, const xf_event *evs, size_t n, xf_entity **ou
 		r = fold_one(&f, i);
 	if (r == 0)
 		r = find_conflicts(&f);
+	if (r == 0 && n)
+		r = find_heads(&f);
 cleanup:
 	for (i = 0; i < f.n_writes; i++)
 		attr_clear(&f.writes[i].value);
@@ -726,6 +759,70 @@ cleanup:
 	}
 	*out = f.e;
 	return 0;
+}
+
+/* Do EV's parents name exactly E's heads? */
+static bool has_seen_all(const xf_entity *e, const xf_event *ev)
+{
+	size_t i, j;
+
+	if (ev->n_parents != e->n_heads)
+		return false;
+	for (i = 0; i < ev->n_parents; i++) {
+		for (j = 0; j < e->n_heads; j++)
+			if (ev->parents[i].len == strlen(e->heads[j]) &&
+			    memcmp(ev->parents[i].ptr, e->heads[j], ev->parents[i].len) == 0)
+				break;
+		if (j == e->n_heads)
+			return false;
+	}
+	return true;
+}
+
+static void conflict_drop(xf_entity *e, const char *field)
+{
+	size_t i, j;
+
+	for (i = 0; i < e->n_conflicts; i++) {
+		if (strcmp(e->conflicts[i].field, field) != 0)
+			continue;
+		for (j = 0; j < e->conflicts[i].n; j++)
+			attr_clear(&e->conflicts[i].rivals[j]);
+		free(e->conflicts[i].rivals);
+		memmove(&e->conflicts[i], &e->conflicts[i + 1], (e->n_conflicts - i - 1) * sizeof(*e->conflicts));
+		e->n_conflicts--;
+		return;
+	}
+}
+
+/* EV descends from every event of E, so it comes last in fold order, and
+ * each field it writes has it as its only standing write: its conflicts
+ * are settled. Fields it does not write keep theirs. */
+int xf_entity_fold_next(xf_entity *e, const xf_event *ev)
+{
+	struct fold f = { .e = e, .evs = (xf_event *)ev, .n = 1, .names_only = true };
+	char (*heads)[XF_EVENT_ID_MAX + 1];
+	size_t i;
+	int r;
+
+	if (!e || !ev || strcmp(e->id, ev->entity) != 0)
+		return -EINVAL;
+	if (!has_seen_all(e, ev))
+		return XF_ESTATE;
+	heads = realloc(e->heads, sizeof(*e->heads));
+	if (!heads)
+		return -ENOMEM;
+	e->heads = heads;
+	r = fold_one(&f, 0);
+	for (i = 0; i < f.n_writes; i++) {
+		if (r == 0)
+			conflict_drop(e, f.writes[i].value.name);
+		attr_clear(&f.writes[i].value);
+	}
+	free(f.writes);
+	memcpy(e->heads[0], f.id, sizeof(f.id));
+	e->n_heads = 1;
+	return r;
 }
 
 int xf_entity_allows(const xf_entity *e, char kind, const char *type)

@@ -12,8 +12,10 @@
 #include "xf/error.h"
 #include "xf/project.h"
 
-int projection_touch(xf_store *s, const char *entity)
+int projection_touch(xf_store *s, const xf_event *ev)
 {
+	struct touch *t;
+
 	if (s->n_touched == s->cap_touched) {
 		size_t cap = s->cap_touched ? s->cap_touched * 2 : 64;
 		void *p = realloc(s->touched, cap * sizeof(*s->touched));
@@ -23,8 +25,22 @@ int projection_touch(xf_store *s, const char *entity)
 		s->touched = p;
 		s->cap_touched = cap;
 	}
-	snprintf(s->touched[s->n_touched++], XF_ENTITY_ID_MAX + 1, "%s", entity);
+	t = &s->touched[s->n_touched];
+	snprintf(t->entity, sizeof(t->entity), "%s", ev->entity);
+	snprintf(t->origin, sizeof(t->origin), "%s", ev->origin);
+	t->seq = ev->seq;
+	t->order = s->n_touched++;
 	return 0;
+}
+
+int projection_get(xf_store *s, MDB_txn *txn, const char *entity, xf_entity **out)
+{
+	MDB_val k = val_str(entity), v;
+	int r = mdb_rc(mdb_get(txn, s->projections, &k, &v));
+
+	if (r == MDB_NOTFOUND)
+		return XF_ENOTFOUND;
+	return r < 0 ? r : xf_entity_decode(v.mv_data, v.mv_size, out);
 }
 
 static int collect_event(xf_store *s, MDB_txn *txn, const xf_event *ev, void *vctx)
@@ -51,12 +67,29 @@ int entity_collect(xf_store *s, MDB_txn *txn, const char *entity, entity_events 
 	return entity_walk(s, txn, entity, collect_event, out);
 }
 
+/* Store E (NULL: none) as ENTITY's projection, and whether it is in
+ * conflict. */
+static int projection_put(xf_store *s, MDB_txn *txn, const char *entity, const xf_entity *e,
+			  const uint8_t *bytes, size_t len)
+{
+	MDB_val k = val_str(entity), v = { len, (void *)bytes };
+	int r;
+
+	r = mdb_rc(e ? mdb_put(txn, s->projections, &k, &v, 0) : mdb_del(txn, s->projections, &k, NULL));
+	if (r < 0 && r != MDB_NOTFOUND)
+		return r;
+	v = (MDB_val){ 0, "" };
+	r = mdb_rc(e && e->n_conflicts ? mdb_put(txn, s->conflicted, &k, &v, 0)
+				       : mdb_del(txn, s->conflicted, &k, NULL));
+	return r == MDB_NOTFOUND ? 0 : r;
+}
+
 /* Fold ENTITY afresh and store the result; *DIFFERED, if not NULL, says
  * whether it differs from what was stored. An entity with no events left
  * has no projection. */
 static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool *differed)
 {
-	MDB_val k = val_str(entity), v, old;
+	MDB_val k = val_str(entity), old;
 	entity_events evs;
 	xf_entity *e = NULL;
 	uint8_t *bytes = NULL;
@@ -77,21 +110,7 @@ static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool
 		*differed = r == MDB_NOTFOUND ? e != NULL
 					      : !e || old.mv_size != len || memcmp(old.mv_data, bytes, len) != 0;
 	}
-	if (e) {
-		v = (MDB_val){ len, bytes };
-		r = mdb_rc(mdb_put(txn, s->projections, &k, &v, 0));
-	} else {
-		r = mdb_rc(mdb_del(txn, s->projections, &k, NULL));
-	}
-	if (r < 0 && r != MDB_NOTFOUND)
-		goto cleanup;
-	v = (MDB_val){ 0, "" };
-	if (e && e->n_conflicts)
-		r = mdb_rc(mdb_put(txn, s->conflicted, &k, &v, 0));
-	else
-		r = mdb_rc(mdb_del(txn, s->conflicted, &k, NULL));
-	if (r == MDB_NOTFOUND)
-		r = 0;
+	r = projection_put(s, txn, entity, e, bytes, len);
 cleanup:
 	free(bytes);
 	free(evs.evs);
@@ -99,24 +118,85 @@ cleanup:
 	return r;
 }
 
-static int touched_order(const void *a, const void *b)
+static int touch_order(const void *pa, const void *pb)
 {
-	return strcmp(a, b);
+	const struct touch *a = pa, *b = pb;
+	int c = strcmp(a->entity, b->entity);
+
+	return c ? c : a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Does the entity index hold exactly N events of ENTITY? */
+static int holds_exactly(xf_store *s, MDB_txn *txn, const char *entity, size_t n, bool *yes)
+{
+	MDB_cursor *cur;
+	MDB_val k = val_str(entity), v;
+	size_t count = 0;
+	int r;
+
+	r = mdb_rc(mdb_cursor_open(txn, s->entities, &cur));
+	if (r < 0)
+		return r;
+	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_KEY));
+	if (r == 0)
+		r = mdb_rc(mdb_cursor_count(cur, &count));
+	mdb_cursor_close(cur);
+	*yes = r == 0 && count == n;
+	return r == MDB_NOTFOUND ? 0 : r;
+}
+
+/* Bring ENTITY's projection up to date with its N new events T, in the
+ * order they arrived. The usual case, an event that has seen all the
+ * entity's others, folds onto the stored projection; anything else (a
+ * late event, a concurrent one) folds the entity afresh. */
+static int projection_advance(xf_store *s, MDB_txn *txn, const struct touch *t, size_t n)
+{
+	xf_entity *e = NULL;
+	uint8_t *bytes = NULL;
+	MDB_val raw;
+	xf_event ev;
+	size_t i, len;
+	bool fresh;
+	int r;
+
+	r = projection_get(s, txn, t[0].entity, &e);
+	if (r == XF_ENOTFOUND && (r = holds_exactly(s, txn, t[0].entity, n, &fresh)) == 0) {
+		/* A new entity: the new events are all it has. */
+		r = fresh ? xf_entity_fold(t[0].entity, NULL, 0, &e) : XF_ESTATE;
+	}
+	for (i = 0; r == 0 && i < n; i++) {
+		r = event_get(s, txn, t[i].origin, t[i].seq, &raw);
+		if (r == 0 && xf_event_decode(raw.mv_data, raw.mv_size, &ev) < 0)
+			r = XF_ECORRUPT;
+		if (r == 0)
+			r = xf_entity_fold_next(e, &ev);
+	}
+	if (r == 0)
+		r = xf_entity_encode(e, &bytes, &len);
+	if (r == 0)
+		r = projection_put(s, txn, t[0].entity, e, bytes, len);
+	else if (r == XF_ESTATE || r == XF_ECORRUPT)
+		r = projection_update(s, txn, t[0].entity, NULL);
+	free(bytes);
+	xf_entity_free(e);
+	return r;
 }
 
 int projections_refresh(xf_store *s, MDB_txn *txn)
 {
-	size_t i;
+	size_t i, j;
 	int r = 0;
 
 	if (s->n_touched == 0 || s->projections_off) {
 		s->n_touched = 0;
 		return 0;
 	}
-	qsort(s->touched, s->n_touched, sizeof(*s->touched), touched_order);
-	for (i = 0; i < s->n_touched && r == 0; i++)
-		if (i == 0 || strcmp(s->touched[i], s->touched[i - 1]) != 0)
-			r = projection_update(s, txn, s->touched[i], NULL);
+	qsort(s->touched, s->n_touched, sizeof(*s->touched), touch_order);
+	for (i = 0; i < s->n_touched && r == 0; i = j) {
+		for (j = i + 1; j < s->n_touched && strcmp(s->touched[j].entity, s->touched[i].entity) == 0; j++)
+			;
+		r = projection_advance(s, txn, &s->touched[i], j - i);
+	}
 	s->n_touched = 0;
 	return r;
 }
@@ -129,15 +209,8 @@ struct load_ctx {
 static int load_txn(xf_store *s, MDB_txn *txn, void *vctx)
 {
 	struct load_ctx *c = vctx;
-	MDB_val k = val_str(c->id), v;
-	int r;
 
-	r = mdb_rc(mdb_get(txn, s->projections, &k, &v));
-	if (r == MDB_NOTFOUND)
-		return XF_ENOTFOUND;
-	if (r < 0)
-		return r;
-	return xf_entity_decode(v.mv_data, v.mv_size, &c->e);
+	return projection_get(s, txn, c->id, &c->e);
 }
 
 int xf_entity_load(xf_store *s, const char *id, xf_entity **out)

@@ -253,7 +253,7 @@ static int put_event(xf_store *s, MDB_txn *txn, const xf_event *ev, bool local)
 	v = (MDB_val){ 8 + on + 1 + 8, ref };
 	r = mdb_rc(mdb_put(txn, s->entities, &k, &v, 0));
 	if (r == 0)
-		r = projection_touch(s, ev->entity);
+		r = projection_touch(s, ev);
 	if (r < 0)
 		return r;
 	if (strcmp(ev->type, "node.enrolled") == 0) {
@@ -306,45 +306,26 @@ int entity_walk(xf_store *s, MDB_txn *txn, const char *entity, txn_event_cb cb, 
 }
 
 /* Check that EV's act is allowed in its entity's state, and make the
- * entity's heads (its events no other event of it names as a parent) EV's
- * parents: how a later fold tells concurrent edits from sequential ones
- * without trusting clocks. */
+ * entity's heads (its events no other names as a parent) EV's parents:
+ * how a later fold tells concurrent edits from sequential ones without
+ * trusting clocks. */
 static int entity_prepare(xf_store *s, MDB_txn *txn, xf_event *ev, char parents[][XF_EVENT_ID_MAX + 1])
 {
-	entity_events h;
 	xf_entity *state = NULL;
-	char id[XF_EVENT_ID_MAX + 1];
-	size_t i, j, p;
+	size_t i;
 	int r;
 
-	r = entity_collect(s, txn, ev->entity, &h);
-	if (r == 0 && h.n == 0)
-		r = XF_ENOTFOUND;
-	if (r == 0)
-		r = xf_entity_fold(ev->entity, h.evs, h.n, &state);
+	r = projection_get(s, txn, ev->entity, &state);
 	if (r == 0)
 		r = xf_entity_allows(state, state->kind, ev->type);
-	ev->n_parents = 0;
-	for (i = 0; r == 0 && i < h.n; i++) {
-		bool named = false;
-
-		xf_event_id(h.evs[i].origin, h.evs[i].seq, id);
-		for (j = 0; j < h.n && !named; j++)
-			for (p = 0; p < h.evs[j].n_parents && !named; p++)
-				named = h.evs[j].parents[p].len == strlen(id) &&
-					memcmp(h.evs[j].parents[p].ptr, id, strlen(id)) == 0;
-		if (named)
-			continue;
-		if (ev->n_parents == XF_PARENTS_MAX) {
-			r = XF_ETOOBIG;
-			break;
-		}
-		strcpy(parents[ev->n_parents], id);
-		ev->parents[ev->n_parents] = (xf_str){ parents[ev->n_parents], strlen(id) };
-		ev->n_parents++;
+	if (r == 0 && state->n_heads > XF_PARENTS_MAX)
+		r = XF_ETOOBIG;
+	for (i = 0; r == 0 && i < state->n_heads; i++) {
+		strcpy(parents[i], state->heads[i]);
+		ev->parents[i] = (xf_str){ parents[i], strlen(parents[i]) };
 	}
+	ev->n_parents = r == 0 ? state->n_heads : 0;
 	xf_entity_free(state);
-	free(h.evs);
 	return r;
 }
 
@@ -412,6 +393,10 @@ static int append_txn(xf_store *s, MDB_txn *txn, void *vctx)
 		r = xf_event_decode(bytes, len, &stored);
 		if (r == 0)
 			r = put_event(s, txn, &stored, true);
+		/* The next draft may act on the same entity: its projection,
+		 * which gives the state and the heads, must be current. */
+		if (r == 0)
+			r = projections_refresh(s, txn);
 		if (r == 0)
 			xf_event_hash(bytes, len, h.hash);
 		free(bytes);

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "xf/project.h"
 #include "xf/store.h"
 
 #define EVENT_KEY_MAX (XF_NODE_ID_MAX + 1 + 8)
@@ -45,7 +46,7 @@ struct xf_store {
 	/* The entities the write transaction under way added events to; their
 	 * projections are refreshed before it commits. Only the writer, who
 	 * holds LMDB's write lock, touches this. */
-	char (*touched)[XF_ENTITY_ID_MAX + 1];
+	struct touch *touched;
 	size_t n_touched, cap_touched;
 	/* Set only by tests/bench/bench_project.c, to measure what keeping
 	 * projections costs; nothing else may, or they go stale. */
@@ -95,10 +96,19 @@ typedef int (*txn_event_cb)(xf_store *s, MDB_txn *txn, const xf_event *ev, void 
 int entity_walk(xf_store *s, MDB_txn *txn, const char *entity, txn_event_cb cb, void *ctx);
 int entity_collect(xf_store *s, MDB_txn *txn, const char *entity, entity_events *out);
 
-/* Note that ENTITY gained an event in this write transaction; fold every
- * entity so noted afresh into its stored projection (projstore.c). */
-int projection_touch(xf_store *s, const char *entity);
+/* Note that EV was added in this write transaction; bring the stored
+ * projection of every entity so noted up to date (projstore.c). */
+struct touch {
+	char entity[XF_ENTITY_ID_MAX + 1];
+	char origin[XF_NODE_ID_MAX + 1];
+	uint64_t seq;
+	size_t order; /* of arrival */
+};
+int projection_touch(xf_store *s, const xf_event *ev);
 int projections_refresh(xf_store *s, MDB_txn *txn);
+
+/* ENTITY's stored projection, decoded; XF_ENOTFOUND if it has none. */
+int projection_get(xf_store *s, MDB_txn *txn, const char *entity, xf_entity **out);
 
 int meta_get_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t *out);
 int meta_put_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t value);

@@ -12,6 +12,10 @@ for set in templated random; do
 	"$build/bench/bench_log" "$data/records-$set-10k.ndjson" "$events"
 done
 
+project_events=${BENCH_PROJECT_EVENTS:-1000000}
+echo "== projections: $build/bench/bench_project $data/records-templated-10k.ndjson $project_events"
+"$build/bench/bench_project" "$data/records-templated-10k.ndjson" "$project_events"
+
 echo "== xinfangctl visit add, one process per event"
 tmp=$(mktemp -d /var/tmp/xf-bench-ctl-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

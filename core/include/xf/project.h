@@ -68,6 +68,10 @@ typedef struct xf_entity {
 	size_t n_items;
 	xf_conflict *conflicts;
 	size_t n_conflicts;
+	/* Its events no other names as a parent, sorted: the parents of the
+	 * next act recorded on it. */
+	char (*heads)[XF_EVENT_ID_MAX + 1];
+	size_t n_heads;
 } xf_entity;
 
 /* The projection of entity ID as the store keeps it. The caller frees
@@ -78,6 +82,13 @@ void xf_entity_free(xf_entity *e);
 /* Fold the N events EVS (views, in any order) of entity ID into *out, to
  * be freed with xf_entity_free(). The events are only read. */
 int xf_entity_fold(const char *id, const xf_event *evs, size_t n, xf_entity **out);
+
+/* Fold one more event EV into E, as xf_entity_fold() over E's events and
+ * EV would: possible when EV has seen every event folded into E (its
+ * parents are E's heads), which makes it last in fold order. XF_ESTATE
+ * otherwise, E unchanged: fold the entity afresh. After any other failure
+ * E is only fit to be freed. */
+int xf_entity_fold_next(xf_entity *e, const xf_event *ev);
 
 /* The canonical encoding of a projection, the bytes the store keeps and
  * digests: equal projections encode to equal bytes. *out is the caller's
