@@ -164,7 +164,8 @@ int cmd_resolve(ctl *c, int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if ((r = ctl_entity_arg(c, argc, argv, 'C', &id)) != 0)
+	/* `case resolve` takes a case; `conflicts resolve` any entity. */
+	if ((r = ctl_entity_arg(c, argc, argv, c->verb[0] == 'c' && c->verb[1] == 'a' ? 'C' : 0, &id)) != 0)
 		return r;
 	if (!keep)
 		return ctl_usage(c, "--keep EVENT_ID is required: the event whose values stand");

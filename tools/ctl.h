@@ -76,7 +76,7 @@ int ctl_record(ctl *c, const char *type, const char *entity, char new_kind, xf_b
  * stdout line. */
 int ctl_create(ctl *c, const char *type, char kind, xf_body *body);
 
-/* A required positional ID of kind KIND ('C' case, 'R' risk, ...). */
+/* A required positional ID of kind KIND ('C' case, 'R' risk, ...; 0 any). */
 int ctl_entity_arg(ctl *c, int argc, char **argv, char kind, const char **id);
 
 /* Print a JSON value (stolen) followed by a newline. */

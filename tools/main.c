@@ -29,6 +29,8 @@ static const ctl_verb verbs[] = {
 	{ "risk resolve", "ID --outcome TEXT [--date D]", "resolve a risk", cmd_case_act },
 	{ "risk show", "ID [--json]", "show a risk", cmd_entity_show },
 	{ "risk list", "[--json]", "list risks", cmd_entity_list },
+	/* Before "conflicts": the first verb that matches runs. */
+	{ "conflicts resolve", "ID --keep EVENT_ID", "settle a conflict on any record (a risk, ...)", cmd_resolve },
 	{ "conflicts", "[--json]", "list the entities in conflict and their competing values", cmd_conflicts },
 	{ "log", "[--json]", "print every event in the log", cmd_log },
 	{ "verify", "", "check every signature and chain link", cmd_verify },
@@ -44,7 +46,7 @@ static void usage(FILE *f)
 
 	fprintf(f, "usage: xinfangctl [-c FILE] VERB [OPTIONS]\n\n");
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(f, "  %-14s %s\n", verbs[i].name, verbs[i].help);
+		fprintf(f, "  %-18s %s\n", verbs[i].name, verbs[i].help);
 	fprintf(f, "\nEvery verb takes -c FILE (default %s) and --help.\n", XF_CONFIG_DEFAULT);
 }
 

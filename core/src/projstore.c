@@ -67,20 +67,31 @@ int entity_collect(xf_store *s, MDB_txn *txn, const char *entity, entity_events 
 	return entity_walk(s, txn, entity, collect_event, out);
 }
 
-/* Store E (NULL: none) as ENTITY's projection, and whether it is in
- * conflict. */
+/* Store E (NULL: none) as ENTITY's projection, encoded as BYTES, and
+ * whether it is in conflict; WAS_CONFLICTED says what the index held. */
 static int projection_put(xf_store *s, MDB_txn *txn, const char *entity, const xf_entity *e,
-			  const uint8_t *bytes, size_t len)
+			  const uint8_t *bytes, size_t len, bool was_conflicted)
 {
 	MDB_val k = val_str(entity), v = { len, (void *)bytes };
+	bool conflicted = e && e->n_conflicts;
 	int r;
 
 	r = mdb_rc(e ? mdb_put(txn, s->projections, &k, &v, 0) : mdb_del(txn, s->projections, &k, NULL));
 	if (r < 0 && r != MDB_NOTFOUND)
 		return r;
+	if (conflicted == was_conflicted)
+		return 0;
 	v = (MDB_val){ 0, "" };
-	r = mdb_rc(e && e->n_conflicts ? mdb_put(txn, s->conflicted, &k, &v, 0)
-				       : mdb_del(txn, s->conflicted, &k, NULL));
+	r = mdb_rc(conflicted ? mdb_put(txn, s->conflicted, &k, &v, 0) : mdb_del(txn, s->conflicted, &k, NULL));
+	return r == MDB_NOTFOUND ? 0 : r;
+}
+
+static int is_conflicted(xf_store *s, MDB_txn *txn, const char *entity, bool *yes)
+{
+	MDB_val k = val_str(entity), v;
+	int r = mdb_rc(mdb_get(txn, s->conflicted, &k, &v));
+
+	*yes = r == 0;
 	return r == MDB_NOTFOUND ? 0 : r;
 }
 
@@ -94,6 +105,7 @@ static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool
 	xf_entity *e = NULL;
 	uint8_t *bytes = NULL;
 	size_t len = 0;
+	bool was_conflicted, same;
 	int r;
 
 	r = entity_collect(s, txn, entity, &evs);
@@ -103,14 +115,18 @@ static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool
 		r = xf_entity_encode(e, &bytes, &len);
 	if (r < 0)
 		goto cleanup;
-	if (differed) {
-		r = mdb_rc(mdb_get(txn, s->projections, &k, &old));
-		if (r < 0 && r != MDB_NOTFOUND)
-			goto cleanup;
-		*differed = r == MDB_NOTFOUND ? e != NULL
-					      : !e || old.mv_size != len || memcmp(old.mv_data, bytes, len) != 0;
-	}
-	r = projection_put(s, txn, entity, e, bytes, len);
+	if ((r = is_conflicted(s, txn, entity, &was_conflicted)) < 0)
+		goto cleanup;
+	r = mdb_rc(mdb_get(txn, s->projections, &k, &old));
+	if (r < 0 && r != MDB_NOTFOUND)
+		goto cleanup;
+	same = r == MDB_NOTFOUND ? !e
+				 : e && old.mv_size == len && memcmp(old.mv_data, bytes, len) == 0 &&
+					   was_conflicted == (e->n_conflicts > 0);
+	if (differed)
+		*differed = !same;
+	/* Unchanged, as after most rebuilds: nothing to write. */
+	r = same ? 0 : projection_put(s, txn, entity, e, bytes, len, was_conflicted);
 cleanup:
 	free(bytes);
 	free(evs.evs);
@@ -156,10 +172,11 @@ static int projection_advance(xf_store *s, MDB_txn *txn, const struct touch *t, 
 	MDB_val raw;
 	xf_event ev;
 	size_t i, len;
-	bool fresh;
+	bool fresh, was_conflicted;
 	int r;
 
 	r = projection_get(s, txn, t[0].entity, &e);
+	was_conflicted = r == 0 && e->n_conflicts;
 	if (r == XF_ENOTFOUND && (r = holds_exactly(s, txn, t[0].entity, n, &fresh)) == 0) {
 		/* A new entity: the new events are all it has. */
 		r = fresh ? xf_entity_fold(t[0].entity, NULL, 0, &e) : XF_ESTATE;
@@ -174,7 +191,7 @@ static int projection_advance(xf_store *s, MDB_txn *txn, const struct touch *t, 
 	if (r == 0)
 		r = xf_entity_encode(e, &bytes, &len);
 	if (r == 0)
-		r = projection_put(s, txn, t[0].entity, e, bytes, len);
+		r = projection_put(s, txn, t[0].entity, e, bytes, len, was_conflicted);
 	else if (r == XF_ESTATE || r == XF_ECORRUPT)
 		r = projection_update(s, txn, t[0].entity, NULL);
 	free(bytes);

@@ -140,3 +140,29 @@ for v in json.load(sys.stdin)[0]["conflicts"][0]["values"]:
 	[ "$(on town log --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -eq "$before" ]
 	[ "$(on town conflicts --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -eq 1 ]
 }
+
+@test "a risk resolved apart with two outcomes: listed, and settled with conflicts resolve" {
+	risk=$(on a risk report --level major --summary 可能聚集上访)
+	on a sync >/dev/null
+	on a risk resolve "$risk" --outcome 已化解 >/dev/null
+	on town risk resolve "$risk" --outcome 移交公安 >/dev/null
+	on a sync >/dev/null
+	[ "$(on a risk show "$risk" --json)" = "$(on town risk show "$risk" --json)" ]
+	run on town conflicts
+	[[ "$output" == *"$risk (resolved)"* ]]
+	[[ "$output" == *"outcome: 已化解"* ]]
+	[[ "$output" == *"outcome: 移交公安"* ]]
+	run --separate-stderr on town case resolve "$risk" --keep "$VA:1"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"not a case id"* ]]
+	keep=$(on town risk show "$risk" --json | python3 -c '
+import json, sys
+print([v["event"] for v in json.load(sys.stdin)["conflicts"][0]["values"] if v["value"] == "已化解"][0])')
+	run on town conflicts resolve "$risk" --keep "$keep"
+	[ "$status" -eq 0 ]
+	on a sync >/dev/null
+	for n in a town; do
+		[ "$(on $n conflicts --json)" = "[]" ]
+		[[ "$(on $n risk show "$risk" --json)" == *'"outcome": "已化解"'* ]]
+	done
+}
