@@ -12,7 +12,7 @@ O := build/$(MODE)
 PKGS := lmdb libcurl msgpack zlib libmicrohttpd libsodium inih libsystemd jansson
 DEB_PACKAGES := build-essential pkg-config liblmdb-dev libcurl4-gnutls-dev libmsgpack-dev \
 	zlib1g-dev libmicrohttpd-dev libsodium-dev libinih-dev libcmocka-dev \
-	libsystemd-dev libjansson-dev bats python3 curl
+	libsystemd-dev libjansson-dev bats python3 python3-prometheus-client curl
 
 CC ?= gcc
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -29,8 +29,8 @@ CORE_SRC := $(wildcard core/src/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(O)/%.o)
 LIB := $(O)/libxinfang.a
 CTL_SRC := $(wildcard tools/*.c)
-# `xinfangctl sync` runs the daemon's own sync client once.
-CTL_OBJ := $(CTL_SRC:%.c=$(O)/%.o) $(O)/daemon/client.o
+# `xinfangctl sync` runs the daemon's own sync client once; `status` shares its JSON.
+CTL_OBJ := $(CTL_SRC:%.c=$(O)/%.o) $(O)/daemon/client.o $(O)/daemon/status.o
 CTL := $(O)/xinfangctl
 XFD_SRC := $(wildcard daemon/*.c)
 XFD_OBJ := $(XFD_SRC:%.c=$(O)/%.o)

@@ -11,16 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
 #include "log.h"
 #include "server.h"
+#include "status.h"
 
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS (5 * 60 * 1000)
 /* A burst of local records becomes one sync. */
 #define POKE_DELAY_MS 100
+/* How often the state in words is brought up to date when nothing happens
+ * ("in sync 3 min ago" ages). */
+#define STATUS_REFRESH_MS (30 * 1000)
 
 static const char *arg_config = XF_CONFIG_DEFAULT;
 static int arg_check_config;
@@ -81,9 +86,22 @@ static uint64_t backoff_ms(unsigned failures)
 	return ms - ms / 10 + (uint64_t)rand() % (ms / 5 + 1);
 }
 
-static void say_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct node {
+	xf_config cfg;
+	xf_store *store;
+	xf_key *key;
+	server *srv;
+	client *cli;
+	int inotify;
+	int pid_fd;
+	unsigned failures;   /* syncs failed in a row */
+	char last_error[256];
+};
 
-static void say_status(const char *fmt, ...)
+static void say_status(const struct node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The state in words, for systemd and for `xinfangctl status`. */
+static void say_status(const struct node *n, const char *fmt, ...)
 {
 	char line[256];
 	va_list ap;
@@ -92,16 +110,50 @@ static void say_status(const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	sd_notifyf(0, "STATUS=%s", line);
+	daemon_publish(n->cfg.data_dir, line);
 }
 
-struct node {
-	xf_config cfg;
-	xf_store *store;
-	xf_key *key;
-	server *srv;
-	client *cli;
-	int inotify;
-};
+/* "2 min", "3 h", "4 d". */
+static void span(uint64_t ms, char *buf, size_t size)
+{
+	uint64_t s = ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, size, "%llu s", (unsigned long long)s);
+	else if (s < 3600)
+		snprintf(buf, size, "%llu min", (unsigned long long)(s / 60));
+	else if (s < 2 * 86400)
+		snprintf(buf, size, "%llu h", (unsigned long long)(s / 3600));
+	else
+		snprintf(buf, size, "%llu d", (unsigned long long)(s / 86400));
+}
+
+/* "in sync 2 min ago" or "offline 3 h, 12 pending: <why>" for a village;
+ * "serving ...: N events, M children seen in the last day" for a
+ * township without an upstream. */
+static void refresh_status(const struct node *n)
+{
+	uint64_t now = xf_wall_ms();
+	char since[32];
+	xf_status st;
+
+	if (xf_status_read(n->store, &st) < 0)
+		return;
+	if (!n->cli) {
+		say_status(n, "serving %s: %llu events held", n->cfg.listen, (unsigned long long)st.events);
+		return;
+	}
+	if (n->failures == 0 && st.last_ok_ms) {
+		span(now > st.last_ok_ms ? now - st.last_ok_ms : 0, since, sizeof(since));
+		say_status(n, "in sync %s ago, %llu pending", since, (unsigned long long)st.pending);
+	} else if (st.last_ok_ms) {
+		span(now > st.last_ok_ms ? now - st.last_ok_ms : 0, since, sizeof(since));
+		say_status(n, "offline %s, %llu pending: %s", since, (unsigned long long)st.pending, n->last_error);
+	} else {
+		say_status(n, "never synced, %llu pending: %s", (unsigned long long)st.pending,
+			   n->failures ? n->last_error : "first sync under way");
+	}
+}
 
 static int node_open(struct node *n)
 {
@@ -129,6 +181,8 @@ static int node_open(struct node *n)
 
 static void node_close(struct node *n)
 {
+	if (n->pid_fd >= 0)
+		close(n->pid_fd);
 	server_stop(n->srv);
 	client_free(n->cli);
 	xf_key_free(n->key);
@@ -138,14 +192,23 @@ static void node_close(struct node *n)
 }
 
 /* Local records show up as writes to the log's file: the CLI needs no
- * channel to the daemon to get its records sent at once. */
+ * channel to the daemon to get its records sent at once. Other files of
+ * the data dir (the daemon's own state) are no news. */
 static bool drain_inotify(int fd)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	bool touched = false;
+	ssize_t len, off;
 
-	while (read(fd, buf, sizeof(buf)) > 0)
-		touched = true;
+	while ((len = read(fd, buf, sizeof(buf))) > 0) {
+		for (off = 0; off < len;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+
+			if (ev->len && strcmp(ev->name, "data.mdb") == 0)
+				touched = true;
+			off += (ssize_t)(sizeof(*ev) + ev->len);
+		}
+	}
 	return touched;
 }
 
@@ -157,32 +220,38 @@ static uint64_t pending(xf_store *s)
 	return n;
 }
 
-static void sync_once(struct node *n, unsigned *failures, uint64_t *next_ms)
+static void sync_once(struct node *n, uint64_t *next_ms)
 {
+	struct timespec t0, t1;
 	client_report rep;
 	uint64_t now;
+	double ms;
 	int r;
 
-	say_status("syncing with %s", n->cfg.upstream_url);
+	say_status(n, "syncing with %s", n->cfg.upstream_url);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = client_sync(n->cli, n->store, &rep);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1000 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	now = xf_wall_ms();
-	if (r == 0) {
-		*failures = 0;
-		*next_ms = now + (uint64_t)n->cfg.sync_interval_s * 1000;
-		if (rep.pushed || rep.pulled)
-			log_info("synced: pushed %zu, pulled %zu in %zu requests, %zu bytes out, %zu in%s",
-				 rep.pushed, rep.pulled, rep.requests, rep.bytes_sent, rep.bytes_received,
-				 rep.receipt ? ", receipt kept" : "");
-		say_status("in sync with %s; skew %+.1f s", n->cfg.upstream_url, (double)rep.skew_ms / 1000);
-		return;
-	}
 	if (r == -EINTR)
 		return;
-	(*failures)++;
-	*next_ms = now + backoff_ms(*failures);
-	log_warning("sync failed (%u in a row; next try in %.0f s): %s", *failures,
-		    (double)(*next_ms - now) / 1000, rep.error);
-	say_status("offline %u tries, %llu pending: %s", *failures, (unsigned long long)pending(n->store), rep.error);
+	if (r == 0) {
+		n->failures = 0;
+		*next_ms = now + (uint64_t)n->cfg.sync_interval_s * 1000;
+		log_info("synced: pushed %zu, pulled %zu in %zu requests, %zu bytes out, %zu in, %.0f ms%s", rep.pushed,
+			 rep.pulled, rep.requests, rep.bytes_sent, rep.bytes_received, ms,
+			 rep.receipt ? ", receipt kept" : "");
+	} else {
+		n->failures++;
+		*next_ms = now + backoff_ms(n->failures);
+		snprintf(n->last_error, sizeof(n->last_error), "%s", rep.error);
+		log_warning("sync failed (%u in a row; next try in %.0f s) after %zu requests, %zu bytes out, %zu in, "
+			    "%.0f ms: %s",
+			    n->failures, (double)(*next_ms - now) / 1000, rep.requests, rep.bytes_sent,
+			    rep.bytes_received, ms, rep.error);
+	}
+	refresh_status(n);
 }
 
 /* A write to the log shows on inotify as its pages are written, maybe
@@ -193,22 +262,25 @@ static void sync_once(struct node *n, unsigned *failures, uint64_t *next_ms)
 static int run(struct node *n)
 {
 	struct pollfd fds[2];
-	unsigned failures = 0, looks_left = 0;
-	uint64_t next_ms = 0, look_ms = 0, now, wake;
+	unsigned looks_left = 0;
+	uint64_t next_ms = 0, look_ms = 0, refresh_ms = 0, now, wake;
 	int timeout, r;
 
 	sd_notify(0, "READY=1");
-	if (!n->cli)
-		say_status("serving %s", n->cfg.listen);
 	while (!stop_requested) {
 		now = xf_wall_ms();
 		if (n->cli && now >= next_ms)
-			sync_once(n, &failures, &next_ms);
+			sync_once(n, &next_ms);
+		now = xf_wall_ms();
+		if (now >= refresh_ms) {
+			refresh_status(n);
+			refresh_ms = now + STATUS_REFRESH_MS;
+		}
 		if (stop_requested)
 			break;
 		now = xf_wall_ms();
 		if (looks_left && now >= look_ms) {
-			if (failures == 0 && pending(n->store) > 0) {
+			if (n->failures == 0 && pending(n->store) > 0) {
 				if (next_ms > now + POKE_DELAY_MS)
 					next_ms = now + POKE_DELAY_MS;
 				looks_left = 0;
@@ -218,7 +290,9 @@ static int run(struct node *n)
 			}
 		}
 		wake = looks_left && look_ms < next_ms ? look_ms : next_ms;
-		timeout = !n->cli ? -1 : wake > now ? (int)(wake - now) : 0;
+		if (!n->cli || refresh_ms < wake)
+			wake = refresh_ms;
+		timeout = wake > now ? (int)(wake - now) : 0;
 		fds[0] = (struct pollfd){ .fd = wake_pipe[0], .events = POLLIN };
 		fds[1] = (struct pollfd){ .fd = n->inotify, .events = POLLIN };
 		r = poll(fds, n->inotify >= 0 ? 2 : 1, timeout);
@@ -236,7 +310,8 @@ static int run(struct node *n)
 
 int main(int argc, char **argv)
 {
-	struct node n = { .inotify = -1 };
+	struct node n = { .inotify = -1, .pid_fd = -1 };
+	long other = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int r;
 
@@ -253,6 +328,15 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 	srand((unsigned)xf_wall_ms() ^ (unsigned)getpid());
+	n.pid_fd = daemon_claim(n.cfg.data_dir, &other);
+	if (n.pid_fd < 0) {
+		if (n.pid_fd == -EEXIST)
+			log_error("%s: xinfangd is already running for this data dir (pid %ld)", n.cfg.data_dir, other);
+		else
+			log_error_errno(n.pid_fd, "%s/xinfangd.pid", n.cfg.data_dir);
+		node_close(&n);
+		return EXIT_FAILURE;
+	}
 
 	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		log_error_errno(-errno, "pipe");
@@ -263,7 +347,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (n.cfg.listen[0]) {
-		r = server_start(&n.srv, n.cfg.listen, n.store, n.key);
+		r = server_start(&n.srv, &n.cfg, n.store, n.key);
 		if (r < 0) {
 			log_error_errno(r, "cannot serve on %s", n.cfg.listen);
 			node_close(&n);

@@ -7,20 +7,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
+#include "status.h"
 
 #define THREADS 6
 #define CONNECTIONS_MAX 256
 #define CONNECTIONS_PER_IP 64
 #define CONNECTION_TIMEOUT_S 30
+#define STATUS_PATH "/v1/status"
+#define METRICS_PATH "/metrics"
+#define ADMIN_TOKEN_MIN 16
 
 struct server {
 	struct MHD_Daemon *mhd;
 	xf_store *store;
 	const xf_key *key;
+	const xf_config *cfg;
+	uint8_t admin_token_hash[32]; /* of the admin token; all zero: none */
+	bool admin;
+	metrics metrics;
+	pthread_mutex_t refusal_lock;
+	uint64_t last_refusal_note_ms;
 };
 
 /* A request being received. */
@@ -31,13 +44,14 @@ struct upload {
 	struct timespec start;
 };
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *content_type,
+static enum MHD_Result respond(server *srv, struct MHD_Connection *conn, unsigned status, const char *content_type,
 			       const uint8_t *body, size_t len, bool deflated, uint64_t server_time)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	char t[24];
 
+	metrics_response(&srv->metrics, status);
 	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return MHD_NO;
@@ -54,10 +68,10 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, con
 }
 
 /* A refusal: a status and one line saying why. */
-static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static enum MHD_Result refuse(server *srv, struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
+static enum MHD_Result refuse(server *srv, struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -69,7 +83,7 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, cons
 	if (n < 0 || (size_t)n >= sizeof(msg) - 1)
 		n = (int)strlen(msg);
 	msg[n++] = '\n';
-	return respond(conn, status, "text/plain; charset=utf-8", (const uint8_t *)msg, (size_t)n, false, 0);
+	return respond(srv, conn, status, "text/plain; charset=utf-8", (const uint8_t *)msg, (size_t)n, false, 0);
 }
 
 static unsigned status_for(int r)
@@ -90,6 +104,23 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* Keep why an enrolled child was refused, for status. Its signature held,
+ * so no stranger can make us write; at most one note a second all the
+ * same. */
+static void note_refusal(server *srv, const char *node, const char *why)
+{
+	uint64_t now = xf_wall_ms();
+	bool note;
+
+	pthread_mutex_lock(&srv->refusal_lock);
+	note = now >= srv->last_refusal_note_ms + 1000;
+	if (note)
+		srv->last_refusal_note_ms = now;
+	pthread_mutex_unlock(&srv->refusal_lock);
+	if (note && xf_status_note_refusal(srv->store, node, now, why) < 0)
+		log_warning("cannot keep the refusal of '%s' for status", node);
+}
+
 /* Authenticate the complete request; 0 and the node in AUTH, or a
  * response already queued (returned through *ret). */
 static int authenticate(server *srv, struct MHD_Connection *conn, const struct upload *up, xf_auth *auth,
@@ -101,24 +132,27 @@ static int authenticate(server *srv, struct MHD_Connection *conn, const struct u
 	int r;
 
 	if (!header || xf_auth_parse(header, auth) < 0) {
-		*ret = refuse(conn, MHD_HTTP_UNAUTHORIZED, "missing or malformed Authorization: XF node time signature");
+		*ret = refuse(srv, conn, MHD_HTTP_UNAUTHORIZED, "missing or malformed Authorization: XF node time signature");
 		return -EACCES;
 	}
 	r = xf_store_peer_key(srv->store, auth->node, pubkey);
 	if (r < 0) {
-		*ret = refuse(conn, MHD_HTTP_FORBIDDEN, "node '%s' is not enrolled here", auth->node);
+		*ret = refuse(srv, conn, MHD_HTTP_FORBIDDEN, "node '%s' is not enrolled here", auth->node);
 		return -EACCES;
 	}
 	r = xf_auth_check(auth, pubkey, "POST", XF_SYNC_PATH, up->body.data, up->body.len, now);
 	if (r == XF_ESKEW) {
-		log_notice("refused '%s': its clock is %+.0f s off ours", auth->node,
-			   ((double)auth->time_ms - (double)now) / 1000);
-		*ret = respond(conn, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8",
+		char why[128];
+
+		snprintf(why, sizeof(why), "clock %+.0f s off the township's", ((double)auth->time_ms - (double)now) / 1000);
+		log_notice("refused '%s': its %s", auth->node, why);
+		note_refusal(srv, auth->node, why);
+		*ret = respond(srv, conn, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8",
 			       (const uint8_t *)"clock skew: see X-Xf-Time\n", 26, false, now);
 		return -EACCES;
 	}
 	if (r < 0) {
-		*ret = refuse(conn, MHD_HTTP_UNAUTHORIZED, "signature of '%s' does not verify", auth->node);
+		*ret = refuse(srv, conn, MHD_HTTP_UNAUTHORIZED, "signature of '%s' does not verify", auth->node);
 		return -EACCES;
 	}
 	return 0;
@@ -135,26 +169,29 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 	int r;
 
 	if (up->too_big)
-		return refuse(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body over %u bytes", XF_SYNC_WIRE_MAX);
+		return refuse(srv, conn, MHD_HTTP_CONTENT_TOO_LARGE, "body over %u bytes", XF_SYNC_WIRE_MAX);
 	if (up->body.len == 0)
-		return refuse(conn, MHD_HTTP_BAD_REQUEST, "empty body: a sync request is a msgpack map");
+		return refuse(srv, conn, MHD_HTTP_BAD_REQUEST, "empty body: a sync request is a msgpack map");
 	if (authenticate(srv, conn, up, &auth, &ret) < 0)
 		return ret;
 	if (encoding && (strcmp(encoding, "deflate") == 0 || strcmp(encoding, "gzip") == 0)) {
 		r = xf_inflate(up->body.data, up->body.len, XF_SYNC_BODY_MAX, &inflated);
 		if (r < 0) {
 			log_warning("refused '%s': body %s", auth.node, xf_strerror(r));
-			return refuse(conn, status_for(r), "body does not inflate within %u bytes: %s", XF_SYNC_BODY_MAX,
+			return refuse(srv, conn, status_for(r), "body does not inflate within %u bytes: %s", XF_SYNC_BODY_MAX,
 				      xf_strerror(r));
 		}
 		req = &inflated;
 	} else if (encoding && strcmp(encoding, "identity") != 0) {
-		return refuse(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Encoding must be deflate, gzip or identity");
+		return refuse(srv, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Encoding must be deflate, gzip or identity");
 	}
-	r = xf_sync_serve(srv->store, srv->key, auth.node, req->data, req->len, xf_wall_ms(), &answer, &st);
+	r = xf_sync_serve(srv->store, srv->key, auth.node, auth.time_ms, req->data, req->len, xf_wall_ms(), &answer,
+			  &st);
 	if (r < 0) {
 		log_warning("refused sync from '%s': %s", auth.node, xf_strerror(r));
-		ret = refuse(conn, status_for(r), "%s", r == -EPERM ? "only enrolled children sync here" : xf_strerror(r));
+		if (r != -EPERM)
+			note_refusal(srv, auth.node, xf_strerror(r));
+		ret = refuse(srv, conn, status_for(r), "%s", r == -EPERM ? "only enrolled children sync here" : xf_strerror(r));
 		goto cleanup;
 	}
 	/* Every client of this protocol reads deflate (PROTOCOL.md). */
@@ -164,10 +201,16 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 	log_info("sync '%s': pushed %zu, new %zu, refused %zu, pulled %zu%s; %zu bytes in, %zu out, %.1f ms",
 		 auth.node, st.pushed, st.stored, st.rejected, st.pulled, st.more ? ", more" : "", up->body.len,
 		 out->len, ms_since(&up->start));
-	if (st.rejected)
-		log_warning("'%s' pushed %zu events that were refused, first %s: %s", auth.node, st.rejected,
-			    st.first_rejected, xf_strerror(st.first_error));
-	ret = respond(conn, MHD_HTTP_OK, XF_SYNC_CONTENT_TYPE, out->data, out->len, out == &wire, 0);
+	metrics_sync(&srv->metrics, ms_since(&up->start) / 1000, st.stored, st.rejected, st.first_error);
+	if (st.rejected) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "%zu events refused, first %s: %s", st.rejected, st.first_rejected,
+			 xf_strerror(st.first_error));
+		log_warning("'%s' pushed %s", auth.node, why);
+		note_refusal(srv, auth.node, why);
+	}
+	ret = respond(srv, conn, MHD_HTTP_OK, XF_SYNC_CONTENT_TYPE, out->data, out->len, out == &wire, 0);
 	xf_store_trim(srv->store);
 cleanup:
 	xf_buf_dispose(&inflated);
@@ -176,23 +219,82 @@ cleanup:
 	return ret;
 }
 
+/* Does the request carry "Authorization: Bearer <the admin token>"? */
+static bool admin_ok(server *srv, struct MHD_Connection *conn)
+{
+	const char *header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	uint8_t hash[sizeof(srv->admin_token_hash)];
+
+	if (!header || strncmp(header, "Bearer ", 7) != 0)
+		return false;
+	/* Hashes compared in constant time: neither length nor content leaks. */
+	crypto_generichash(hash, sizeof(hash), (const uint8_t *)header + 7, strlen(header + 7), NULL, 0);
+	return sodium_memcmp(hash, srv->admin_token_hash, sizeof(hash)) == 0;
+}
+
+/* GET /v1/status (what `xinfangctl status --json` prints) and GET
+ * /metrics, for the administrator only. */
+static enum MHD_Result serve_admin(server *srv, struct MHD_Connection *conn, const char *url)
+{
+	enum MHD_Result ret;
+	daemon_live live;
+	json_t *st;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	int r = 0;
+
+	if (!srv->admin)
+		return refuse(srv, conn, MHD_HTTP_FORBIDDEN, "this township has no [server] admin_token_file");
+	if (!admin_ok(srv, conn))
+		return refuse(srv, conn, MHD_HTTP_UNAUTHORIZED, "Authorization: Bearer <admin token> required");
+	if (strcmp(url, STATUS_PATH) == 0) {
+		daemon_probe(srv->cfg->data_dir, &live);
+		st = status_json(srv->store, srv->cfg, &live, xf_wall_ms(), &r);
+		text = st ? json_dumps(st, JSON_INDENT(2)) : NULL;
+		json_decref(st);
+		if (!text)
+			return refuse(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", xf_strerror(r ? r : -ENOMEM));
+		ret = respond(srv, conn, MHD_HTTP_OK, "application/json", (const uint8_t *)text, strlen(text), false, 0);
+		free(text);
+		return ret;
+	}
+	out = open_memstream(&text, &len);
+	if (!out)
+		return refuse(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	r = metrics_write(&srv->metrics, srv->store, out);
+	if (fclose(out) != 0 && r == 0)
+		r = -EIO;
+	ret = r < 0 ? refuse(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", xf_strerror(r))
+		    : respond(srv, conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", (const uint8_t *)text,
+			      len, false, 0);
+	free(text);
+	return ret;
+}
+
 /* The first call for a request: refuse early what can be refused on its
  * headers, before any body is read. */
-static enum MHD_Result begin(struct MHD_Connection *conn, const char *url, const char *method, void **con_cls)
+static enum MHD_Result begin(server *srv, struct MHD_Connection *conn, const char *url, const char *method,
+			     void **con_cls)
 {
 	const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct upload *up;
 
+	if (strcmp(url, STATUS_PATH) == 0 || strcmp(url, METRICS_PATH) == 0) {
+		if (strcmp(method, "GET") != 0)
+			return refuse(srv, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+		return serve_admin(srv, conn, url);
+	}
 	if (strcmp(url, XF_SYNC_PATH) != 0)
-		return refuse(conn, MHD_HTTP_NOT_FOUND, "no such path");
+		return refuse(srv, conn, MHD_HTTP_NOT_FOUND, "no such path");
 	if (strcmp(method, "POST") != 0)
-		return refuse(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+		return refuse(srv, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
 	if (!type || strncmp(type, XF_SYNC_CONTENT_TYPE, strlen(XF_SYNC_CONTENT_TYPE)) != 0 ||
 	    (type[strlen(XF_SYNC_CONTENT_TYPE)] != '\0' && type[strlen(XF_SYNC_CONTENT_TYPE)] != ';'))
-		return refuse(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s", XF_SYNC_CONTENT_TYPE);
+		return refuse(srv, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s", XF_SYNC_CONTENT_TYPE);
 	if (length && strtoull(length, NULL, 10) > XF_SYNC_WIRE_MAX)
-		return refuse(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body over %u bytes", XF_SYNC_WIRE_MAX);
+		return refuse(srv, conn, MHD_HTTP_CONTENT_TOO_LARGE, "body over %u bytes", XF_SYNC_WIRE_MAX);
 	up = calloc(1, sizeof(*up));
 	if (!up)
 		return MHD_NO;
@@ -216,7 +318,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	(void)version;
 	if (!up)
-		return begin(conn, url, method, con_cls);
+		return begin(srv, conn, url, method, con_cls);
 	if (*data_size) {
 		if (up->too_big) {
 			*data_size = 0;
@@ -290,7 +392,42 @@ static int resolve(const char *listen, struct sockaddr_storage *addr)
 	return 0;
 }
 
-int server_start(server **out, const char *listen, xf_store *s, const xf_key *key)
+/* The admin token from PATH: a file only its owner may read, one line of
+ * at least ADMIN_TOKEN_MIN characters. Kept only as a hash. */
+static int load_admin_token(server *srv, const char *path)
+{
+	char token[512];
+	struct stat st;
+	FILE *f = fopen(path, "re");
+	int r = 0;
+
+	if (!f)
+		return log_error_errno(-errno, "%s", path);
+	if (fstat(fileno(f), &st) < 0 || (st.st_mode & 077) || st.st_uid != geteuid()) {
+		log_error("%s: the admin token must be a file of this user's, closed to others (chmod 600)", path);
+		r = XF_EUNSAFE;
+	} else if (!fgets(token, sizeof(token), f) || (token[strcspn(token, "\r\n")] = '\0', strlen(token)) <
+								  ADMIN_TOKEN_MIN) {
+		log_error("%s: the admin token must be one line of at least %d characters", path, ADMIN_TOKEN_MIN);
+		r = XF_ECONFIG;
+	} else {
+		crypto_generichash(srv->admin_token_hash, sizeof(srv->admin_token_hash), (const uint8_t *)token,
+				   strlen(token), NULL, 0);
+		srv->admin = true;
+	}
+	sodium_memzero(token, sizeof(token));
+	fclose(f);
+	return r;
+}
+
+static void server_free(server *srv)
+{
+	metrics_destroy(&srv->metrics);
+	pthread_mutex_destroy(&srv->refusal_lock);
+	free(srv);
+}
+
+int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *key)
 {
 	struct sockaddr_storage addr = { 0 };
 	server *srv;
@@ -298,7 +435,7 @@ int server_start(server **out, const char *listen, xf_store *s, const xf_key *ke
 			 MHD_USE_SUPPRESS_DATE_NO_CLOCK;
 	int r;
 
-	r = resolve(listen, &addr);
+	r = resolve(cfg->listen, &addr);
 	if (r < 0)
 		return r;
 	if (addr.ss_family == AF_INET6)
@@ -308,6 +445,13 @@ int server_start(server **out, const char *listen, xf_store *s, const xf_key *ke
 		return -ENOMEM;
 	srv->store = s;
 	srv->key = key;
+	srv->cfg = cfg;
+	metrics_init(&srv->metrics);
+	pthread_mutex_init(&srv->refusal_lock, NULL);
+	if (cfg->admin_token_file[0] && (sodium_init() < 0 || (r = load_admin_token(srv, cfg->admin_token_file)) < 0)) {
+		server_free(srv);
+		return r < 0 ? r : -ENOMEM;
+	}
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
 				    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, srv,
 				    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -318,7 +462,7 @@ int server_start(server **out, const char *listen, xf_store *s, const xf_key *ke
 				    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 				    MHD_OPTION_END);
 	if (!srv->mhd) {
-		free(srv);
+		server_free(srv);
 		return -EADDRINUSE;
 	}
 	*out = srv;
@@ -330,5 +474,5 @@ void server_stop(server *srv)
 	if (!srv)
 		return;
 	MHD_stop_daemon(srv->mhd);
-	free(srv);
+	server_free(srv);
 }

@@ -1,4 +1,5 @@
-/* The township's HTTP server (libmicrohttpd): children sync with it. */
+/* The township's HTTP server (libmicrohttpd): children sync with it, the
+ * administrator reads its status and metrics. */
 #ifndef XFD_SERVER_H
 #define XFD_SERVER_H
 
@@ -6,9 +7,11 @@
 
 typedef struct server server;
 
-/* Serve S (and sign receipts with KEY; both borrowed for the server's
- * life) on LISTEN ("host:port"). */
-int server_start(server **out, const char *listen, xf_store *s, const xf_key *key);
+/* Serve S (and sign receipts with KEY) on CFG's [server] listen; CFG, S
+ * and KEY are borrowed for the server's life. Children sync on POST
+ * /v1/sync; with an admin_token_file, GET /v1/status and /metrics answer
+ * the administrator's bearer token. */
+int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *key);
 void server_stop(server *srv);
 
 #endif

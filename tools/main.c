@@ -36,6 +36,7 @@ static const ctl_verb verbs[] = {
 	{ "verify", "", "check every signature and chain link", cmd_verify },
 	{ "rebuild", "", "re-derive every projection from the log; say what differed", cmd_rebuild },
 	{ "sync", "", "sync with the upstream once, now (no daemon needed)", cmd_sync },
+	{ "status", "[--json]", "sync status of this node and, on a township, of each child", cmd_status },
 	{ "bundle export", "FILE", "write what the upstream lacks to FILE, for a USB stick", cmd_bundle_export },
 	{ "bundle import", "FILE", "take in a bundle made by a village", cmd_bundle_import },
 };

@@ -143,6 +143,22 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			return 0;
 		}
 		return set_str(c->listen, sizeof(c->listen), value, ctx);
+	} else if (strcmp(section, "server") == 0 && strcmp(name, "admin_token_file") == 0) {
+		if (value[0] != '/') {
+			snprintf(ctx->reason, sizeof(ctx->reason), "admin_token_file must be an absolute path");
+			return 0;
+		}
+		return set_str(c->admin_token_file, sizeof(c->admin_token_file), value, ctx);
+	} else if (strcmp(section, "server") == 0 && strcmp(name, "stale_after") == 0) {
+		char *end;
+		unsigned long v = strtoul(value, &end, 10);
+
+		if (*end || end == value || v < 60 || v > 31536000) {
+			snprintf(ctx->reason, sizeof(ctx->reason), "stale_after must be 60 to 31536000 seconds");
+			return 0;
+		}
+		c->stale_after_s = (unsigned)v;
+		return 1;
 	}
 	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [%s]", name, section);
 	return 0;
@@ -158,6 +174,7 @@ int xf_config_load(const char *path, xf_config *out, char *err, size_t err_size)
 
 	ctx.cfg = &cfg;
 	cfg.sync_interval_s = XF_SYNC_INTERVAL_DEFAULT;
+	cfg.stale_after_s = XF_STALE_AFTER_DEFAULT;
 	f = fopen(path, "re");
 	if (!f) {
 		int r = -errno;

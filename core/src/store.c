@@ -1584,3 +1584,20 @@ int xf_store_evidence(xf_store *s, size_t *quarantined, size_t *forks)
 	*forks = c.forks;
 	return 0;
 }
+
+static int count_txn(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	MDB_stat st;
+	int r = mdb_rc(mdb_stat(txn, s->events, &st));
+
+	if (r == 0)
+		*(uint64_t *)vctx = st.ms_entries;
+	return r;
+}
+
+int xf_store_count_events(xf_store *s, uint64_t *events)
+{
+	if (!s || !events)
+		return -EINVAL;
+	return store_read(s, count_txn, events);
+}

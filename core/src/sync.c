@@ -5,7 +5,8 @@
  *   "cur:own"      position in this node's feed at the upstream (be64)
  *   "cur:bcast"    position in the upstream's broadcast feed (be64)
  *   "receipt:SEQ"  every signed receipt, by the head seq it vouches for (20 digits)
- * Server state: "seen:NODE" -> [time, node's own head, software]. */
+ * Server state: "seen:NODE" -> [time, node's own head, software, node's clock (0: unknown)];
+ * "refused:NODE" -> [time, reason] (status.c). */
 #include <errno.h>
 #include <unistd.h>
 #include <inttypes.h>
@@ -672,21 +673,22 @@ static int pack_pull(xf_store *s, const char *client, uint64_t cur[2], struct pu
 }
 
 static int seen_record(const char *client, uint64_t wall_ms, uint64_t head, const char *software,
-		       msgpack_sbuffer *sb, char key[XF_NODE_ID_MAX + 8])
+		       uint64_t client_ms, msgpack_sbuffer *sb, char key[XF_NODE_ID_MAX + 8])
 {
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 3);
+	msgpack_pack_array(&pk, 4);
 	msgpack_pack_uint64(&pk, wall_ms);
 	msgpack_pack_uint64(&pk, head);
 	pack_str(&pk, software);
+	msgpack_pack_uint64(&pk, client_ms);
 	snprintf(key, XF_NODE_ID_MAX + 8, "seen:%s", client);
 	return sb->data ? 0 : -ENOMEM;
 }
 
-int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, const uint8_t *req, size_t len,
-		  uint64_t wall_ms, xf_buf *out, xf_sync_stats *stats)
+int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t client_ms, const uint8_t *req,
+		  size_t len, uint64_t wall_ms, xf_buf *out, xf_sync_stats *stats)
 {
 	msgpack_zone zone;
 	msgpack_object root;
@@ -737,7 +739,7 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, const uint
 	if ((r = get_events(&root, "push", &push, &n_push)) < 0)
 		goto cleanup;
 	acks = calloc(1, sizeof(*acks));
-	if (!acks || (r = seen_record(client, wall_ms, head, software, &seen, seen_key)) < 0) {
+	if (!acks || (r = seen_record(client, wall_ms, head, software, client_ms, &seen, seen_key)) < 0) {
 		r = r < 0 ? r : -ENOMEM;
 		goto cleanup;
 	}

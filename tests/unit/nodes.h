@@ -97,7 +97,7 @@ static inline int sync_round_at(struct node *child, uint64_t child_wall, struct 
 	memset(rd, 0, sizeof(*rd));
 	assert_rc(xf_sync_request(child->store, "test/1", &req, &rd->push), 0);
 	rd->req_len = req.len;
-	r = xf_sync_serve(up->store, up->key, child->id, req.data, req.len, up_wall, &resp, &rd->served);
+	r = xf_sync_serve(up->store, up->key, child->id, 0, req.data, req.len, up_wall, &resp, &rd->served);
 	if (r == 0) {
 		rd->resp_len = resp.len;
 		r = xf_sync_apply(child->store, &rd->push, resp.data, resp.len, child_wall, &rd->applied);

@@ -59,7 +59,9 @@ static void test_valid_file(void **state)
 		  "upload_limit = 64\n"
 		  "\n"
 		  "[server]\n"
-		  "listen = 0.0.0.0:8440\n",
+		  "listen = 0.0.0.0:8440\n"
+		  "admin_token_file = /etc/xinfang/admin.token\n"
+		  "stale_after = 3600\n",
 		  &l);
 	assert_rc(l.r, 0);
 	assert_string_equal(l.cfg.node_id, "township-3");
@@ -70,6 +72,8 @@ static void test_valid_file(void **state)
 	assert_string_equal(l.cfg.listen, "0.0.0.0:8440");
 	assert_int_equal(l.cfg.sync_interval_s, 30);
 	assert_int_equal(l.cfg.upload_limit_kib, 64);
+	assert_string_equal(l.cfg.admin_token_file, "/etc/xinfang/admin.token");
+	assert_int_equal(l.cfg.stale_after_s, 3600);
 }
 
 static void test_minimal_village_file(void **state)
@@ -86,6 +90,7 @@ static void test_minimal_village_file(void **state)
 	assert_string_equal(l.cfg.listen, "");
 	assert_int_equal(l.cfg.sync_interval_s, XF_SYNC_INTERVAL_DEFAULT);
 	assert_int_equal(l.cfg.upload_limit_kib, 0);
+	assert_int_equal(l.cfg.stale_after_s, XF_STALE_AFTER_DEFAULT);
 }
 
 static void test_unknown_key(void **state)
@@ -199,6 +204,10 @@ static void test_bad_values(void **state)
 	assert_error_at(&l, 6, "upload_limit");
 	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[upstream]\nupload_limit=64k\n", &l);
 	assert_error_at(&l, 6, "upload_limit");
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[server]\nstale_after=10\n", &l);
+	assert_error_at(&l, 6, "stale_after");
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[server]\nadmin_token_file=token\n", &l);
+	assert_error_at(&l, 6, "admin_token_file");
 	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[upstream]\ninterval=0\n", &l);
 	assert_error_at(&l, 6, "interval");
 	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=\n", &l);

@@ -271,7 +271,7 @@ static void request_and_serve(struct node *child, struct node *up, xf_sync_push 
 	xf_buf req = { 0 };
 
 	assert_rc(xf_sync_request(child->store, "test/1", &req, push), 0);
-	assert_rc(xf_sync_serve(up->store, up->key, child->id, req.data, req.len, WALL, resp, served), 0);
+	assert_rc(xf_sync_serve(up->store, up->key, child->id, 0, req.data, req.len, WALL, resp, served), 0);
 	xf_buf_dispose(&req);
 }
 
@@ -786,13 +786,13 @@ static void test_serve_refuses_nodes_that_are_not_children(void **state)
 	assert_int_equal(push.events, 4);
 	/* The township's upstream, and the township itself, are not its
 	 * children. */
-	assert_rc(xf_sync_serve(t->store, t->key, "xian-1", req.data, req.len, WALL, &resp, &st), -EPERM);
+	assert_rc(xf_sync_serve(t->store, t->key, "xian-1", 0, req.data, req.len, WALL, &resp, &st), -EPERM);
 	assert_null(resp.data);
-	assert_rc(xf_sync_serve(t->store, t->key, "xiang-1", req.data, req.len, WALL, &resp, &st), -EPERM);
+	assert_rc(xf_sync_serve(t->store, t->key, "xiang-1", 0, req.data, req.len, WALL, &resp, &st), -EPERM);
 	assert_null(resp.data);
 	assert_unchanged(t, before);
 	/* The same request from the child itself is served. */
-	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", req.data, req.len, WALL, &resp, &st), 0);
+	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, req.data, req.len, WALL, &resp, &st), 0);
 	assert_int_equal(st.stored, 4);
 	xf_buf_dispose(&req);
 	xf_buf_dispose(&resp);
@@ -815,7 +815,7 @@ static void test_serve_refuses_unenrolled_node(void **state)
 	open_cases(a, 2, NULL);
 	before = snapshot(t);
 	assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
-	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", req.data, req.len, WALL, &resp, &st), -EPERM);
+	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, req.data, req.len, WALL, &resp, &st), -EPERM);
 	assert_null(resp.data);
 	assert_unchanged(t, before);
 	xf_buf_dispose(&req);
@@ -841,7 +841,7 @@ static void test_serve_refuses_malformed_requests(void **state)
 
 #define REFUSED(bytes_, len_, want_)                                                                     \
 	do {                                                                                             \
-		assert_rc(xf_sync_serve(t->store, t->key, "cun-a", (bytes_), (len_), WALL, &resp, &st), want_); \
+		assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, (bytes_), (len_), WALL, &resp, &st), want_); \
 		assert_null(resp.data);                                                                  \
 	} while (0)
 
@@ -925,11 +925,11 @@ static void test_serve_refuses_malformed_requests(void **state)
 	/* A crafted request of the right shape is served (so the refusals
 	 * above were for what they changed), and so is the real one. */
 	craft_request(&bad, 1, NULL, 0);
-	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", bad.data, bad.len, WALL, &resp, &st), 0);
+	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, bad.data, bad.len, WALL, &resp, &st), 0);
 	xf_buf_dispose(&resp);
 	xf_buf_dispose(&bad);
 	/* And the real request still works. */
-	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", good.data, good.len, WALL, &resp, &st), 0);
+	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, good.data, good.len, WALL, &resp, &st), 0);
 	assert_int_equal(st.stored, 5);
 	xf_buf_dispose(&resp);
 	xf_buf_dispose(&good);
@@ -965,7 +965,7 @@ static void test_refused_events_are_reported(void **state)
 	craft_request(&req, 1, bl.b, bl.n);
 
 	push.events = bl.n;
-	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", req.data, req.len, WALL, &resp, &served), 0);
+	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, req.data, req.len, WALL, &resp, &served), 0);
 	assert_int_equal(served.pushed, 6);
 	assert_int_equal(served.stored, 5);
 	assert_int_equal(served.rejected, 1);
@@ -1030,7 +1030,7 @@ static void test_apply_refuses_response_from_other_than_upstream(void **state)
 		xf_buf req = { 0 };
 
 		assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
-		assert_rc(xf_sync_serve(c->store, c->key, "cun-a", req.data, req.len, WALL, &resp, &served), 0);
+		assert_rc(xf_sync_serve(c->store, c->key, "cun-a", 0, req.data, req.len, WALL, &resp, &served), 0);
 		xf_buf_dispose(&req);
 	}
 	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), XF_EUNKNOWNNODE);

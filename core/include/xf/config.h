@@ -3,7 +3,9 @@
  *   [node]     id, role (village | township), data_dir, author
  *   [upstream] url, interval (seconds between syncs when idle; default 60),
  *              upload_limit (KiB/s the sync may send; default 0, no limit)
- *   [server]   listen
+ *   [server]   listen, admin_token_file (a file holding the token that opens
+ *              GET /v1/status and /metrics), stale_after (seconds without a
+ *              sync after which status flags a child; default 86400)
  *
  * Unknown sections or keys and bad values are errors naming file and line. */
 #ifndef XF_CONFIG_H
@@ -18,6 +20,7 @@
 #define XF_SYNC_INTERVAL_DEFAULT 60
 /* The sync client allows a request 120 s; a full batch (1 MiB) must fit. */
 #define XF_UPLOAD_LIMIT_MIN 16
+#define XF_STALE_AFTER_DEFAULT 86400
 
 typedef struct xf_config {
 	char node_id[XF_NODE_ID_MAX + 1];
@@ -28,6 +31,8 @@ typedef struct xf_config {
 	unsigned sync_interval_s;
 	unsigned upload_limit_kib;    /* 0: no limit */
 	char listen[256];
+	char admin_token_file[XF_CONFIG_PATH_MAX];
+	unsigned stale_after_s;
 } xf_config;
 
 /* Read PATH into *out. On failure returns XF_ECONFIG (or -errno when the

@@ -203,6 +203,9 @@ void xf_feed_name(const char *child, char name[XF_NODE_ID_MAX + 2]);
 int xf_store_feed_scan(xf_store *s, const char *feed, uint64_t after,
 		       int (*cb)(const uint8_t *bytes, size_t len, uint64_t pos, void *ctx), void *ctx);
 
+/* How many events the log holds, of every origin. */
+int xf_store_count_events(xf_store *s, uint64_t *events);
+
 /* How many events are held in quarantine and as fork evidence. */
 int xf_store_evidence(xf_store *s, size_t *quarantined, size_t *forks);
 

@@ -68,10 +68,12 @@ int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, si
 		  xf_sync_stats *stats);
 
 /* Server: answer child CLIENT's request REQ (inflated) into *out, signing
- * the receipt with KEY. XF_EPROTO for a malformed request, XF_ETOOBIG for
- * one over the limits, -EPERM when CLIENT is not a child of this node. */
-int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, const uint8_t *req, size_t len,
-		  uint64_t wall_ms, xf_buf *out, xf_sync_stats *stats);
+ * the receipt with KEY. CLIENT_MS is the client's clock when it signed the
+ * request (0: not known), kept with when it was seen, for status.
+ * XF_EPROTO for a malformed request, XF_ETOOBIG for one over the limits,
+ * -EPERM when CLIENT is not a child of this node. */
+int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t client_ms, const uint8_t *req,
+		  size_t len, uint64_t wall_ms, xf_buf *out, xf_sync_stats *stats);
 
 /* How many events this node holds that its upstream has not acknowledged:
  * the exact count, from the heads and the acknowledgements. */
