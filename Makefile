@@ -5,6 +5,7 @@
 # use) and build/asan (AddressSanitizer + UBSan, what `check` tests).
 
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
 DESTDIR ?=
 MODE ?= release
 O := build/$(MODE)
@@ -12,7 +13,7 @@ O := build/$(MODE)
 PKGS := lmdb libcurl msgpack zlib libmicrohttpd libsodium inih libsystemd jansson
 DEB_PACKAGES := build-essential pkg-config liblmdb-dev libcurl4-gnutls-dev libmsgpack-dev \
 	zlib1g-dev libmicrohttpd-dev libsodium-dev libinih-dev libcmocka-dev \
-	libsystemd-dev libjansson-dev bats python3 python3-prometheus-client curl
+	libsystemd-dev libjansson-dev bats python3 python3-prometheus-client curl scdoc systemd openssl
 
 CC ?= gcc
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -42,11 +43,22 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tests/tools/%)
 BENCH_SRC := $(filter-out tests/bench/records.c,$(wildcard tests/bench/*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 
-.PHONY: all build deps check check-headers demo bench install uninstall clean tests
+MAN_SRC := $(wildcard man/*.scd)
+MAN := $(MAN_SRC:man/%.scd=build/man/%)
+
+.PHONY: all build deps check check-headers demo bench install uninstall clean tests man
 .DEFAULT_GOAL := all
 
 all: deps
-	@$(MAKE) --no-print-directory MODE=release build
+	@$(MAKE) --no-print-directory MODE=release build man
+
+man: $(MAN)
+
+build/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	@echo "  SCDOC   $<"
+	@scdoc <$< >$@
+
 
 build: $(LIB) $(CTL) $(XFD)
 
@@ -117,14 +129,34 @@ bench: deps
 	@$(MAKE) --no-print-directory MODE=release build $(BENCH_BIN)
 	@tests/bench/run.sh build/release
 
+# Binaries, the systemd unit with its user and data dir, man pages, the
+# documentation and example configs; /etc/xinfang/xinfang.conf only when
+# there is none yet. Packagers set PREFIX=/usr and DESTDIR.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/xinfang-sync/examples
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/xinfang-sync/examples \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(SYSCONFDIR)/xinfang
 	install -m 0755 build/release/xinfangctl build/release/xinfangd $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 build/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 build/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	sed 's|@BINDIR@|$(PREFIX)/bin|' systemd/xinfangd.service.in >$(DESTDIR)$(PREFIX)/lib/systemd/system/xinfangd.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/xinfangd.service
+	install -m 0644 systemd/xinfang.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/xinfang.conf
+	install -m 0644 systemd/xinfang.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/xinfang.conf
 	install -m 0644 conf/village.conf conf/township.conf $(DESTDIR)$(PREFIX)/share/doc/xinfang-sync/examples/
-	install -m 0644 README.md daemon/PROTOCOL.md $(DESTDIR)$(PREFIX)/share/doc/xinfang-sync/
+	install -m 0644 README.md daemon/PROTOCOL.md core/MERGE.md $(DESTDIR)$(PREFIX)/share/doc/xinfang-sync/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/xinfang/xinfang.conf ] || \
+		install -m 0640 conf/village.conf $(DESTDIR)$(SYSCONFDIR)/xinfang/xinfang.conf
 
+# Leaves /etc/xinfang/xinfang.conf and every data dir alone: the records
+# are not ours to delete.
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/xinfangctl $(DESTDIR)$(PREFIX)/bin/xinfangd
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man5/xinfang.conf.5 $(DESTDIR)$(PREFIX)/share/man/man8/xinfangd.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man8/xinfangctl.8
+	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/xinfangd.service $(DESTDIR)$(PREFIX)/lib/sysusers.d/xinfang.conf \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d/xinfang.conf
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/xinfang-sync
 
 clean:

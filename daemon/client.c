@@ -13,6 +13,7 @@
 struct client {
 	CURL *curl;
 	const xf_config *cfg;
+	void (*alive)(void);
 	const xf_key *key;
 	volatile sig_atomic_t *stop;
 	int64_t offset_ms;     /* added to our clock when signing: learnt from the upstream */
@@ -54,6 +55,11 @@ int client_new(client **out, const xf_config *cfg, const xf_key *key, volatile s
 			 XF_SYNC_PATH);
 	*out = c;
 	return 0;
+}
+
+void client_set_alive(client *c, void (*alive)(void))
+{
+	c->alive = alive;
 }
 
 void client_free(client *c)
@@ -114,6 +120,8 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 	client *c = userdata;
 
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	if (c->alive)
+		c->alive();
 	return c->stop && *c->stop;
 }
 
@@ -162,6 +170,12 @@ static int post(client *c, const xf_buf *wire, bool deflated, client_report *rep
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)c->cfg->upload_limit_kib * 1024);
+	/* https: the system's CAs, or those of ca_file; and, with pinned_key,
+	 * only the upstream whose public key that is. */
+	if (c->cfg->ca_file[0])
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->cfg->ca_file);
+	if (c->cfg->pinned_key[0])
+		curl_easy_setopt(c->curl, CURLOPT_PINNEDPUBLICKEY, c->cfg->pinned_key);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->curl, CURLOPT_VERBOSE, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_DEBUGFUNCTION, on_debug);

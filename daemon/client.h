@@ -33,6 +33,11 @@ typedef struct client client;
 int client_new(client **out, const xf_config *cfg, const xf_key *key, volatile sig_atomic_t *stop);
 void client_free(client *c);
 
+/* ALIVE, if set, is called often while a sync is under way (from libcurl's
+ * progress callback): how the daemon keeps systemd's watchdog fed through
+ * a long catch-up without feeding it from a thread that cannot hang. */
+void client_set_alive(client *c, void (*alive)(void));
+
 /* Sync until nothing is left to push or pull: one request when idle, one
  * per batch otherwise. Returns 0 when in sync; on failure a negative code,
  * with the reason in REPORT->error. Records the outcome in the store for

@@ -28,6 +28,8 @@
 #define STATUS_REFRESH_MS (30 * 1000)
 
 static const char *arg_config = XF_CONFIG_DEFAULT;
+/* systemd's WatchdogSec, in microseconds; 0 when there is none. */
+static uint64_t watchdog_usec;
 static int arg_check_config;
 static volatile sig_atomic_t stop_requested;
 static int wake_pipe[2] = { -1, -1 };
@@ -111,6 +113,30 @@ static void say_status(const struct node *n, const char *fmt, ...)
 	va_end(ap);
 	sd_notifyf(0, "STATUS=%s", line);
 	daemon_publish(n->cfg.data_dir, line);
+}
+
+static uint64_t monotonic_usec(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
+
+/* Tell systemd the daemon is alive, at most four times a watchdog period:
+ * from the main loop, and from the sync client while it transfers. */
+static void watchdog_ping(void)
+{
+	static uint64_t last;
+	uint64_t now;
+
+	if (!watchdog_usec)
+		return;
+	now = monotonic_usec();
+	if (now - last >= watchdog_usec / 4) {
+		sd_notify(0, "WATCHDOG=1");
+		last = now;
+	}
 }
 
 /* "2 min", "3 h", "4 d". */
@@ -268,6 +294,7 @@ static int run(struct node *n)
 
 	sd_notify(0, "READY=1");
 	while (!stop_requested) {
+		watchdog_ping();
 		now = xf_wall_ms();
 		if (n->cli && now >= next_ms)
 			sync_once(n, &next_ms);
@@ -292,6 +319,8 @@ static int run(struct node *n)
 		wake = looks_left && look_ms < next_ms ? look_ms : next_ms;
 		if (!n->cli || refresh_ms < wake)
 			wake = refresh_ms;
+		if (watchdog_usec && wake > now + watchdog_usec / 4000)
+			wake = now + watchdog_usec / 4000;
 		timeout = wake > now ? (int)(wake - now) : 0;
 		fds[0] = (struct pollfd){ .fd = wake_pipe[0], .events = POLLIN };
 		fds[1] = (struct pollfd){ .fd = n->inotify, .events = POLLIN };
@@ -328,6 +357,8 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 	srand((unsigned)xf_wall_ms() ^ (unsigned)getpid());
+	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
+		watchdog_usec = 0;
 	n.pid_fd = daemon_claim(n.cfg.data_dir, &other);
 	if (n.pid_fd < 0) {
 		if (n.pid_fd == -EEXIST)
@@ -362,6 +393,7 @@ int main(int argc, char **argv)
 			node_close(&n);
 			return EXIT_FAILURE;
 		}
+		client_set_alive(n.cli, watchdog_ping);
 		n.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (n.inotify >= 0 && inotify_add_watch(n.inotify, n.cfg.data_dir, IN_MODIFY) < 0)
 			log_warning("cannot watch %s; local records wait for the next interval", n.cfg.data_dir);

@@ -23,6 +23,9 @@
 #define STATUS_PATH "/v1/status"
 #define METRICS_PATH "/metrics"
 #define ADMIN_TOKEN_MIN 16
+/* Children whose request rate is tracked; a table this size holds a
+ * county's townships or a township's villages many times over. */
+#define RATE_SLOTS 4096
 
 struct server {
 	struct MHD_Daemon *mhd;
@@ -32,8 +35,15 @@ struct server {
 	uint8_t admin_token_hash[32]; /* of the admin token; all zero: none */
 	bool admin;
 	metrics metrics;
-	pthread_mutex_t refusal_lock;
-	uint64_t last_refusal_note_ms;
+	char *tls_cert, *tls_key; /* PEM, when serving HTTPS */
+	/* A token bucket per child: cfg->rate_limit requests a second, in
+	 * bursts of ten times that. */
+	pthread_mutex_t rate_lock;
+	struct rate_slot {
+		char node[XF_NODE_ID_MAX + 1];
+		double tokens;
+		uint64_t last_ms;
+	} *rates;
 };
 
 /* A request being received. */
@@ -104,20 +114,53 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* May NODE make one more request now? Only enrolled nodes get here, so
+ * the table fills only with them; when it is full (it never should be)
+ * the least recently seen slot is taken over. */
+static bool rate_ok(server *srv, const char *node)
+{
+	double burst = 10.0 * srv->cfg->rate_limit;
+	uint64_t now = xf_wall_ms(), h = 5381;
+	struct rate_slot *slot = NULL, *oldest = NULL;
+	const char *p;
+	size_t i;
+	bool ok;
+
+	for (p = node; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	pthread_mutex_lock(&srv->rate_lock);
+	for (i = 0; i < 8 && !slot; i++) { /* a short probe, then evict */
+		struct rate_slot *s = &srv->rates[(h + i) % RATE_SLOTS];
+
+		if (strcmp(s->node, node) == 0 || !s->node[0])
+			slot = s;
+		else if (!oldest || s->last_ms < oldest->last_ms)
+			oldest = s;
+	}
+	if (!slot)
+		slot = oldest;
+	if (strcmp(slot->node, node) != 0) {
+		snprintf(slot->node, sizeof(slot->node), "%s", node);
+		slot->tokens = burst;
+		slot->last_ms = now;
+	}
+	slot->tokens += (double)(now > slot->last_ms ? now - slot->last_ms : 0) / 1000 * srv->cfg->rate_limit;
+	if (slot->tokens > burst)
+		slot->tokens = burst;
+	slot->last_ms = now;
+	ok = slot->tokens >= 1;
+	if (ok)
+		slot->tokens -= 1;
+	pthread_mutex_unlock(&srv->rate_lock);
+	return ok;
+}
+
 /* Keep why an enrolled child was refused, for status. Its signature held,
- * so no stranger can make us write; at most one note a second all the
- * same. */
+ * so no stranger can make us write (and the core keeps one note a second
+ * per node, so no replay can either). */
 static void note_refusal(server *srv, const char *node, const char *why)
 {
-	uint64_t now = xf_wall_ms();
-	bool note;
-
-	pthread_mutex_lock(&srv->refusal_lock);
-	note = now >= srv->last_refusal_note_ms + 1000;
-	if (note)
-		srv->last_refusal_note_ms = now;
-	pthread_mutex_unlock(&srv->refusal_lock);
-	if (note && xf_status_note_refusal(srv->store, node, now, why) < 0)
+	if (xf_status_note_refusal(srv->store, node, xf_wall_ms(), why) < 0)
 		log_warning("cannot keep the refusal of '%s' for status", node);
 }
 
@@ -145,7 +188,8 @@ static int authenticate(server *srv, struct MHD_Connection *conn, const struct u
 		char why[128];
 
 		snprintf(why, sizeof(why), "clock %+.0f s off the township's", ((double)auth->time_ms - (double)now) / 1000);
-		log_notice("refused '%s': its %s", auth->node, why);
+		log_notice("refused '%s': its clock is %+.0f s off ours", auth->node,
+			   ((double)auth->time_ms - (double)now) / 1000);
 		note_refusal(srv, auth->node, why);
 		*ret = respond(srv, conn, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8",
 			       (const uint8_t *)"clock skew: see X-Xf-Time\n", 26, false, now);
@@ -174,6 +218,11 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 		return refuse(srv, conn, MHD_HTTP_BAD_REQUEST, "empty body: a sync request is a msgpack map");
 	if (authenticate(srv, conn, up, &auth, &ret) < 0)
 		return ret;
+	if (!rate_ok(srv, auth.node)) {
+		log_notice("refused '%s': over %u requests a second", auth.node, srv->cfg->rate_limit);
+		return refuse(srv, conn, MHD_HTTP_TOO_MANY_REQUESTS, "over %u sync requests a second: try later",
+			      srv->cfg->rate_limit);
+	}
 	if (encoding && (strcmp(encoding, "deflate") == 0 || strcmp(encoding, "gzip") == 0)) {
 		r = xf_inflate(up->body.data, up->body.len, XF_SYNC_BODY_MAX, &inflated);
 		if (r < 0) {
@@ -205,7 +254,7 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 	if (st.rejected) {
 		char why[200];
 
-		snprintf(why, sizeof(why), "%zu events refused, first %s: %s", st.rejected, st.first_rejected,
+		snprintf(why, sizeof(why), "%zu events that were refused, first %s: %s", st.rejected, st.first_rejected,
 			 xf_strerror(st.first_error));
 		log_warning("'%s' pushed %s", auth.node, why);
 		note_refusal(srv, auth.node, why);
@@ -420,10 +469,45 @@ static int load_admin_token(server *srv, const char *path)
 	return r;
 }
 
+/* A whole PEM file into *out (NUL-terminated, the caller frees it). A
+ * private key must be closed to others. */
+static int read_pem(const char *path, bool secret, char **out)
+{
+	struct stat st;
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	int r = 0;
+
+	if (!f)
+		return log_error_errno(-errno, "%s", path);
+	if (fstat(fileno(f), &st) < 0 || st.st_size <= 0 || st.st_size > 1 << 20) {
+		log_error("%s: not a PEM file", path);
+		r = XF_ECONFIG;
+	} else if (secret && (st.st_mode & 077)) {
+		log_error("%s: a TLS key must be closed to others (chmod 600)", path);
+		r = XF_EUNSAFE;
+	} else if (!(buf = calloc(1, (size_t)st.st_size + 1)) || fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		r = log_error_errno(buf ? -EIO : -ENOMEM, "%s", path);
+	}
+	fclose(f);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	return 0;
+}
+
 static void server_free(server *srv)
 {
+	pthread_mutex_destroy(&srv->rate_lock);
+	free(srv->rates);
+	if (srv->tls_key) {
+		sodium_memzero(srv->tls_key, strlen(srv->tls_key));
+		free(srv->tls_key);
+	}
+	free(srv->tls_cert);
 	metrics_destroy(&srv->metrics);
-	pthread_mutex_destroy(&srv->refusal_lock);
 	free(srv);
 }
 
@@ -447,11 +531,31 @@ int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *
 	srv->key = key;
 	srv->cfg = cfg;
 	metrics_init(&srv->metrics);
-	pthread_mutex_init(&srv->refusal_lock, NULL);
+	pthread_mutex_init(&srv->rate_lock, NULL);
+	srv->rates = calloc(RATE_SLOTS, sizeof(*srv->rates));
+	if (!srv->rates) {
+		server_free(srv);
+		return -ENOMEM;
+	}
 	if (cfg->admin_token_file[0] && (sodium_init() < 0 || (r = load_admin_token(srv, cfg->admin_token_file)) < 0)) {
 		server_free(srv);
 		return r < 0 ? r : -ENOMEM;
 	}
+	if (cfg->tls_cert[0]) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			log_error("this libmicrohttpd has no TLS: serve plain HTTP or install one built with GnuTLS");
+			r = XF_ECONFIG;
+		} else if ((r = read_pem(cfg->tls_cert, false, &srv->tls_cert)) == 0) {
+			r = read_pem(cfg->tls_key, true, &srv->tls_key);
+		}
+		if (r < 0) {
+			server_free(srv);
+			return r;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	/* Without TLS the certificate options are left out: the list ends at
+	 * the first MHD_OPTION_END. */
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
 				    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, srv,
 				    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -460,6 +564,8 @@ int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *
 				    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONNECTIONS_PER_IP,
 				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
 				    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+				    srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
+				    MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
 				    MHD_OPTION_END);
 	if (!srv->mhd) {
 		server_free(srv);

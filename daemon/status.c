@@ -22,6 +22,10 @@ int daemon_claim(const char *data_dir, long *other)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
+	/* A `status` probing the lock holds it for an instant: try again
+	 * before calling it another daemon's. */
+	for (int tries = 0; tries < 5 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK; tries++)
+		usleep(20000);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int r = errno == EWOULDBLOCK ? -EEXIST : -errno;
 
@@ -131,7 +135,9 @@ static int peer_json(const xf_peer_status *p, void *vctx)
 	json_object_set_new(o, "last_error", text_json(p->last_error));
 	json_object_set_new(o, "last_error_at", time_json(p->refused_ms));
 	json_object_set_new(o, "forks", json_integer((json_int_t)p->forks));
-	json_object_set_new(o, "stale", json_boolean(!p->last_seen_ms || c->now_ms - p->last_seen_ms > c->stale_ms));
+	/* A last_seen ahead of now (our clock was set back) is fresh. */
+	json_object_set_new(o, "stale", json_boolean(!p->last_seen_ms || (c->now_ms > p->last_seen_ms &&
+									   c->now_ms - p->last_seen_ms > c->stale_ms)));
 	return json_array_append_new(c->array, o) == 0 ? 0 : -ENOMEM;
 }
 

@@ -1,4 +1,5 @@
 /* show and list for visits, letters, cases and risks. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -167,7 +168,43 @@ int cmd_entity_show(ctl *c, int argc, char **argv)
 struct list_ctx {
 	ctl *c;
 	json_t *array;
+	char (*ids)[XF_ENTITY_ID_MAX + 1];
+	size_t n, cap;
 };
+
+/* Lists take the ids first and load each after: a load is a transaction
+ * of its own, which may not nest in the walk's. */
+static int note_id(const char *id, void *vctx)
+{
+	struct list_ctx *l = vctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		void *p = realloc(l->ids, cap * sizeof(*l->ids));
+
+		if (!p)
+			return -ENOMEM;
+		l->ids = p;
+		l->cap = cap;
+	}
+	snprintf(l->ids[l->n++], XF_ENTITY_ID_MAX + 1, "%s", id);
+	return 0;
+}
+
+/* Call ROW for every id in L, then print the JSON array if there is one. */
+static int list_rows(ctl *c, struct list_ctx *l, int r, int (*row)(const char *id, void *ctx))
+{
+	size_t i;
+
+	for (i = 0; r == 0 && i < l->n; i++)
+		r = row(l->ids[i], l);
+	free(l->ids);
+	if (r < 0) {
+		json_decref(l->array);
+		return ctl_fail(c, "%s", xf_strerror(r));
+	}
+	return l->array ? ctl_print_json(c, l->array) : EXIT_OK;
+}
 
 static const char *attr_str(const xf_entity *e, const char *name)
 {
@@ -199,7 +236,7 @@ static int list_one(const char *id, void *vctx)
 
 int cmd_entity_list(ctl *c, int argc, char **argv)
 {
-	struct list_ctx l = { c, NULL };
+	struct list_ctx l = { c, NULL, NULL, 0, 0 };
 	int r;
 
 	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
@@ -208,12 +245,7 @@ int cmd_entity_list(ctl *c, int argc, char **argv)
 		return r;
 	if (c->json && !(l.array = json_array()))
 		return ctl_fail(c, "out of memory");
-	r = xf_store_entities(c->store, verb_kind(c), list_one, &l);
-	if (r < 0) {
-		json_decref(l.array);
-		return ctl_fail(c, "%s", xf_strerror(r));
-	}
-	return l.array ? ctl_print_json(c, l.array) : EXIT_OK;
+	return list_rows(c, &l, xf_store_entities(c->store, verb_kind(c), note_id, &l), list_one);
 }
 
 static int conflict_row(const char *id, void *vctx)
@@ -237,7 +269,7 @@ static int conflict_row(const char *id, void *vctx)
 
 int cmd_conflicts(ctl *c, int argc, char **argv)
 {
-	struct list_ctx l = { c, NULL };
+	struct list_ctx l = { c, NULL, NULL, 0, 0 };
 	int r;
 
 	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
@@ -246,10 +278,5 @@ int cmd_conflicts(ctl *c, int argc, char **argv)
 		return r;
 	if (c->json && !(l.array = json_array()))
 		return ctl_fail(c, "out of memory");
-	r = xf_store_conflicts(c->store, conflict_row, &l);
-	if (r < 0) {
-		json_decref(l.array);
-		return ctl_fail(c, "%s", xf_strerror(r));
-	}
-	return l.array ? ctl_print_json(c, l.array) : EXIT_OK;
+	return list_rows(c, &l, xf_store_conflicts(c->store, note_id, &l), conflict_row);
 }

@@ -54,6 +54,17 @@ static int set_str(char *dst, size_t size, const char *value, struct parse_ctx *
 	return 1;
 }
 
+/* A file named in the config: an absolute path, so that it does not
+ * depend on where the daemon was started. */
+static int set_path(char *dst, size_t size, const char *name, const char *value, struct parse_ctx *ctx)
+{
+	if (value[0] != '/') {
+		snprintf(ctx->reason, sizeof(ctx->reason), "%s must be an absolute path", name);
+		return 0;
+	}
+	return set_str(dst, size, value, ctx);
+}
+
 /* "host:port" with a numeric port 1..65535. */
 static int listen_ok(const char *v)
 {
@@ -143,12 +154,30 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			return 0;
 		}
 		return set_str(c->listen, sizeof(c->listen), value, ctx);
-	} else if (strcmp(section, "server") == 0 && strcmp(name, "admin_token_file") == 0) {
-		if (value[0] != '/') {
-			snprintf(ctx->reason, sizeof(ctx->reason), "admin_token_file must be an absolute path");
+	} else if (strcmp(section, "upstream") == 0 && strcmp(name, "ca_file") == 0) {
+		return set_path(c->ca_file, sizeof(c->ca_file), name, value, ctx);
+	} else if (strcmp(section, "upstream") == 0 && strcmp(name, "pinned_key") == 0) {
+		if (strncmp(value, "sha256//", 8) != 0 || strlen(value) < 8 + 44) {
+			snprintf(ctx->reason, sizeof(ctx->reason), "pinned_key must be sha256//BASE64 of the key's DER");
 			return 0;
 		}
-		return set_str(c->admin_token_file, sizeof(c->admin_token_file), value, ctx);
+		return set_str(c->pinned_key, sizeof(c->pinned_key), value, ctx);
+	} else if (strcmp(section, "server") == 0 && strcmp(name, "tls_cert") == 0) {
+		return set_path(c->tls_cert, sizeof(c->tls_cert), name, value, ctx);
+	} else if (strcmp(section, "server") == 0 && strcmp(name, "tls_key") == 0) {
+		return set_path(c->tls_key, sizeof(c->tls_key), name, value, ctx);
+	} else if (strcmp(section, "server") == 0 && strcmp(name, "admin_token_file") == 0) {
+		return set_path(c->admin_token_file, sizeof(c->admin_token_file), name, value, ctx);
+	} else if (strcmp(section, "server") == 0 && strcmp(name, "rate_limit") == 0) {
+		char *end;
+		unsigned long v = strtoul(value, &end, 10);
+
+		if (*end || end == value || v < 1 || v > 10000) {
+			snprintf(ctx->reason, sizeof(ctx->reason), "rate_limit must be 1 to 10000 requests a second");
+			return 0;
+		}
+		c->rate_limit = (unsigned)v;
+		return 1;
 	} else if (strcmp(section, "server") == 0 && strcmp(name, "stale_after") == 0) {
 		char *end;
 		unsigned long v = strtoul(value, &end, 10);
@@ -175,6 +204,7 @@ int xf_config_load(const char *path, xf_config *out, char *err, size_t err_size)
 	ctx.cfg = &cfg;
 	cfg.sync_interval_s = XF_SYNC_INTERVAL_DEFAULT;
 	cfg.stale_after_s = XF_STALE_AFTER_DEFAULT;
+	cfg.rate_limit = XF_RATE_LIMIT_DEFAULT;
 	f = fopen(path, "re");
 	if (!f) {
 		int r = -errno;
@@ -198,6 +228,10 @@ int xf_config_load(const char *path, xf_config *out, char *err, size_t err_size)
 		missing = "data_dir";
 	if (missing) {
 		snprintf(err, err_size, "%s: [node] %s is required", path, missing);
+		return XF_ECONFIG;
+	}
+	if (!cfg.tls_cert[0] != !cfg.tls_key[0]) {
+		snprintf(err, err_size, "%s: [server] tls_cert and tls_key go together", path);
 		return XF_ECONFIG;
 	}
 	*out = cfg;

@@ -6,7 +6,8 @@
  *    [[name, event, value]...],                 attributes
  *    [[list, text, date, author, event]...],    items
  *    [[field, [[name, event, value]...]]...],   conflicts and their rivals
- *    [event...]]                                heads
+ *    [event...],                                heads
+ *    [event...]]                                parents named but not held
  *
  * A value is nil (cleared), a boolean, an integer, a string or an array of
  * strings. */
@@ -55,7 +56,7 @@ int xf_entity_encode(const xf_entity *e, uint8_t **out, size_t *len)
 		return -EINVAL;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	r = msgpack_pack_array(&pk, 10) | pack_str(&pk, e->id) | msgpack_pack_int(&pk, e->kind) |
+	r = msgpack_pack_array(&pk, 11) | pack_str(&pk, e->id) | msgpack_pack_int(&pk, e->kind) |
 	    pack_str(&pk, e->status) | pack_str(&pk, e->origin) | msgpack_pack_uint64(&pk, e->n_events) |
 	    msgpack_pack_uint64(&pk, e->hlc);
 	r |= msgpack_pack_array(&pk, e->n_attrs);
@@ -78,6 +79,9 @@ int xf_entity_encode(const xf_entity *e, uint8_t **out, size_t *len)
 	r |= msgpack_pack_array(&pk, e->n_heads);
 	for (i = 0; i < e->n_heads; i++)
 		r |= pack_str(&pk, e->heads[i]);
+	r |= msgpack_pack_array(&pk, e->n_awaited);
+	for (i = 0; i < e->n_awaited; i++)
+		r |= pack_str(&pk, e->awaited[i]);
 	if (r != 0) {
 		msgpack_sbuffer_destroy(&sb);
 		return -ENOMEM;
@@ -218,7 +222,7 @@ int xf_entity_decode(const uint8_t *bytes, size_t len, xf_entity **out)
 		return -ENOMEM;
 	msgpack_unpacked_init(&u);
 	ok = msgpack_unpack_next(&u, (const char *)bytes, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
-	     (f = array_of(&u.data, 10)) && copy_str(&f[0], e->id, sizeof(e->id)) &&
+	     (f = array_of(&u.data, 11)) && copy_str(&f[0], e->id, sizeof(e->id)) &&
 	     f[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER && f[1].via.u64 < 128 &&
 	     copy_str(&f[2], e->status, sizeof(e->status)) && copy_str(&f[3], e->origin, sizeof(e->origin)) &&
 	     f[4].type == MSGPACK_OBJECT_POSITIVE_INTEGER && f[5].type == MSGPACK_OBJECT_POSITIVE_INTEGER;
@@ -230,7 +234,8 @@ int xf_entity_decode(const uint8_t *bytes, size_t len, xf_entity **out)
 		     read_list(&f[7], (void **)&e->items, &e->n_items, sizeof(*e->items), read_item_v) &&
 		     read_list(&f[8], (void **)&e->conflicts, &e->n_conflicts, sizeof(*e->conflicts),
 			       read_conflict_v) &&
-		     read_list(&f[9], (void **)&e->heads, &e->n_heads, sizeof(*e->heads), read_head);
+		     read_list(&f[9], (void **)&e->heads, &e->n_heads, sizeof(*e->heads), read_head) &&
+		     read_list(&f[10], (void **)&e->awaited, &e->n_awaited, sizeof(*e->awaited), read_head);
 	}
 	msgpack_unpacked_destroy(&u);
 	if (!ok) {

@@ -119,6 +119,7 @@ void xf_entity_free(xf_entity *e)
 	free(e->items);
 	free(e->conflicts);
 	free(e->heads);
+	free(e->awaited);
 	free(e);
 }
 
@@ -407,8 +408,18 @@ static int ancestry(struct fold *f)
 static int write_note(struct fold *f, size_t at, const char *name, const xf_value *v)
 {
 	struct write *w;
+	size_t k;
 	int r;
 
+	/* An event that names a field twice (a "date" that maps onto a field
+	 * it also sets) writes it once: the value that shows. */
+	for (k = f->n_writes; k > 0 && f->writes[k - 1].at == at; k--) {
+		if (strcmp(f->writes[k - 1].value.name, name) == 0) {
+			w = &f->writes[k - 1];
+			attr_clear(&w->value);
+			return f->names_only ? 0 : attr_assign(&w->value, v);
+		}
+	}
 	if (f->n_writes == f->cap_writes) {
 		size_t cap = f->cap_writes ? f->cap_writes * 2 : 16;
 		void *p = realloc(f->writes, cap * sizeof(*f->writes));
@@ -650,6 +661,42 @@ static int head_order(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+/* The parents named by events held that are not held themselves: an
+ * event that arrives to fill one is not last in fold order. */
+static int find_awaited(struct fold *f)
+{
+	xf_entity *e = f->e;
+	size_t i, p, j;
+
+	for (i = 0; i < f->n; i++) {
+		for (p = 0; p < f->evs[i].n_parents; p++) {
+			const xf_str *parent = &f->evs[i].parents[p];
+			char id[XF_EVENT_ID_MAX + 1];
+			void *grown;
+
+			if (f->parent_at[i * XF_PARENTS_MAX + p] != NO_PARENT || parent->len > XF_EVENT_ID_MAX)
+				continue;
+			memcpy(id, parent->ptr, parent->len);
+			id[parent->len] = '\0';
+			xf_event_id(f->evs[i].origin, f->evs[i].seq, f->id);
+			if (strcmp(id, f->id) == 0) /* names itself: no event awaited */
+				continue;
+			for (j = 0; j < e->n_awaited && strcmp(e->awaited[j], id) != 0; j++)
+				;
+			if (j < e->n_awaited)
+				continue;
+			grown = realloc(e->awaited, (e->n_awaited + 1) * sizeof(*e->awaited));
+			if (!grown)
+				return -ENOMEM;
+			e->awaited = grown;
+			strcpy(e->awaited[e->n_awaited++], id);
+		}
+	}
+	if (e->n_awaited)
+		qsort(e->awaited, e->n_awaited, sizeof(*e->awaited), head_order);
+	return 0;
+}
+
 /* The events no other event held names as a parent, sorted. */
 static int find_heads(struct fold *f)
 {
@@ -746,6 +793,8 @@ int xf_entity_fold(const char *id, const xf_event *evs, size_t n, xf_entity **ou
 		r = find_conflicts(&f);
 	if (r == 0 && n)
 		r = find_heads(&f);
+	if (r == 0 && n)
+		r = find_awaited(&f);
 cleanup:
 	for (i = 0; i < f.n_writes; i++)
 		attr_clear(&f.writes[i].value);
@@ -761,13 +810,24 @@ cleanup:
 	return 0;
 }
 
-/* Do EV's parents name exactly E's heads? */
+/* Do EV's parents name exactly E's heads, each once, and does no event
+ * of E wait for EV as its parent? Then EV comes last in fold order. */
 static bool has_seen_all(const xf_entity *e, const xf_event *ev)
 {
+	char id[XF_EVENT_ID_MAX + 1];
 	size_t i, j;
 
 	if (ev->n_parents != e->n_heads)
 		return false;
+	xf_event_id(ev->origin, ev->seq, id);
+	for (i = 0; i < e->n_awaited; i++)
+		if (strcmp(e->awaited[i], id) == 0)
+			return false;
+	for (i = 0; i < ev->n_parents; i++)
+		for (j = 0; j < i; j++)
+			if (ev->parents[i].len == ev->parents[j].len &&
+			    memcmp(ev->parents[i].ptr, ev->parents[j].ptr, ev->parents[i].len) == 0)
+				return false;
 	for (i = 0; i < ev->n_parents; i++) {
 		for (j = 0; j < e->n_heads; j++)
 			if (ev->parents[i].len == strlen(e->heads[j]) &&
@@ -873,7 +933,9 @@ int xf_entity_resolution(const xf_entity *e, const char *keep, xf_body **out)
 			continue;
 		kept++;
 		if (c->rivals[j].type == XF_VALUE_NIL) {
-			if (n_cleared < XF_ARRAY_SIZE(cleared))
+			if (n_cleared == XF_ARRAY_SIZE(cleared))
+				r = XF_ETOOBIG;
+			else
 				cleared[n_cleared++] = c->field;
 		} else if (strcmp(c->field, "status") == 0) {
 			r = xf_body_put_str(b, "status", c->rivals[j].str, XF_STATUS_MAX);

@@ -70,12 +70,13 @@ static int count_conflict(const char *entity, void *ctx)
 
 int xf_status_read(xf_store *s, xf_status *out)
 {
-	struct count_ctx c = { xf_store_node(s), out };
+	struct count_ctx c = { NULL, out };
 	uint64_t ok, err_ms, skew;
 	int r;
 
 	if (!s || !out)
 		return -EINVAL;
+	c.self = xf_store_node(s);
 	memset(out, 0, sizeof(*out));
 	if ((r = xf_store_heads(s, count_head, &c)) < 0 || (r = xf_store_count_events(s, &out->events)) < 0)
 		return r;
@@ -134,6 +135,8 @@ struct peers_ctx {
 	xf_store *s;
 	int (*cb)(const xf_peer_status *p, void *ctx);
 	void *ctx;
+	xf_peer *children;
+	size_t n, cap;
 };
 
 struct forks_ctx {
@@ -162,9 +165,8 @@ static int forks_txn(xf_store *s, MDB_txn *txn, void *vctx)
 	return r == MDB_NOTFOUND ? 0 : r;
 }
 
-static int peer_row(const xf_peer *peer, void *vctx)
+static int peer_row(struct peers_ctx *c, const xf_peer *peer)
 {
-	struct peers_ctx *c = vctx;
 	xf_peer_status p = { 0 };
 	struct forks_ctx forks = { peer->node, 0 };
 	char key[XF_NODE_ID_MAX + 16];
@@ -172,8 +174,6 @@ static int peer_row(const xf_peer *peer, void *vctx)
 	size_t len = 0;
 	int r;
 
-	if (!xf_relation_is_child(peer->relation))
-		return 0;
 	snprintf(p.node, sizeof(p.node), "%s", peer->node);
 	p.relation = peer->relation;
 	snprintf(key, sizeof(key), "seen:%s", peer->node);
@@ -199,25 +199,61 @@ static int peer_row(const xf_peer *peer, void *vctx)
 	return c->cb(&p, c->ctx);
 }
 
+static int note_child(const xf_peer *peer, void *vctx)
+{
+	struct peers_ctx *c = vctx;
+
+	if (!xf_relation_is_child(peer->relation))
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		void *p = realloc(c->children, cap * sizeof(*c->children));
+
+		if (!p)
+			return -ENOMEM;
+		c->children = p;
+		c->cap = cap;
+	}
+	c->children[c->n++] = *peer;
+	return 0;
+}
+
 int xf_status_peers(xf_store *s, int (*cb)(const xf_peer_status *p, void *ctx), void *ctx)
 {
-	struct peers_ctx c = { s, cb, ctx };
+	struct peers_ctx c = { s, cb, ctx, NULL, 0, 0 };
+	size_t i;
+	int r;
 
 	if (!s || !cb)
 		return -EINVAL;
-	return xf_store_peers(s, peer_row, &c);
+	/* The children first, then each one's rows: reads are not nested in
+	 * the walk's transaction (a nested one cannot adopt a grown map). */
+	r = xf_store_peers(s, note_child, &c);
+	for (i = 0; r == 0 && i < c.n; i++)
+		r = peer_row(&c, &c.children[i]);
+	free(c.children);
+	return r;
 }
 
 int xf_status_note_refusal(xf_store *s, const char *node, uint64_t wall_ms, const char *reason)
 {
 	char key[XF_NODE_ID_MAX + 16];
 	uint8_t value[8 + 200];
-	size_t n = strlen(reason) < 200 ? strlen(reason) : 200;
+	size_t n = reason && strlen(reason) < 200 ? strlen(reason) : 200;
 	xf_kv kv = { key, value, 8 + n };
+	uint8_t *last = NULL;
+	size_t last_len = 0;
+	bool recent;
 
 	if (!s || !node || !reason || strlen(node) > XF_NODE_ID_MAX)
 		return -EINVAL;
 	snprintf(key, sizeof(key), "refused:%s", node);
+	/* One note a second per node: a replayed request cannot make the
+	 * township write at will. */
+	recent = xf_store_state_get(s, key, &last, &last_len) == 0 && last_len >= 8 && wall_ms < be64_get(last) + 1000;
+	free(last);
+	if (recent)
+		return 0;
 	be64_put(value, wall_ms);
 	memcpy(value + 8, reason, n);
 	return xf_store_state_put(s, &kv, 1);

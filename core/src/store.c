@@ -1295,11 +1295,11 @@ cleanup:
 static int read_identity(xf_store *s, MDB_txn *txn, void *vctx)
 {
 	MDB_val k = val_str("schema"), v;
-	uint64_t schema;
+	uint64_t schema, *out = vctx;
 	int r;
 
-	(void)vctx;
 	r = meta_get_u64(s, txn, "schema", &schema);
+	*out = schema;
 	if (r < 0)
 		return r;
 	if (schema == 0)
@@ -1315,10 +1315,17 @@ static int read_identity(xf_store *s, MDB_txn *txn, void *vctx)
 	return 0;
 }
 
+static int write_schema(xf_store *s, MDB_txn *txn, void *vctx)
+{
+	(void)vctx;
+	return meta_put_u64(s, txn, "schema", XF_SCHEMA_VERSION);
+}
+
 int xf_store_open(xf_store **out, const char *dir, const char *node_id)
 {
 	char path[PATH_MAX];
 	xf_store *s = NULL;
+	uint64_t schema = 0;
 	int r;
 
 	if (!out || !dir || xf_node_id_check(node_id) < 0)
@@ -1332,7 +1339,10 @@ int xf_store_open(xf_store **out, const char *dir, const char *node_id)
 	if (r < 0)
 		return r;
 	strcpy(s->node, node_id);
-	r = store_read(s, read_identity, NULL);
+	r = store_read(s, read_identity, &schema);
+	/* Version 1 kept no projections: derive them once, then say so. */
+	if (r == 0 && schema < XF_SCHEMA_VERSION && (r = xf_store_rebuild(s, NULL)) == 0)
+		r = store_write(s, write_schema, NULL);
 	if (r < 0) {
 		xf_store_close(s);
 		return r;

@@ -200,3 +200,17 @@ PY
 	[ "$status" -ne 0 ]
 	[[ "$stderr" == *"at least 16 characters"* ]]
 }
+
+@test "under a systemd watchdog the daemons ping WATCHDOG=1 several times a period, village and township" {
+	for n in town a; do
+		notify_listen $n
+		NOTIFY_SOCKET=$BATS_TEST_TMPDIR/$n.sock WATCHDOG_USEC=400000 start $n
+	done
+	sleep 2
+	for n in town a; do
+		pings=$(grep -cx 'WATCHDOG=1' "$BATS_TEST_TMPDIR/$n.notify")
+		echo "$n: $pings pings in 2 s" >&2
+		# At least two a period (400 ms), and no flood.
+		[ "$pings" -ge 10 ] && [ "$pings" -le 60 ]
+	done
+}

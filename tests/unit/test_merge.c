@@ -330,6 +330,130 @@ static void test_rebuild_replaces_what_differs(void **state)
 	pair_close(&p);
 }
 
+/* A log written before projections were kept (schema 1) gains them the
+ * first time it is opened, and says so. */
+static void test_a_version_1_log_gains_its_projections(void **state)
+{
+	struct pair p;
+	char path[PATH_MAX];
+	uint8_t one[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi proj, meta;
+	MDB_val k = { 6, "schema" }, v = { 8, one };
+	xf_entity *e;
+
+	pair_setup(&p, *state);
+	node_close(&p.village);
+	unit_path(path, sizeof(path), *state, "village");
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "projections", 0, &proj), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	assert_int_equal(mdb_drop(txn, proj, 0), 0);
+	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	node_open(&p.village);
+	e = load(&p.village, p.case_id);
+	assert_string_equal(attr_text(e, "title"), "征地补偿");
+	xf_entity_free(e);
+	assert_rc(act(&p.village, "case.noted", p.case_id, NULL, "text", "升级后"), 0);
+	pair_close(&p);
+}
+
+/* ---- the fold on hand-made events: what no honest node sends ---- */
+
+/* An event view of case "C-v-1" by origin "v" with SEQ, HLC, TYPE, the
+ * comma-separated PARENTS and BODY (kept alive by the caller). */
+static xf_event hand_event(uint64_t seq, uint64_t hlc, const char *type, const char *parents, xf_body *body)
+{
+	xf_event ev;
+	const char *p = parents;
+
+	memset(&ev, 0, sizeof(ev));
+	strcpy(ev.origin, "v");
+	strcpy(ev.entity, "C-v-1");
+	strcpy(ev.author, "clerk");
+	snprintf(ev.type, sizeof(ev.type), "%s", type);
+	ev.seq = seq;
+	ev.hlc = hlc;
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+
+		ev.parents[ev.n_parents++] = (xf_str){ p, n };
+		p += n + (p[n] == ',');
+	}
+	assert_rc(xf_body_bytes(body, &ev.body, &ev.body_len), 0);
+	return ev;
+}
+
+static xf_body *body_of(const char *key, const char *value)
+{
+	xf_body *b = NULL;
+
+	assert_rc(xf_body_new(&b), 0);
+	if (key)
+		assert_rc(xf_body_put_str(b, key, value, 100), 0);
+	return b;
+}
+
+/* The incremental fold refuses an event the full fold would place or read
+ * otherwise: one naming a head twice, one a held event waits for. */
+static void test_fold_next_refuses_what_is_not_last(void **state)
+{
+	xf_body *none = body_of(NULL, NULL), *x = body_of("leader", "甲"), *y = body_of("leader", "乙");
+	xf_event evs[4];
+	xf_entity *e;
+
+	(void)state;
+	evs[0] = hand_event(1, 10, "case.opened", "", none);
+	evs[1] = hand_event(2, 20, "case.assigned", "v:1", x);
+	evs[2] = hand_event(3, 30, "case.assigned", "v:1", y);
+	/* Names v:2 twice: it has not seen v:3. */
+	evs[3] = hand_event(4, 40, "case.noted", "v:2,v:2", none);
+	assert_rc(xf_entity_fold("C-v-1", evs, 3, &e), 0);
+	assert_int_equal(e->n_heads, 2);
+	assert_rc(xf_entity_fold_next(e, &evs[3]), XF_ESTATE);
+	xf_entity_free(e);
+
+	/* v:1 waits for v:2 (a forged cycle, or v:2 late): v:2 is not last. */
+	evs[0] = hand_event(1, 10, "case.opened", "v:2", none);
+	evs[1] = hand_event(2, 20, "case.assigned", "v:1", x);
+	assert_rc(xf_entity_fold("C-v-1", evs, 1, &e), 0);
+	assert_int_equal(e->n_awaited, 1);
+	assert_rc(xf_entity_fold_next(e, &evs[1]), XF_ESTATE);
+	xf_entity_free(e);
+	xf_body_free(none);
+	xf_body_free(x);
+	xf_body_free(y);
+}
+
+/* A body that sets one field twice ("date" maps onto closed_on) is one
+ * write, not a conflict of the event with itself. */
+static void test_an_event_does_not_conflict_with_itself(void **state)
+{
+	xf_body *none = body_of(NULL, NULL), *twice = NULL;
+	xf_event evs[2];
+	xf_entity *e;
+
+	(void)state;
+	assert_rc(xf_body_new(&twice), 0);
+	assert_rc(xf_body_put_str(twice, "date", "2024-05-02", 10), 0);
+	assert_rc(xf_body_put_str(twice, "closed_on", "2024-05-03", 10), 0);
+	evs[0] = hand_event(1, 10, "case.opened", "", none);
+	evs[1] = hand_event(2, 20, "case.closed", "v:1", twice);
+	assert_rc(xf_entity_fold("C-v-1", evs, 2, &e), 0);
+	assert_int_equal(e->n_conflicts, 0);
+	assert_string_equal(attr_text(e, "closed_on"), "2024-05-03");
+	xf_entity_free(e);
+	xf_body_free(none);
+	xf_body_free(twice);
+}
+
 /* ---- the property test ---- */
 
 static uint64_t rng_next(uint64_t *s) /* splitmix64 */
@@ -632,6 +756,9 @@ int main(void)
 		TMPDIR_TEST(test_illegal_transition_by_merge_is_a_status_conflict),
 		TMPDIR_TEST(test_projection_encoding_round_trips),
 		TMPDIR_TEST(test_rebuild_replaces_what_differs),
+		TMPDIR_TEST(test_a_version_1_log_gains_its_projections),
+		cmocka_unit_test(test_fold_next_refuses_what_is_not_last),
+		cmocka_unit_test(test_an_event_does_not_conflict_with_itself),
 		cmocka_unit_test_setup_teardown(test_random_scenarios_converge, unit_tmpdir_setup, report_seed),
 	};
 

@@ -48,7 +48,9 @@ typedef struct xf_item {
 
 /* A field written concurrently to different values: each rival is one
  * competing write, its value and event (type XF_VALUE_NIL: the write
- * cleared the field), in fold order; the last is the one that shows. */
+ * cleared the field), in fold order. Which shows follows the rules in
+ * core/MERGE.md (for a field the last rival; for the status, the state
+ * machine). */
 typedef struct xf_conflict {
 	char field[XF_ATTR_NAME_MAX + 1]; /* an attribute, or "status" */
 	xf_attr *rivals;
@@ -72,6 +74,9 @@ typedef struct xf_entity {
 	 * next act recorded on it. */
 	char (*heads)[XF_EVENT_ID_MAX + 1];
 	size_t n_heads;
+	/* Parents its events name that it does not hold (yet), sorted. */
+	char (*awaited)[XF_EVENT_ID_MAX + 1];
+	size_t n_awaited;
 } xf_entity;
 
 /* The projection of entity ID as the store keeps it. The caller frees

@@ -46,7 +46,8 @@ typedef struct xf_peer_status {
 /* CB for every child enrolled here, in id order. */
 int xf_status_peers(xf_store *s, int (*cb)(const xf_peer_status *p, void *ctx), void *ctx);
 
-/* Server: remember why a request of enrolled child NODE was refused. */
+/* Server: remember why a request of enrolled child NODE was refused (at
+ * most one note a second per node; more are dropped). */
 int xf_status_note_refusal(xf_store *s, const char *node, uint64_t wall_ms, const char *reason);
 
 #endif

@@ -18,7 +18,9 @@
 #include "xf/event.h"
 #include "xf/key.h"
 
-#define XF_SCHEMA_VERSION 1
+/* 2: projections kept in the store (a log of version 1 gains them when
+ * first opened). */
+#define XF_SCHEMA_VERSION 2
 #define XF_KEY_FILE "node.key"
 
 typedef struct xf_store xf_store;

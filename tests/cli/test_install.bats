@@ -1,0 +1,51 @@
+#!/usr/bin/env bats
+# make install and uninstall, and the systemd unit they install: it
+# verifies, and systemd rates its exposure 2.0 or lower.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	: "${XF_TOP:?run through tests/run}"
+	ROOT=$BATS_TEST_TMPDIR/root
+}
+
+@test "make install puts binaries, unit, sysusers, tmpfiles, man pages and configs in place; uninstall takes them away" {
+	run make -s -C "$XF_TOP" install PREFIX="$ROOT/usr" SYSCONFDIR="$ROOT/etc"
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	for f in usr/bin/xinfangd usr/bin/xinfangctl; do
+		[ "$(stat -c %a "$ROOT/$f")" = 755 ]
+	done
+	for f in usr/lib/systemd/system/xinfangd.service usr/lib/sysusers.d/xinfang.conf usr/lib/tmpfiles.d/xinfang.conf \
+		usr/share/man/man8/xinfangd.8 usr/share/man/man8/xinfangctl.8 usr/share/man/man5/xinfang.conf.5 \
+		usr/share/doc/xinfang-sync/PROTOCOL.md usr/share/doc/xinfang-sync/examples/township.conf; do
+		[ -f "$ROOT/$f" ] || { echo "missing $f" >&2; false; }
+	done
+	grep -q "^ExecStart=$ROOT/usr/bin/xinfangd -c /etc/xinfang/xinfang.conf\$" "$ROOT/usr/lib/systemd/system/xinfangd.service"
+	grep -q '^\.TH "xinfangd" "8"' "$ROOT/usr/share/man/man8/xinfangd.8"
+	[ "$(stat -c %a "$ROOT/etc/xinfang/xinfang.conf")" = 640 ]
+	"$ROOT/usr/bin/xinfangd" --help | grep -q usage
+	# An administrator's config survives a second install and an uninstall.
+	echo "; mine" >>"$ROOT/etc/xinfang/xinfang.conf"
+	make -s -C "$XF_TOP" install PREFIX="$ROOT/usr" SYSCONFDIR="$ROOT/etc" >/dev/null
+	grep -q "; mine" "$ROOT/etc/xinfang/xinfang.conf"
+	make -s -C "$XF_TOP" uninstall PREFIX="$ROOT/usr" SYSCONFDIR="$ROOT/etc" >/dev/null
+	[ -z "$(find "$ROOT/usr" -type f)" ]
+	grep -q "; mine" "$ROOT/etc/xinfang/xinfang.conf"
+}
+
+@test "the unit passes systemd-analyze verify, runs as its own user, and its exposure is 2.0 or lower" {
+	make -s -C "$XF_TOP" install PREFIX="$ROOT/usr" SYSCONFDIR="$ROOT/etc" >/dev/null
+	unit=$ROOT/usr/lib/systemd/system/xinfangd.service
+	run systemd-analyze verify --man=no "$unit"
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	[ -z "$output" ]
+	grep -qx 'Type=notify' "$unit"
+	grep -qx 'User=xinfang' "$unit"
+	grep -q '^WatchdogSec=' "$unit"
+	grep -qx 'u xinfang - "xinfang-sync daemon" /var/lib/xinfang' "$ROOT/usr/lib/sysusers.d/xinfang.conf"
+	run systemd-analyze security --offline=yes "$unit"
+	score=$(printf '%s\n' "$output" | sed -n 's/.*Overall exposure level for xinfangd.service: \([0-9.]*\).*/\1/p')
+	echo "exposure: $score" >&2
+	[ -n "$score" ]
+	awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'
+}
