@@ -171,11 +171,8 @@ int cmd_resolve(ctl *c, int argc, char **argv)
 		return ctl_usage(c, "--keep EVENT_ID is required: the event whose values stand");
 	if ((r = ctl_load_config(c)) != 0 || (r = ctl_open(c)) != 0)
 		return r;
-	r = xf_entity_load(c->store, id, &e);
-	if (r == XF_ENOTFOUND)
-		return ctl_fail(c, "no such entity '%s'", id);
-	if (r < 0)
-		return ctl_fail(c, "%s: %s", id, xf_strerror(r));
+	if ((r = ctl_load_entity(c, id, &e)) != 0)
+		return r;
 	if (e->n_conflicts == 0)
 		r = ctl_fail(c, "%s has no conflicts", id);
 	else if ((r = xf_entity_resolution(e, keep, &body)) == XF_ENOTFOUND)

@@ -152,11 +152,8 @@ int cmd_entity_show(ctl *c, int argc, char **argv)
 		return opt == 'h' ? EXIT_OK : EXIT_USAGE;
 	if ((r = ctl_entity_arg(c, argc, argv, verb_kind(c), &id)) != 0 || (r = ctl_open(c)) != 0)
 		return r;
-	r = xf_entity_load(c->store, id, &e);
-	if (r == XF_ENOTFOUND)
-		return ctl_fail(c, "no such entity '%s'", id);
-	if (r < 0)
-		return ctl_fail(c, "%s: %s", id, xf_strerror(r));
+	if ((r = ctl_load_entity(c, id, &e)) != 0)
+		return r;
 	if (c->json)
 		r = ctl_print_json(c, entity_json(e));
 	else
@@ -213,61 +210,50 @@ static const char *attr_str(const xf_entity *e, const char *name)
 	return a && a->type == XF_VALUE_STR ? a->str : "";
 }
 
-static int list_one(const char *id, void *vctx)
+/* One row of a listing: entity ID into the JSON array, or as PRINT shows it. */
+static int show_row(struct list_ctx *l, const char *id, void (*print)(const xf_entity *e))
 {
-	struct list_ctx *l = vctx;
 	xf_entity *e = NULL;
 	int r;
 
 	r = xf_entity_load(l->c->store, id, &e);
 	if (r < 0)
 		return r;
-	if (l->array) {
+	if (l->array)
 		json_array_append_new(l->array, entity_json(e));
-	} else {
-		const char *date = e->kind == 'C' ? attr_str(e, "opened_on") : attr_str(e, "date");
-		const char *text = e->kind == 'C' ? attr_str(e, "title") : attr_str(e, "summary");
-
-		printf("%-28s %-9s %-10s %s\n", e->id, e->status, date, text);
-	}
+	else
+		print(e);
 	xf_entity_free(e);
 	return 0;
 }
 
-int cmd_entity_list(ctl *c, int argc, char **argv)
+static void print_summary(const xf_entity *e)
 {
-	struct list_ctx l = { c, NULL, NULL, 0, 0 };
-	int r;
+	const char *date = e->kind == 'C' ? attr_str(e, "opened_on") : attr_str(e, "date");
+	const char *text = e->kind == 'C' ? attr_str(e, "title") : attr_str(e, "summary");
 
-	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
-		return r == CTL_HELPED ? EXIT_OK : r;
-	if ((r = ctl_open(c)) != 0)
-		return r;
-	if (c->json && !(l.array = json_array()))
-		return ctl_fail(c, "out of memory");
-	return list_rows(c, &l, xf_store_entities(c->store, verb_kind(c), note_id, &l), list_one);
+	printf("%-28s %-9s %-10s %s\n", e->id, e->status, date, text);
+}
+
+static void print_conflicted(const xf_entity *e)
+{
+	printf("%s (%s)\n", e->id, e->status);
+	print_conflicts(e);
+}
+
+static int list_one(const char *id, void *vctx)
+{
+	return show_row(vctx, id, print_summary);
 }
 
 static int conflict_row(const char *id, void *vctx)
 {
-	struct list_ctx *l = vctx;
-	xf_entity *e = NULL;
-	int r;
-
-	r = xf_entity_load(l->c->store, id, &e);
-	if (r < 0)
-		return r;
-	if (l->array) {
-		json_array_append_new(l->array, entity_json(e));
-	} else {
-		printf("%s (%s)\n", e->id, e->status);
-		print_conflicts(e);
-	}
-	xf_entity_free(e);
-	return 0;
+	return show_row(vctx, id, print_conflicted);
 }
 
-int cmd_conflicts(ctl *c, int argc, char **argv)
+/* A listing verb: the entities of KIND, or with KIND 0 those in conflict,
+ * each shown by ROW. */
+static int list_verb(ctl *c, int argc, char **argv, char kind, int (*row)(const char *id, void *ctx))
 {
 	struct list_ctx l = { c, NULL, NULL, 0, 0 };
 	int r;
@@ -278,5 +264,16 @@ int cmd_conflicts(ctl *c, int argc, char **argv)
 		return r;
 	if (c->json && !(l.array = json_array()))
 		return ctl_fail(c, "out of memory");
-	return list_rows(c, &l, xf_store_conflicts(c->store, note_id, &l), conflict_row);
+	r = kind ? xf_store_entities(c->store, kind, note_id, &l) : xf_store_conflicts(c->store, note_id, &l);
+	return list_rows(c, &l, r, row);
+}
+
+int cmd_entity_list(ctl *c, int argc, char **argv)
+{
+	return list_verb(c, argc, argv, verb_kind(c), list_one);
+}
+
+int cmd_conflicts(ctl *c, int argc, char **argv)
+{
+	return list_verb(c, argc, argv, 0, conflict_row);
 }

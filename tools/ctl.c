@@ -231,6 +231,17 @@ int ctl_record(ctl *c, const char *type, const char *entity, char new_kind, xf_b
 	return EXIT_OK;
 }
 
+int ctl_load_entity(ctl *c, const char *id, xf_entity **e)
+{
+	int r = xf_entity_load(c->store, id, e);
+
+	if (r == XF_ENOTFOUND)
+		return ctl_fail(c, "no such entity '%s'", id);
+	if (r < 0)
+		return ctl_fail(c, "%s: %s", id, xf_strerror(r));
+	return 0;
+}
+
 int ctl_entity_arg(ctl *c, int argc, char **argv, char kind, const char **id)
 {
 	if (optind >= argc)

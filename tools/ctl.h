@@ -76,6 +76,10 @@ int ctl_record(ctl *c, const char *type, const char *entity, char new_kind, xf_b
  * stdout line. */
 int ctl_create(ctl *c, const char *type, char kind, xf_body *body);
 
+/* Load entity ID into *e (the caller frees it with xf_entity_free()), or
+ * print one line saying why not and return EXIT_FAIL. */
+int ctl_load_entity(ctl *c, const char *id, xf_entity **e);
+
 /* A required positional ID of kind KIND ('C' case, 'R' risk, ...; 0 any). */
 int ctl_entity_arg(ctl *c, int argc, char **argv, char kind, const char **id);
 

@@ -54,6 +54,22 @@ static int set_str(char *dst, size_t size, const char *value, struct parse_ctx *
 	return 1;
 }
 
+/* A whole number from MIN to MAX (or 0, when ZERO_OK), in UNIT. */
+static int set_uint(unsigned *dst, const char *name, const char *value, unsigned long min, unsigned long max,
+		    bool zero_ok, const char *unit, struct parse_ctx *ctx)
+{
+	char *end;
+	unsigned long v = strtoul(value, &end, 10);
+
+	if (*end || end == value || value[0] == '-' || ((v < min || v > max) && !(zero_ok && v == 0))) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "%s must be %s%lu to %lu %s", name,
+			 zero_ok ? "0 (none) or " : "", min, max, unit);
+		return 0;
+	}
+	*dst = (unsigned)v;
+	return 1;
+}
+
 /* A file named in the config: an absolute path, so that it does not
  * depend on where the daemon was started. */
 static int set_path(char *dst, size_t size, const char *name, const char *value, struct parse_ctx *ctx)
@@ -128,26 +144,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		}
 		return set_str(c->upstream_url, sizeof(c->upstream_url), value, ctx);
 	} else if (strcmp(section, "upstream") == 0 && strcmp(name, "interval") == 0) {
-		char *end;
-		unsigned long v = strtoul(value, &end, 10);
-
-		if (*end || end == value || v < 1 || v > 86400) {
-			snprintf(ctx->reason, sizeof(ctx->reason), "interval must be 1 to 86400 seconds");
-			return 0;
-		}
-		c->sync_interval_s = (unsigned)v;
-		return 1;
+		return set_uint(&c->sync_interval_s, name, value, 1, 86400, false, "seconds", ctx);
 	} else if (strcmp(section, "upstream") == 0 && strcmp(name, "upload_limit") == 0) {
-		char *end;
-		unsigned long v = strtoul(value, &end, 10);
-
-		if (*end || end == value || (v != 0 && (v < XF_UPLOAD_LIMIT_MIN || v > 1048576))) {
-			snprintf(ctx->reason, sizeof(ctx->reason),
-				 "upload_limit must be 0 (none) or %d to 1048576 KiB/s", XF_UPLOAD_LIMIT_MIN);
-			return 0;
-		}
-		c->upload_limit_kib = (unsigned)v;
-		return 1;
+		return set_uint(&c->upload_limit_kib, name, value, XF_UPLOAD_LIMIT_MIN, 1048576, true, "KiB/s", ctx);
 	} else if (strcmp(section, "server") == 0 && strcmp(name, "listen") == 0) {
 		if (!listen_ok(value)) {
 			snprintf(ctx->reason, sizeof(ctx->reason), "listen must be HOST:PORT");
@@ -169,25 +168,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	} else if (strcmp(section, "server") == 0 && strcmp(name, "admin_token_file") == 0) {
 		return set_path(c->admin_token_file, sizeof(c->admin_token_file), name, value, ctx);
 	} else if (strcmp(section, "server") == 0 && strcmp(name, "rate_limit") == 0) {
-		char *end;
-		unsigned long v = strtoul(value, &end, 10);
-
-		if (*end || end == value || v < 1 || v > 10000) {
-			snprintf(ctx->reason, sizeof(ctx->reason), "rate_limit must be 1 to 10000 requests a second");
-			return 0;
-		}
-		c->rate_limit = (unsigned)v;
-		return 1;
+		return set_uint(&c->rate_limit, name, value, 1, 10000, false, "requests a second", ctx);
 	} else if (strcmp(section, "server") == 0 && strcmp(name, "stale_after") == 0) {
-		char *end;
-		unsigned long v = strtoul(value, &end, 10);
-
-		if (*end || end == value || v < 60 || v > 31536000) {
-			snprintf(ctx->reason, sizeof(ctx->reason), "stale_after must be 60 to 31536000 seconds");
-			return 0;
-		}
-		c->stale_after_s = (unsigned)v;
-		return 1;
+		return set_uint(&c->stale_after_s, name, value, 60, 31536000, false, "seconds", ctx);
 	}
 	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [%s]", name, section);
 	return 0;

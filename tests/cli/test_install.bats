@@ -49,3 +49,21 @@ setup() {
 	[ -n "$score" ]
 	awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'
 }
+
+@test "xinfangd --check-config: 0 for a valid config and data dir, one line naming file and line otherwise" {
+	: "${XF_BUILD:?}"
+	conf=$BATS_TEST_TMPDIR/node.conf
+	printf '[node]\nid = 3701\nrole = township\ndata_dir = %s/data\n[server]\nlisten = 127.0.0.1:1\n' \
+		"$BATS_TEST_TMPDIR" >"$conf"
+	run --separate-stderr "$XF_BUILD/xinfangd" -c "$conf" --check-config
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"run 'xinfangctl init' first"* ]]
+	"$XF_BUILD/xinfangctl" -c "$conf" init >/dev/null
+	run "$XF_BUILD/xinfangd" -c "$conf" --check-config
+	[ "$status" -eq 0 ]
+	[[ "$output" == "$conf: configuration and data dir are valid" ]]
+	printf 'rate_limt = 5\n' >>"$conf"
+	run --separate-stderr "$XF_BUILD/xinfangd" -c "$conf" --check-config
+	[ "$status" -ne 0 ]
+	[ "$stderr" = "<3>$conf:7: unknown key 'rate_limt' in [server]" ]
+}

@@ -280,12 +280,24 @@ static void test_projection_encoding_round_trips(void **state)
 	pair_close(&p);
 }
 
+/* The log in DIR/NAME opened with LMDB itself, past the store, and a
+ * write transaction on it. */
+static void raw_open(const char *dir, const char *name, MDB_env **env, MDB_txn **txn)
+{
+	char path[PATH_MAX];
+
+	unit_path(path, sizeof(path), dir, name);
+	assert_int_equal(mdb_env_create(env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(*env, 16), 0);
+	assert_int_equal(mdb_env_open(*env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(*env, NULL, 0, txn), 0);
+}
+
 /* A stored projection damaged behind the store's back is found and
  * replaced by rebuild; a second rebuild finds nothing. */
 static void test_rebuild_replaces_what_differs(void **state)
 {
 	struct pair p;
-	char path[PATH_MAX];
 	uint8_t before[XF_HASH_BYTES], after[XF_HASH_BYTES];
 	xf_rebuild_report report;
 	MDB_env *env;
@@ -302,11 +314,7 @@ static void test_rebuild_replaces_what_differs(void **state)
 	assert_true(report.entities >= 3);
 	node_close(&p.village);
 
-	unit_path(path, sizeof(path), *state, "village");
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	raw_open(*state, "village", &env, &txn);
 	assert_int_equal(mdb_dbi_open(txn, "projections", 0, &dbi), 0);
 	k = (MDB_val){ strlen(p.case_id), p.case_id };
 	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
@@ -335,7 +343,6 @@ static void test_rebuild_replaces_what_differs(void **state)
 static void test_a_version_1_log_gains_its_projections(void **state)
 {
 	struct pair p;
-	char path[PATH_MAX];
 	uint8_t one[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
 	MDB_env *env;
 	MDB_txn *txn;
@@ -345,11 +352,7 @@ static void test_a_version_1_log_gains_its_projections(void **state)
 
 	pair_setup(&p, *state);
 	node_close(&p.village);
-	unit_path(path, sizeof(path), *state, "village");
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	raw_open(*state, "village", &env, &txn);
 	assert_int_equal(mdb_dbi_open(txn, "projections", 0, &proj), 0);
 	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
 	assert_int_equal(mdb_drop(txn, proj, 0), 0);
