@@ -251,6 +251,14 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 		 auth.node, st.pushed, st.stored, st.rejected, st.pulled, st.more ? ", more" : "", up->body.len,
 		 out->len, ms_since(&up->start));
 	metrics_sync(&srv->metrics, ms_since(&up->start) / 1000, st.stored, st.rejected, st.first_error);
+	if (st.rollback) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "rollback: its log ends at seq %llu, the township holds %llu of it",
+			 (unsigned long long)st.claimed_head, (unsigned long long)st.held_head);
+		log_warning("'%s': %s (the township keeps its copy)", auth.node, why);
+		note_refusal(srv, auth.node, why);
+	}
 	if (st.rejected) {
 		char why[200];
 

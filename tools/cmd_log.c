@@ -77,6 +77,8 @@ int cmd_log(ctl *c, int argc, char **argv)
 	return array ? ctl_print_json(c, array) : EXIT_OK;
 }
 
+static int receipt_holds(const xf_receipt_status *st, void *vctx);
+
 int cmd_verify(ctl *c, int argc, char **argv)
 {
 	xf_verify_report report;
@@ -92,9 +94,26 @@ int cmd_verify(ctl *c, int argc, char **argv)
 			return ctl_fail(c, "event %s: %s", report.bad_event, xf_strerror(r));
 		return ctl_fail(c, "%s", xf_strerror(r));
 	}
-	printf("ok: %" PRIu64 " events from %zu origins, signatures and chains intact\n", report.events,
-	       report.origins);
+	if ((r = xf_receipts_scan(c->store, receipt_holds, c)) != 0)
+		return r < 0 ? ctl_fail(c, "receipts: %s", xf_strerror(r)) : EXIT_FAIL;
+	printf("ok: %" PRIu64 " events from %zu origins, signatures and chains intact; receipts agree\n",
+	       report.events, report.origins);
 	return EXIT_OK;
+}
+
+/* A receipt signed by the upstream that names an event this log no longer
+ * holds as it was: the log was rolled back or changed after the upstream
+ * acknowledged it. */
+static int receipt_holds(const xf_receipt_status *st, void *vctx)
+{
+	ctl *c = vctx;
+
+	if (st->signature != 0 || st->held == 0)
+		return 0;
+	ctl_fail(c, "event %s:%" PRIu64 ", acknowledged by %s's signed receipt, is %s", xf_store_node(c->store),
+		 st->receipt.seq, st->receipt.upstream,
+		 st->held == XF_ENOTFOUND ? "missing: the log was rolled back" : "not the event it acknowledged");
+	return 1;
 }
 
 int cmd_rebuild(ctl *c, int argc, char **argv)
@@ -115,4 +134,49 @@ int cmd_rebuild(ctl *c, int argc, char **argv)
 	else
 		printf("rebuilt %zu projections: nothing differed\n", report.entities);
 	return EXIT_OK;
+}
+
+static const char *receipt_word(int r)
+{
+	return r == 0 ? "ok" : r == XF_ENOTFOUND ? "missing" : r == XF_EFORK ? "changed" : xf_strerror(r);
+}
+
+static int receipt_row(const xf_receipt_status *st, void *vctx)
+{
+	json_t *array = vctx;
+	char hash[2 * XF_HASH_BYTES + 1], when[32];
+	time_t t = (time_t)(st->receipt.time_ms / 1000);
+	struct tm tm;
+	size_t i;
+
+	for (i = 0; i < XF_HASH_BYTES; i++)
+		snprintf(hash + 2 * i, 3, "%02x", st->receipt.hash[i]);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	if (array)
+		return json_array_append_new(array, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "seq",
+							      (json_int_t)st->receipt.seq, "hash", hash, "upstream",
+							      st->receipt.upstream, "time", when, "signature",
+							      receipt_word(st->signature), "log", receipt_word(st->held)));
+	printf("%8" PRIu64 "  %s  %-16s %.16s...  signature %s, log %s\n", st->receipt.seq, when,
+	       st->receipt.upstream, hash, receipt_word(st->signature), receipt_word(st->held));
+	return 0;
+}
+
+int cmd_receipts(ctl *c, int argc, char **argv)
+{
+	json_t *array = NULL;
+	int r;
+
+	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+		return r == CTL_HELPED ? EXIT_OK : r;
+	if ((r = ctl_open(c)) != 0)
+		return r;
+	if (c->json && !(array = json_array()))
+		return ctl_fail(c, "out of memory");
+	r = xf_receipts_scan(c->store, receipt_row, array);
+	if (r < 0) {
+		json_decref(array);
+		return ctl_fail(c, "%s", xf_strerror(r));
+	}
+	return array ? ctl_print_json(c, array) : EXIT_OK;
 }

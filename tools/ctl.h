@@ -103,6 +103,7 @@ int cmd_resolve(ctl *c, int argc, char **argv);
 int cmd_conflicts(ctl *c, int argc, char **argv);
 int cmd_rebuild(ctl *c, int argc, char **argv);
 int cmd_status(ctl *c, int argc, char **argv);
+int cmd_receipts(ctl *c, int argc, char **argv);
 int cmd_log(ctl *c, int argc, char **argv);
 int cmd_verify(ctl *c, int argc, char **argv);
 int cmd_sync(ctl *c, int argc, char **argv);

@@ -155,6 +155,8 @@ static int get_events(const msgpack_object *map, const char *key, xf_blob **out,
 
 /* ---- client: the request ---- */
 
+static uint64_t acknowledged(xf_store *s, const char *origin);
+
 /* How far the pushes being built have got, per origin: a request starts
  * where the upstream's acknowledgement left off, a bundle's next frame
  * where its previous frame stopped. */
@@ -166,7 +168,6 @@ struct progress {
 
 static uint64_t *progress_slot(struct progress *p, xf_store *s, const char *origin)
 {
-	char key[XF_NODE_ID_MAX + 8];
 	size_t i;
 
 	for (i = 0; i < p->n; i++)
@@ -175,8 +176,7 @@ static uint64_t *progress_slot(struct progress *p, xf_store *s, const char *orig
 	if (p->n == ORIGINS_MAX)
 		return NULL;
 	snprintf(p->origin[p->n], XF_NODE_ID_MAX + 1, "%s", origin);
-	snprintf(key, sizeof(key), "up:%s", origin);
-	p->seq[p->n] = state_u64(s, key);
+	p->seq[p->n] = acknowledged(s, origin);
 	return &p->seq[p->n++];
 }
 
@@ -338,13 +338,11 @@ struct pending_ctx {
 static int count_pending(const char *origin, uint64_t seq, bool sparse, void *vctx)
 {
 	struct pending_ctx *c = vctx;
-	char key[XF_NODE_ID_MAX + 8];
 	uint64_t acked;
 
 	if (sparse)
 		return 0;
-	snprintf(key, sizeof(key), "up:%s", origin);
-	acked = state_u64(c->s, key);
+	acked = acknowledged(c->s, origin);
 	if (seq > acked)
 		c->events += seq - acked;
 	return 0;
@@ -364,6 +362,7 @@ int xf_sync_pending(xf_store *s, uint64_t *events)
 }
 
 /* ---- receipts ---- */
+
 
 static int receipt_make(const xf_key *key, const xf_receipt *rc, xf_buf *out)
 {
@@ -392,7 +391,8 @@ static int receipt_make(const xf_key *key, const xf_receipt *rc, xf_buf *out)
 	return 0;
 }
 
-int xf_receipt_check(const uint8_t *bytes, size_t len, const uint8_t *pubkey, xf_receipt *out)
+/* The fields of receipt BYTES, whoever signed them. */
+static int receipt_decode(const uint8_t *bytes, size_t len, xf_receipt *out)
 {
 	msgpack_zone zone;
 	msgpack_object root;
@@ -419,12 +419,165 @@ int xf_receipt_check(const uint8_t *bytes, size_t len, const uint8_t *pubkey, xf
 	rc.seq = f[3].via.u64;
 	memcpy(rc.hash, f[4].via.bin.ptr, XF_HASH_BYTES);
 	rc.time_ms = f[5].via.u64;
-	r = xf_sig_verify(pubkey, bytes, len - XF_SIG_BYTES, bytes + len - XF_SIG_BYTES);
-	if (r == 0)
-		*out = rc;
+	*out = rc;
+	r = 0;
 cleanup:
 	msgpack_zone_destroy(&zone);
 	return r;
+}
+
+int xf_receipt_check(const uint8_t *bytes, size_t len, const uint8_t *pubkey, xf_receipt *out)
+{
+	xf_receipt rc;
+	int r = receipt_decode(bytes, len, &rc);
+
+	if (r == 0)
+		r = xf_sig_verify(pubkey, bytes, len - XF_SIG_BYTES, bytes + len - XF_SIG_BYTES);
+	if (r == 0)
+		*out = rc;
+	return r;
+}
+
+struct receipts_ctx {
+	xf_buf *kept;
+	uint64_t *seqs;
+	size_t n, cap;
+};
+
+static int keep_receipt(const char *key, const uint8_t *value, size_t len, void *vctx)
+{
+	struct receipts_ctx *c = vctx;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		xf_buf *kept = realloc(c->kept, cap * sizeof(*kept));
+		uint64_t *seqs = kept ? realloc(c->seqs, cap * sizeof(*seqs)) : NULL;
+
+		if (kept)
+			c->kept = kept;
+		if (!seqs)
+			return -ENOMEM;
+		c->seqs = seqs;
+		c->cap = cap;
+	}
+	c->kept[c->n] = (xf_buf){ 0 };
+	if (!(c->kept[c->n].data = malloc(len ? len : 1)))
+		return -ENOMEM;
+	memcpy(c->kept[c->n].data, value, len);
+	c->kept[c->n].len = len;
+	c->seqs[c->n++] = strtoull(key + strlen("receipt:"), NULL, 10);
+	return 0;
+}
+
+struct event_hash_ctx {
+	uint64_t seq;
+	uint8_t hash[XF_HASH_BYTES];
+	bool found;
+};
+
+static int hash_first(const uint8_t *bytes, size_t len, uint64_t seq, void *vctx)
+{
+	struct event_hash_ctx *c = vctx;
+
+	if (seq == c->seq) {
+		xf_event_hash(bytes, len, c->hash);
+		c->found = true;
+	}
+	return 1; /* the first event from seq is the only one wanted */
+}
+
+static void receipt_status(xf_store *s, const xf_buf *bytes, uint64_t seq, xf_receipt_status *st)
+{
+	struct event_hash_ctx h = { 0 };
+	uint8_t pubkey[XF_PUBKEY_BYTES];
+	xf_receipt checked;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->receipt.seq = seq;
+	/* Whose key checks it is named inside. */
+	if (receipt_decode(bytes->data, bytes->len, &st->receipt) < 0) {
+		st->signature = st->held = XF_EPROTO;
+		return;
+	}
+	h.seq = st->receipt.seq;
+	r = xf_store_peer_key(s, st->receipt.upstream, pubkey);
+	st->signature = r < 0 ? r : xf_receipt_check(bytes->data, bytes->len, pubkey, &checked);
+	r = xf_store_scan_bytes(s, xf_store_node(s), st->receipt.seq, hash_first, &h);
+	if (r < 0)
+		st->held = r;
+	else
+		st->held = !h.found ? XF_ENOTFOUND : memcmp(h.hash, st->receipt.hash, XF_HASH_BYTES) ? XF_EFORK : 0;
+}
+
+int xf_receipts_scan(xf_store *s, int (*cb)(const xf_receipt_status *r, void *ctx), void *ctx)
+{
+	struct receipts_ctx c = { 0 };
+	xf_receipt_status st;
+	size_t i;
+	int r;
+
+	if (!s || !cb)
+		return -EINVAL;
+	/* Collected first: the checks read the store, which may not nest in
+	 * the scan's transaction. */
+	r = xf_store_state_scan(s, "receipt:", keep_receipt, &c);
+	for (i = 0; r == 0 && i < c.n; i++) {
+		receipt_status(s, &c.kept[i], c.seqs[i], &st);
+		r = cb(&st, ctx);
+	}
+	for (i = 0; i < c.n; i++)
+		xf_buf_dispose(&c.kept[i]);
+	free(c.kept);
+	free(c.seqs);
+	return r;
+}
+
+struct matching_ctx {
+	uint64_t head, best;
+};
+
+static int newest_matching(const xf_receipt_status *st, void *vctx)
+{
+	struct matching_ctx *c = vctx;
+
+	if (st->signature == 0 && st->held == 0 && st->receipt.seq <= c->head && st->receipt.seq > c->best)
+		c->best = st->receipt.seq;
+	return 0;
+}
+
+/* How far the upstream holds ORIGIN's chain as this node has it: its
+ * acknowledgement. Unless this node's own log diverged below that (an old
+ * backup restored, a disk that lost its end): then only as far as the
+ * newest receipt whose event the log still holds as it was, so that what
+ * was recorded since is pushed (and lands upstream as evidence of the
+ * fork) rather than taken for acknowledged. */
+static uint64_t acknowledged(xf_store *s, const char *origin)
+{
+	char key[XF_NODE_ID_MAX + 16];
+	struct event_hash_ctx h = { 0 };
+	struct matching_ctx m = { 0, 0 };
+	uint8_t hash[XF_HASH_BYTES], *bytes = NULL;
+	uint64_t acked;
+	xf_receipt rc;
+	size_t len = 0;
+	bool diverged;
+
+	snprintf(key, sizeof(key), "up:%s", origin);
+	acked = state_u64(s, key);
+	if (acked == 0 || strcmp(origin, xf_store_node(s)) != 0 || xf_store_head(s, origin, &m.head, hash) < 0)
+		return acked;
+	diverged = m.head < acked;
+	snprintf(key, sizeof(key), "receipt:%020" PRIu64, acked);
+	if (!diverged && xf_store_state_get(s, key, &bytes, &len) == 0 && receipt_decode(bytes, len, &rc) == 0) {
+		h.seq = acked;
+		diverged = xf_store_scan_bytes(s, origin, acked, hash_first, &h) >= 0 &&
+			   (!h.found || memcmp(h.hash, rc.hash, XF_HASH_BYTES) != 0);
+	}
+	free(bytes);
+	if (!diverged || xf_receipts_scan(s, newest_matching, &m) < 0)
+		return acked;
+	return m.best;
 }
 
 /* ---- client: the response ---- */
@@ -687,6 +840,22 @@ static int seen_record(const char *client, uint64_t wall_ms, uint64_t head, cons
 	return sb->data ? 0 : -ENOMEM;
 }
 
+/* A client whose own head is below what this node holds of it has lost
+ * events it sent. */
+static int rollback_check(xf_store *s, const char *client, uint64_t head, xf_sync_stats *stats)
+{
+	uint8_t hash[XF_HASH_BYTES];
+	uint64_t held = 0;
+	int r = xf_store_head(s, client, &held, hash);
+
+	if (r < 0 && r != XF_ENOTFOUND)
+		return r;
+	stats->rollback = head < held;
+	stats->claimed_head = head;
+	stats->held_head = held;
+	return 0;
+}
+
 int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t client_ms, const uint8_t *req,
 		  size_t len, uint64_t wall_ms, xf_buf *out, xf_sync_stats *stats)
 {
@@ -734,6 +903,9 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t c
 	cur[0] = curo->via.array.ptr[0].via.u64;
 	cur[1] = curo->via.array.ptr[1].via.u64;
 	get_uint(&root, "head", &head);
+	if ((r = rollback_check(s, client, head, stats)) < 0)
+		goto cleanup;
+	r = XF_EPROTO;
 	if (map_get(&root, "sw") && !get_str(map_get(&root, "sw"), software, sizeof(software)))
 		goto cleanup;
 	if ((r = get_events(&root, "push", &push, &n_push)) < 0)

@@ -21,10 +21,14 @@
  *                            (inflated first when it is deflated)
  *   craft evidence DATA_DIR NODE_ID
  *                            "quarantined=N forks=N" of that store
+ *   craft rollback DATA_DIR NODE_ID
+ *                            the node's last own event deleted and its head
+ *                            moved back, past the store (a restored backup)
  *
  * Errors: one line on stderr, exit 1. */
 #include <errno.h>
 #include <inttypes.h>
+#include <lmdb.h>
 #include <msgpack.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,7 +54,7 @@ static int fail(const char *fmt, ...)
 
 static int usage(void)
 {
-	return fail("usage: craft auth|request|junk|deflate|bomb|response|evidence ... (see tests/tools/craft.c)");
+	return fail("usage: craft auth|request|junk|deflate|bomb|response|evidence|rollback ... (see tests/tools/craft.c)");
 }
 
 /* ---- small helpers ---- */
@@ -648,6 +652,70 @@ static int cmd_evidence(int argc, char **argv)
 	return 0;
 }
 
+/* ---- rollback: what restoring an old backup does to a log ---- */
+
+static size_t event_key(uint8_t *buf, const char *origin, uint64_t seq)
+{
+	size_t n = strlen(origin) + 1;
+
+	memcpy(buf, origin, n);
+	for (int i = 7; i >= 0; i--, seq >>= 8)
+		buf[n + (size_t)i] = (uint8_t)seq;
+	return n + 8;
+}
+
+static int cmd_rollback(int argc, char **argv)
+{
+	uint8_t kbuf[XF_NODE_ID_MAX + 9], head[8 + XF_HASH_BYTES + 1];
+	const char *node;
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi events, heads;
+	MDB_val k, v;
+	uint64_t seq = 0;
+	int rc;
+
+	if (argc != 3)
+		return usage();
+	node = argv[2];
+	if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 16)) || (rc = mdb_env_open(env, argv[1], 0, 0600)) ||
+	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) || (rc = mdb_dbi_open(txn, "events", 0, &events)) ||
+	    (rc = mdb_dbi_open(txn, "heads", 0, &heads)))
+		goto done;
+	k = (MDB_val){ strlen(node), (void *)node };
+	if ((rc = mdb_get(txn, heads, &k, &v)) || v.mv_size != sizeof(head))
+		goto done;
+	memcpy(head, v.mv_data, sizeof(head));
+	for (int i = 0; i < 8; i++)
+		seq = seq << 8 | head[i];
+	if (seq < 2) {
+		rc = MDB_NOTFOUND;
+		goto done;
+	}
+	k = (MDB_val){ event_key(kbuf, node, seq), kbuf };
+	if ((rc = mdb_del(txn, events, &k, NULL)))
+		goto done;
+	k = (MDB_val){ event_key(kbuf, node, seq - 1), kbuf };
+	if ((rc = mdb_get(txn, events, &k, &v)))
+		goto done;
+	xf_event_hash(v.mv_data, v.mv_size, head + 8);
+	for (int i = 7; i >= 0; i--)
+		head[i] = (uint8_t)((seq - 1) >> (8 * (7 - i)));
+	k = (MDB_val){ strlen(node), (void *)node };
+	v = (MDB_val){ sizeof(head), head };
+	if ((rc = mdb_put(txn, heads, &k, &v, 0)) == 0)
+		rc = mdb_txn_commit(txn);
+	txn = NULL;
+done:
+	if (txn)
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	if (rc)
+		return fail("%s: %s", argv[1], mdb_strerror(rc));
+	printf("%s now ends at seq %llu\n", node, (unsigned long long)(seq - 1));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -661,6 +729,7 @@ int main(int argc, char **argv)
 		{ "bomb", cmd_bomb },
 		{ "response", cmd_response },
 		{ "evidence", cmd_evidence },
+		{ "rollback", cmd_rollback },
 	};
 	size_t i;
 

@@ -46,6 +46,11 @@ typedef struct xf_sync_stats {
 	bool receipt;        /* a signed receipt for our head came back and holds */
 	uint64_t server_ms;  /* the upstream's clock when it answered */
 	char peer[XF_NODE_ID_MAX + 1]; /* the other side */
+	/* Server: the client said its log ends at CLAIMED_HEAD, below the
+	 * HELD_HEAD this node holds of it: it lost events it had sent (a
+	 * restored backup, a damaged disk). This node keeps its copy. */
+	bool rollback;
+	uint64_t claimed_head, held_head;
 } xf_sync_stats;
 
 /* What a request pushed: the client needs it to read the response. */
@@ -90,6 +95,18 @@ typedef struct xf_receipt {
 
 /* Decode receipt bytes and check the signature with PUBKEY. */
 int xf_receipt_check(const uint8_t *bytes, size_t len, const uint8_t *pubkey, xf_receipt *out);
+
+/* A kept receipt, checked twice: its signature, against the enrolled key
+ * of the upstream it names; and this node's log, which must still hold
+ * the event the receipt vouches for, with the same hash. */
+typedef struct xf_receipt_status {
+	xf_receipt receipt;  /* zero but for seq when the bytes do not decode */
+	int signature;       /* 0, or why the signature does not hold */
+	int held;            /* 0; XF_ENOTFOUND: the event is gone (rolled back); XF_EFORK: it changed */
+} xf_receipt_status;
+
+/* CB for every receipt S keeps, by the seq it vouches for. */
+int xf_receipts_scan(xf_store *s, int (*cb)(const xf_receipt_status *r, void *ctx), void *ctx);
 
 /* Bundles: the same request bodies in a file, for a village whose only
  * link is a USB stick. export writes everything the upstream has not
