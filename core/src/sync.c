@@ -330,39 +330,33 @@ int xf_sync_request(xf_store *s, const char *software, xf_buf *out, xf_sync_push
 	return r;
 }
 
-struct pending_ctx {
-	xf_store *s;
-	uint64_t events;
-};
-
-static int count_pending(const char *origin, uint64_t seq, bool sparse, void *vctx)
-{
-	struct pending_ctx *c = vctx;
-	uint64_t acked;
-
-	if (sparse)
-		return 0;
-	acked = acknowledged(c->s, origin);
-	if (seq > acked)
-		c->events += seq - acked;
-	return 0;
-}
-
 int xf_sync_pending(xf_store *s, uint64_t *events)
 {
-	struct pending_ctx c = { s, 0 };
+	struct origin_list *l;
+	uint64_t acked, n = 0;
+	size_t i;
 	int r;
 
 	if (!s || !events)
 		return -EINVAL;
-	r = xf_store_heads(s, count_pending, &c);
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	/* The origins first, then each one's acknowledgement: the reads are
+	 * not nested in the walk's transaction. */
+	r = xf_store_heads(s, list_origin, l);
+	for (i = 0; r == 0 && i < l->n; i++) {
+		acked = acknowledged(s, l->origins[i]);
+		if (l->heads[i] > acked)
+			n += l->heads[i] - acked;
+	}
+	free(l);
 	if (r == 0)
-		*events = c.events;
+		*events = n;
 	return r;
 }
 
 /* ---- receipts ---- */
-
 
 static int receipt_make(const xf_key *key, const xf_receipt *rc, xf_buf *out)
 {
