@@ -154,9 +154,9 @@ static void span(uint64_t ms, char *buf, size_t size)
 		snprintf(buf, size, "%llu d", (unsigned long long)(s / 86400));
 }
 
-/* "in sync 2 min ago" or "offline 3 h, 12 pending: <why>" for a village;
- * "serving ...: N events, M children seen in the last day" for a
- * township without an upstream. */
+/* "in sync 2 min ago, 0 pending" or "offline 3 h, 12 pending: <why>" for a
+ * node with an upstream; "serving HOST:PORT: N events held" for a township
+ * without one. */
 static void refresh_status(const struct node *n)
 {
 	uint64_t now = xf_wall_ms();
