@@ -155,20 +155,20 @@ static void span(uint64_t ms, char *buf, size_t size)
 }
 
 /* "in sync 2 min ago, 0 pending" or "offline 3 h, 12 pending: <why>" for a
- * node with an upstream; "serving HOST:PORT: N events held" for a township
- * without one. */
+ * node with an upstream; "serving HOST:PORT" for a township without one. */
 static void refresh_status(const struct node *n)
 {
 	uint64_t now = xf_wall_ms();
 	char since[32];
 	xf_status st;
 
-	if (xf_status_read(n->store, &st) < 0)
-		return;
 	if (!n->cli) {
-		say_status(n, "serving %s: %llu events held", n->cfg.listen, (unsigned long long)st.events);
+		/* Its counts are in `xinfangctl status`, always current. */
+		say_status(n, "serving %s", n->cfg.listen);
 		return;
 	}
+	if (xf_status_read(n->store, &st) < 0)
+		return;
 	if (n->failures == 0 && st.last_ok_ms) {
 		span(now > st.last_ok_ms ? now - st.last_ok_ms : 0, since, sizeof(since));
 		say_status(n, "in sync %s ago, %llu pending", since, (unsigned long long)st.pending);

@@ -88,6 +88,11 @@ for kind in visit letter case risk; do
 	node town $kind list
 done
 
+say "the administrator's view: which node synced when, and what is pending"
+node town status
+echo
+node v001 status
+
 say "every node verifies every signature and chain link"
 for n in town v001 v002; do node $n verify; done
 
