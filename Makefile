@@ -13,13 +13,15 @@ O := build/$(MODE)
 PKGS := lmdb libcurl msgpack zlib libmicrohttpd libsodium inih libsystemd jansson
 DEB_PACKAGES := build-essential pkg-config liblmdb-dev libcurl4-gnutls-dev libmsgpack-dev \
 	zlib1g-dev libmicrohttpd-dev libsodium-dev libinih-dev libcmocka-dev \
-	libsystemd-dev libjansson-dev bats python3 python3-prometheus-client curl scdoc systemd openssl
+	libsystemd-dev libjansson-dev bats python3 python3-prometheus-client curl scdoc systemd openssl clang
 
 CC ?= gcc
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS_release := -O2 -g
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS_asan := -fsanitize=address,undefined
+CFLAGS_fuzz := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS_fuzz := -fsanitize=fuzzer,address,undefined
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -40,13 +42,16 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tests/tools/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_RUN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/fuzz/%)
+FUZZ_SECONDS ?= 60
 BENCH_SRC := $(filter-out tests/bench/records.c,$(wildcard tests/bench/*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 
 MAN_SRC := $(wildcard man/*.scd)
 MAN := $(MAN_SRC:man/%.scd=build/man/%)
 
-.PHONY: all build deps check check-headers demo bench install uninstall clean tests man
+.PHONY: all build deps check check-headers demo bench install uninstall clean tests man fuzz
 .DEFAULT_GOAL := all
 
 all: deps
@@ -62,7 +67,7 @@ build/man/%: man/%.scd
 
 build: $(LIB) $(CTL) $(XFD)
 
-tests: build $(UNIT_BIN) $(TOOL_BIN) $(O)/bench/bench_fill
+tests: build $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_RUN) $(O)/bench/bench_fill
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -85,6 +90,18 @@ $(O)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC LD   $@"
 	@$(CC) $(XCFLAGS) -MMD -MP -Icore/src $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread $(shell pkg-config --libs cmocka) -o $@
+
+# Fuzz targets: in `make check` each runs over its corpus (tests/run);
+# `make fuzz` builds them with clang and libFuzzer and fuzzes each for
+# FUZZ_SECONDS, new inputs in build/fuzz/corpus, crashers in build/fuzz/crashes.
+$(O)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/run.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC LD   $@"
+	@$(CC) $(XCFLAGS) -MMD -MP $< $(if $(filter fuzz,$(MODE)),,tests/fuzz/run.c) $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread -o $@
+
+fuzz: deps
+	@$(MAKE) --no-print-directory MODE=fuzz CC=clang $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/tests/fuzz/%)
+	@tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
 
 # Test helpers that speak the protocol to craft what no honest node sends.
 $(O)/tests/tools/%: tests/tools/%.c $(LIB)
@@ -162,4 +179,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(XFD_OBJ:.o=.d) $(UNIT_BIN:=.d) $(TOOL_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(FUZZ_RUN:=.d) $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(XFD_OBJ:.o=.d) $(UNIT_BIN:=.d) $(TOOL_BIN:=.d) $(BENCH_BIN:=.d)

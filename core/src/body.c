@@ -169,7 +169,8 @@ static int convert(msgpack_zone *z, const msgpack_object *o, xf_value *v)
 		return 0;
 	case MSGPACK_OBJECT_STR:
 		v->type = XF_VALUE_STR;
-		v->s = o->via.str.ptr;
+		/* msgpack-c may give an empty string a NULL pointer. */
+		v->s = o->via.str.size ? o->via.str.ptr : "";
 		v->len = o->via.str.size;
 		return 0;
 	case MSGPACK_OBJECT_ARRAY:
@@ -233,7 +234,7 @@ int xf_fields_parse(const uint8_t *body, size_t len, xf_fields **out)
 			r = XF_EPROTO;
 			goto cleanup;
 		}
-		f->keys[i] = kv->key.via.str.ptr;
+		f->keys[i] = kv->key.via.str.size ? kv->key.via.str.ptr : "";
 		f->key_lens[i] = kv->key.via.str.size;
 		r = convert(&f->zone, &kv->val, &f->values[i]);
 		if (r < 0)

@@ -104,14 +104,18 @@ static bool copy_str(const msgpack_object *o, char *buf, size_t size)
 {
 	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size)
 		return false;
-	memcpy(buf, o->via.str.ptr, o->via.str.size);
+	/* msgpack-c may give an empty string a NULL pointer. */
+	if (o->via.str.size)
+		memcpy(buf, o->via.str.ptr, o->via.str.size);
 	buf[o->via.str.size] = '\0';
 	return true;
 }
 
 static char *dup_str(const msgpack_object *o)
 {
-	return o->type == MSGPACK_OBJECT_STR ? strndup(o->via.str.ptr, o->via.str.size) : NULL;
+	if (o->type != MSGPACK_OBJECT_STR)
+		return NULL;
+	return o->via.str.size ? strndup(o->via.str.ptr, o->via.str.size) : strdup("");
 }
 
 static bool read_attr(const msgpack_object *o, xf_attr *a)
@@ -221,7 +225,10 @@ int xf_entity_decode(const uint8_t *bytes, size_t len, xf_entity **out)
 	if (!e)
 		return -ENOMEM;
 	msgpack_unpacked_init(&u);
-	ok = msgpack_unpack_next(&u, (const char *)bytes, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
+	/* Bytes from a damaged disk must not make msgpack-c allocate for the
+	 * counts they claim. */
+	ok = xf_msgpack_check(bytes, len, &off) == 0 && off == len && (off = 0, true) &&
+	     msgpack_unpack_next(&u, (const char *)bytes, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
 	     (f = array_of(&u.data, 11)) && copy_str(&f[0], e->id, sizeof(e->id)) &&
 	     f[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER && f[1].via.u64 < 128 &&
 	     copy_str(&f[2], e->status, sizeof(e->status)) && copy_str(&f[3], e->origin, sizeof(e->origin)) &&

@@ -94,9 +94,11 @@ static bool get_uint(const msgpack_object *map, const char *key, uint64_t *out)
 static bool get_str(const msgpack_object *o, char *dst, size_t size)
 {
 	if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size ||
-	    memchr(o->via.str.ptr, '\0', o->via.str.size))
+	    (o->via.str.size && memchr(o->via.str.ptr, '\0', o->via.str.size)))
 		return false;
-	memcpy(dst, o->via.str.ptr, o->via.str.size);
+	/* msgpack-c may give an empty string a NULL pointer. */
+	if (o->via.str.size)
+		memcpy(dst, o->via.str.ptr, o->via.str.size);
 	dst[o->via.str.size] = '\0';
 	return true;
 }
