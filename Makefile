@@ -13,7 +13,9 @@ O := build/$(MODE)
 PKGS := lmdb libcurl msgpack zlib libmicrohttpd libsodium inih libsystemd jansson
 DEB_PACKAGES := build-essential pkg-config liblmdb-dev libcurl4-gnutls-dev libmsgpack-dev \
 	zlib1g-dev libmicrohttpd-dev libsodium-dev libinih-dev libcmocka-dev \
-	libsystemd-dev libjansson-dev bats python3 python3-prometheus-client curl scdoc systemd openssl clang
+	libsystemd-dev libjansson-dev bats python3 python3-prometheus-client curl scdoc systemd openssl
+# Only `make fuzz` needs clang (libFuzzer); `make check` runs the targets with gcc.
+FUZZ_PACKAGES := clang
 
 CC ?= gcc
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -51,7 +53,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 MAN_SRC := $(wildcard man/*.scd)
 MAN := $(MAN_SRC:man/%.scd=build/man/%)
 
-.PHONY: all build deps check check-headers demo bench install uninstall clean tests man fuzz
+.PHONY: all build deps install-packages check check-headers demo bench install uninstall clean tests man fuzz
 .DEFAULT_GOAL := all
 
 all: deps
@@ -100,6 +102,7 @@ $(O)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/run.c tests/fuzz/fuzz.h $(LIB)
 	@$(CC) $(XCFLAGS) -MMD -MP $< $(if $(filter fuzz,$(MODE)),,tests/fuzz/run.c) $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread -o $@
 
 fuzz: deps
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(FUZZ_PACKAGES)"
 	@$(MAKE) --no-print-directory MODE=fuzz CC=clang $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/tests/fuzz/%)
 	@tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
 
@@ -117,7 +120,10 @@ $(O)/bench/%: tests/bench/%.c tests/bench/records.c $(LIB)
 # Installs what is missing, with apt-get, when run as root; otherwise says
 # what to install.
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEB_PACKAGES)"
+
+install-packages:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:" $$missing; \
