@@ -60,21 +60,13 @@ static int log_line(const xf_event *ev, void *ctx)
 
 int cmd_log(ctl *c, int argc, char **argv)
 {
-	json_t *array = NULL;
+	json_t *array;
 	int r;
 
-	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+	if ((r = ctl_list_open(c, argc, argv, &array)) != 0)
 		return r == CTL_HELPED ? EXIT_OK : r;
-	if ((r = ctl_open(c)) != 0)
-		return r;
-	if (c->json && !(array = json_array()))
-		return ctl_fail(c, "out of memory");
 	r = xf_store_scan(c->store, NULL, 1, array ? log_json : log_line, array);
-	if (r < 0) {
-		json_decref(array);
-		return ctl_fail(c, "%s", xf_strerror(r));
-	}
-	return array ? ctl_print_json(c, array) : EXIT_OK;
+	return ctl_list_close(c, r, array);
 }
 
 static int receipt_holds(const xf_receipt_status *st, void *vctx);
@@ -164,19 +156,10 @@ static int receipt_row(const xf_receipt_status *st, void *vctx)
 
 int cmd_receipts(ctl *c, int argc, char **argv)
 {
-	json_t *array = NULL;
+	json_t *array;
 	int r;
 
-	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+	if ((r = ctl_list_open(c, argc, argv, &array)) != 0)
 		return r == CTL_HELPED ? EXIT_OK : r;
-	if ((r = ctl_open(c)) != 0)
-		return r;
-	if (c->json && !(array = json_array()))
-		return ctl_fail(c, "out of memory");
-	r = xf_receipts_scan(c->store, receipt_row, array);
-	if (r < 0) {
-		json_decref(array);
-		return ctl_fail(c, "%s", xf_strerror(r));
-	}
-	return array ? ctl_print_json(c, array) : EXIT_OK;
+	return ctl_list_close(c, xf_receipts_scan(c->store, receipt_row, array), array);
 }

@@ -196,11 +196,7 @@ static int list_rows(ctl *c, struct list_ctx *l, int r, int (*row)(const char *i
 	for (i = 0; r == 0 && i < l->n; i++)
 		r = row(l->ids[i], l);
 	free(l->ids);
-	if (r < 0) {
-		json_decref(l->array);
-		return ctl_fail(c, "%s", xf_strerror(r));
-	}
-	return l->array ? ctl_print_json(c, l->array) : EXIT_OK;
+	return ctl_list_close(c, r, l->array);
 }
 
 static const char *attr_str(const xf_entity *e, const char *name)
@@ -258,12 +254,8 @@ static int list_verb(ctl *c, int argc, char **argv, char kind, int (*row)(const 
 	struct list_ctx l = { c, NULL, NULL, 0, 0 };
 	int r;
 
-	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+	if ((r = ctl_list_open(c, argc, argv, &l.array)) != 0)
 		return r == CTL_HELPED ? EXIT_OK : r;
-	if ((r = ctl_open(c)) != 0)
-		return r;
-	if (c->json && !(l.array = json_array()))
-		return ctl_fail(c, "out of memory");
 	r = kind ? xf_store_entities(c->store, kind, note_id, &l) : xf_store_conflicts(c->store, note_id, &l);
 	return list_rows(c, &l, r, row);
 }

@@ -308,3 +308,26 @@ int ctl_create(ctl *c, const char *type, char kind, xf_body *body)
 		printf("%s\n", id);
 	return r;
 }
+
+int ctl_list_open(ctl *c, int argc, char **argv, json_t **array)
+{
+	int r;
+
+	*array = NULL;
+	if ((r = ctl_plain_args(c, argc, argv, 0)) != 0)
+		return r;
+	if ((r = ctl_open(c)) != 0)
+		return r;
+	if (c->json && !(*array = json_array()))
+		return ctl_fail(c, "out of memory");
+	return 0;
+}
+
+int ctl_list_close(ctl *c, int r, json_t *array)
+{
+	if (r < 0) {
+		json_decref(array);
+		return ctl_fail(c, "%s", xf_strerror(r));
+	}
+	return array ? ctl_print_json(c, array) : EXIT_OK;
+}

@@ -83,6 +83,15 @@ int ctl_load_entity(ctl *c, const char *id, xf_entity **e);
 /* A required positional ID of kind KIND ('C' case, 'R' risk, ...; 0 any). */
 int ctl_entity_arg(ctl *c, int argc, char **argv, char kind, const char **id);
 
+/* A verb that lists: ctl_list_open() takes the common options (no
+ * arguments), opens the store and, with --json, makes the array rows go
+ * into (*array, else NULL); 0 to go on, CTL_HELPED after --help, else the
+ * exit code. Once the rows
+ * are walked, ctl_list_close() prints the array, or the walk's failure R,
+ * and returns the exit code; it takes the array. */
+int ctl_list_open(ctl *c, int argc, char **argv, json_t **array);
+int ctl_list_close(ctl *c, int r, json_t *array);
+
 /* Print a JSON value (stolen) followed by a newline. */
 int ctl_print_json(ctl *c, json_t *v);
 json_t *ctl_value_json(const xf_value *v);
