@@ -16,7 +16,7 @@ int daemon_claim(const char *data_dir, long *other)
 {
 	char path[1100], buf[32];
 	ssize_t n;
-	int fd;
+	int fd, r;
 
 	snprintf(path, sizeof(path), "%s/%s", data_dir, PID_FILE);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -24,11 +24,12 @@ int daemon_claim(const char *data_dir, long *other)
 		return -errno;
 	/* A `status` probing the lock holds it for an instant: try again
 	 * before calling it another daemon's. */
-	for (int tries = 0; tries < 5 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK; tries++)
-		usleep(20000);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int r = errno == EWOULDBLOCK ? -EEXIST : -errno;
-
+	for (int tries = 1; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
+		if (errno == EWOULDBLOCK && tries < 5) {
+			usleep(20000);
+			continue;
+		}
+		r = errno == EWOULDBLOCK ? -EEXIST : -errno;
 		n = pread(fd, buf, sizeof(buf) - 1, 0);
 		buf[n > 0 ? n : 0] = '\0';
 		*other = strtol(buf, NULL, 10);
@@ -37,8 +38,7 @@ int daemon_claim(const char *data_dir, long *other)
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
-		int r = -errno;
-
+		r = -errno;
 		close(fd);
 		return r;
 	}

@@ -107,4 +107,14 @@ static inline void fuzz_enrol(struct fuzz_node *on, const char *id, const uint8_
 	xf_body_free(b);
 }
 
+/* The township "town" and its village "cun-a", each enrolling the other:
+ * the two ends every store-backed target needs, made once per process. */
+static inline void fuzz_pair(struct fuzz_node *town, struct fuzz_node *village)
+{
+	fuzz_node_make(town, "town", "township");
+	fuzz_node_make(village, "cun-a", "village");
+	fuzz_enrol(town, "cun-a", village->pubkey, "child");
+	fuzz_enrol(village, "town", town->pubkey, "upstream");
+}
+
 #endif

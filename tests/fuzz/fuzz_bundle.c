@@ -7,11 +7,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	xf_ingest_stats st;
 
-	if (!town.store) {
-		fuzz_node_make(&town, "town", "township");
-		fuzz_node_make(&village, "cun-a", "village");
-		fuzz_enrol(&town, "cun-a", village.pubkey, "child");
-	}
+	if (!town.store)
+		fuzz_pair(&town, &village);
 	xf_bundle_import(town.store, fuzz_file(data, size), FUZZ_WALL, &st);
 	return 0;
 }

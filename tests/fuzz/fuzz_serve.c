@@ -9,11 +9,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	xf_buf out = { 0 };
 	xf_sync_stats st;
 
-	if (!town.store) {
-		fuzz_node_make(&town, "town", "township");
-		fuzz_node_make(&village, "cun-a", "village");
-		fuzz_enrol(&town, "cun-a", village.pubkey, "child");
-	}
+	if (!town.store)
+		fuzz_pair(&town, &village);
 	xf_sync_serve(town.store, town.key, "cun-a", FUZZ_WALL, data, size, FUZZ_WALL, &out, &st);
 	xf_buf_dispose(&out);
 	return 0;
