@@ -34,6 +34,8 @@ static const struct act {
 	{ "case.closed", 'C', "closed", "closed_on", NULL, OPEN_CASE, NULL },
 	{ "case.reopened", 'C', "reopened", "reopened_on", NULL, ((const char *const[]){ "closed", NULL }),
 	  ((const char *const[]){ "outcome", "closed_on", NULL }) },
+	{ "case.extended", 'C', NULL, "extended_on", NULL, ((const char *const[]){ "assigned", "replied", "reopened", NULL }),
+	  NULL },
 	{ "risk.reported", 'R', "open", "date", NULL, NULL, NULL },
 	{ "risk.resolved", 'R', "resolved", "resolved_on", NULL, ((const char *const[]){ "open", NULL }), NULL },
 	{ "node.enrolled", 'N', "enrolled", NULL, NULL, NULL, NULL },
@@ -439,16 +441,11 @@ static int write_note(struct fold *f, size_t at, const char *name, const xf_valu
 	return r;
 }
 
-static int attr_set(struct fold *f, size_t at, const char *name, const xf_value *v)
+/* Give E's attribute NAME (added if new) the value V, written by EVENT. */
+static int attr_put(xf_entity *e, const char *name, const xf_value *v, const char *event)
 {
-	xf_entity *e = f->e;
 	xf_attr *a = (xf_attr *)xf_entity_attr(e, name);
-	int r;
 
-	/* Kinds of value a newer version may write are left unread. */
-	if (v->type != XF_VALUE_STR && v->type != XF_VALUE_INT && v->type != XF_VALUE_BOOL &&
-	    v->type != XF_VALUE_ARRAY)
-		return 0;
 	if (!a) {
 		void *p = realloc(e->attrs, (e->n_attrs + 1) * sizeof(*e->attrs));
 
@@ -459,8 +456,19 @@ static int attr_set(struct fold *f, size_t at, const char *name, const xf_value 
 		memset(a, 0, sizeof(*a));
 		strcpy(a->name, name);
 	}
-	r = attr_assign(a, v);
-	memcpy(a->event, f->id, sizeof(f->id));
+	memcpy(a->event, event, sizeof(a->event));
+	return attr_assign(a, v);
+}
+
+static int attr_set(struct fold *f, size_t at, const char *name, const xf_value *v)
+{
+	int r;
+
+	/* Kinds of value a newer version may write are left unread. */
+	if (v->type != XF_VALUE_STR && v->type != XF_VALUE_INT && v->type != XF_VALUE_BOOL &&
+	    v->type != XF_VALUE_ARRAY)
+		return 0;
+	r = attr_put(f->e, name, v, f->id);
 	return r < 0 ? r : write_note(f, at, name, v);
 }
 
@@ -563,6 +571,17 @@ static bool status_in(const char *const *from, const char *status)
 	return false;
 }
 
+/* The day a case was accepted (受理): that of the first assignment, or of
+ * a close before any (a refusal). The statutory 60 days run from it
+ * (core/src/report.c). Derived, never written by an act, so it cannot be
+ * in conflict: the fold order alone makes it the same on every node. */
+#define ACCEPTED "accepted_on"
+
+static bool accepts(const struct act *act)
+{
+	return strcmp(act->type, "case.assigned") == 0 || strcmp(act->type, "case.closed") == 0;
+}
+
 static int fold_one(struct fold *f, size_t at)
 {
 	const xf_event *ev = &f->evs[at];
@@ -601,12 +620,14 @@ static int fold_one(struct fold *f, size_t at)
 		r = item_add(f, at, act->list, xf_fields_get(fs, "text"), date);
 		goto cleanup;
 	}
+	if (r == 0 && legal && accepts(act) && !xf_entity_attr(e, ACCEPTED))
+		r = attr_put(e, ACCEPTED, &(xf_value){ .type = XF_VALUE_STR, .s = date, .len = strlen(date) }, f->id);
 	from = xf_fields_get(fs, "from");
 	for (i = 0; from && from->type == XF_VALUE_ARRAY && i < from->len && r == 0; i++)
 		r = item_add(f, at, "visits", &from->items[i], date);
 	for (i = 0; i < xf_fields_count(fs) && r == 0; i++) {
 		field_name(fs, i, name);
-		if (!*name || strcmp(name, "from") == 0)
+		if (!*name || strcmp(name, "from") == 0 || strcmp(name, ACCEPTED) == 0)
 			continue;
 		if (strcmp(name, "date") == 0) {
 			if (!act->date_attr)

@@ -18,9 +18,10 @@
 #include "xf/event.h"
 #include "xf/key.h"
 
-/* 2: projections kept in the store (a log of version 1 gains them when
+/* 2: projections kept in the store; 3: a case's accepted_on and the
+ * case.extended act (a log of an earlier version is re-folded when
  * first opened). */
-#define XF_SCHEMA_VERSION 2
+#define XF_SCHEMA_VERSION 3
 #define XF_KEY_FILE "node.key"
 
 typedef struct xf_store xf_store;

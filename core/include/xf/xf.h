@@ -9,6 +9,7 @@
 #include "xf/hlc.h"
 #include "xf/key.h"
 #include "xf/project.h"
+#include "xf/report.h"
 #include "xf/status.h"
 #include "xf/store.h"
 #include "xf/sync.h"
