@@ -13,7 +13,7 @@ O := build/$(MODE)
 PKGS := lmdb libcurl msgpack zlib libmicrohttpd libsodium inih libsystemd jansson
 DEB_PACKAGES := build-essential pkg-config liblmdb-dev libcurl4-gnutls-dev libmsgpack-dev \
 	zlib1g-dev libmicrohttpd-dev libsodium-dev libinih-dev libcmocka-dev \
-	libsystemd-dev libjansson-dev bats python3 python3-prometheus-client curl scdoc systemd openssl
+	libsystemd-dev libjansson-dev libcsv-dev bats python3 python3-prometheus-client curl scdoc systemd openssl
 # Only `make fuzz` needs clang (libFuzzer); `make check` runs the targets with gcc.
 FUZZ_PACKAGES := clang
 
@@ -53,7 +53,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 MAN_SRC := $(wildcard man/*.scd)
 MAN := $(MAN_SRC:man/%.scd=build/man/%)
 
-.PHONY: all build deps install-packages check check-headers demo bench install uninstall clean tests man fuzz
+.PHONY: all build deps install-packages check check-headers demo bench install uninstall clean tests man fuzz torture
 .DEFAULT_GOAL := all
 
 all: deps
@@ -80,9 +80,10 @@ $(LIB): $(CORE_OBJ)
 	@echo "  AR      $@"
 	@ar rcs $@ $^
 
+# libcsv (spreadsheets in and out) ships no pkg-config file.
 $(CTL): $(CTL_OBJ) $(LIB)
 	@echo "  LD      $@"
-	@$(CC) $(XLDFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
+	@$(CC) $(XLDFLAGS) $^ $(PKG_LIBS) -lcsv -lpthread -o $@
 
 $(XFD): $(XFD_OBJ) $(LIB)
 	@echo "  LD      $@"
@@ -143,6 +144,12 @@ check: deps check-headers
 	@$(MAKE) --no-print-directory MODE=asan tests
 	@$(MAKE) --no-print-directory MODE=release build
 	@tests/run build/asan
+
+# More crash rounds than `make check` runs (tests/integration/test_crash.bats).
+ROUNDS ?= 20
+torture: deps
+	@$(MAKE) --no-print-directory MODE=asan tests
+	@XF_BUILD=$(abspath build/asan) XF_TOP=$(CURDIR) XF_CRASH_ROUNDS=$(ROUNDS) bats --tap tests/integration/test_crash.bats
 
 demo: deps
 	@$(MAKE) --no-print-directory MODE=release build

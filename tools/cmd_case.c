@@ -80,8 +80,26 @@ static const struct act {
 	{ "case reply", "case.replied", "text", "reply", LIMIT_TEXT },
 	{ "case close", "case.closed", "outcome", "outcome", LIMIT_TEXT },
 	{ "case reopen", "case.reopened", "reason", "reason", LIMIT_TEXT },
+	{ "case extend", "case.extended", "reason", "extension", LIMIT_TEXT },
 	{ "risk resolve", "risk.resolved", "outcome", "outcome", LIMIT_TEXT },
 };
+
+/* The regulations allow one extension of the 60 days. */
+static int check_not_extended(ctl *c, const char *id)
+{
+	const xf_attr *extended;
+	xf_entity *e = NULL;
+	int r;
+
+	if ((r = ctl_open(c)) != 0 || (r = ctl_load_entity(c, id, &e)) != 0)
+		return r;
+	extended = xf_entity_attr(e, "extended_on");
+	if (extended)
+		r = ctl_fail(c, "%s was already extended on %s: the 30 days can be added once", id,
+			     extended->type == XF_VALUE_STR ? extended->str : "?");
+	xf_entity_free(e);
+	return r;
+}
 
 int cmd_case_act(ctl *c, int argc, char **argv)
 {
@@ -137,6 +155,8 @@ int cmd_case_act(ctl *c, int argc, char **argv)
 		if ((r = ctl_put_text(c, body, "due", "due", due, XF_DATE_LEN)) != 0)
 			goto cleanup;
 	}
+	if (strcmp(act->type, "case.extended") == 0 && (r = check_not_extended(c, id)) != 0)
+		goto cleanup;
 	r = ctl_record(c, act->type, id, 0, body, NULL);
 cleanup:
 	xf_body_free(body);

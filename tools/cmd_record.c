@@ -1,69 +1,78 @@
 /* The verbs that record a visit, a letter or a risk report. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
 
-/* --people: a whole number of people, 1..LIMIT_PEOPLE. */
-static int parse_people(ctl *c, const char *s, int64_t *out)
+
+
+/* A whole number of people, 1..LIMIT_PEOPLE. */
+static int parse_people(const char *s, int64_t *out, char *why, size_t size)
 {
 	char *end;
 	long v;
 
+	if (!s)
+		return ctl_refuse(why, size, "people is required");
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || *end || end == s || strspn(s, "0123456789") != strlen(s) || v < 1 || v > LIMIT_PEOPLE)
-		return ctl_usage(c, "--people must be a whole number from 1 to %d", LIMIT_PEOPLE);
+		return ctl_refuse(why, size, "people must be a whole number from 1 to %d", LIMIT_PEOPLE);
 	*out = v;
 	return 0;
 }
 
-/* --phone: digits, spaces, '+' and '-'. */
-static int check_phone(ctl *c, const char *s)
+/* Digits, spaces, '+' and '-'. */
+static int check_phone(const char *s, char *why, size_t size)
 {
 	if (strlen(s) > LIMIT_PHONE || !*s || strspn(s, "0123456789+- ") != strlen(s))
-		return ctl_usage(c, "--phone must be up to %d digits, spaces, '+' or '-'", LIMIT_PHONE);
+		return ctl_refuse(why, size, "phone must be up to %d digits, spaces, '+' or '-'", LIMIT_PHONE);
 	return 0;
 }
 
-struct petition {
-	const char *date, *category, *summary, *phone, *people;
-	const char *names[LIMIT_NAMES];
-	size_t n_names;
-	bool escalated;
-};
+static int put_text(xf_body *body, const char *key, const char *val, size_t max, char *why, size_t size)
+{
+	int r;
 
-static int petition_body(ctl *c, const struct petition *p, bool visit, xf_body *body)
+	if (!val)
+		return ctl_refuse(why, size, "%s is required", key);
+	if (!*val)
+		return ctl_refuse(why, size, "%s must not be empty", key);
+	r = xf_body_put_str(body, key, val, max);
+	if (r == XF_ETOOBIG)
+		return ctl_refuse(why, size, "%s is longer than %zu bytes", key, max);
+	if (r == XF_EUTF8)
+		return ctl_refuse(why, size, "%s is not valid UTF-8 text", key);
+	return r;
+}
+
+int ctl_petition_body(const ctl *c, const ctl_petition *p, bool visit, xf_body *body, char *why, size_t size)
 {
 	char date[XF_DATE_LEN + 1];
 	int64_t people = 0;
 	size_t i;
 	int r;
 
-	if (visit && !p->people)
-		return ctl_usage(c, "--people is required");
-	if ((r = ctl_date(c, p->date, date)) != 0 || (visit && (r = parse_people(c, p->people, &people)) != 0) ||
-	    (p->phone && (r = check_phone(c, p->phone)) != 0))
+	if ((visit && (r = parse_people(p->people, &people, why, size)) != 0) ||
+	    (r = ctl_check_date(c, p->date, date, why, size)) != 0 ||
+	    (visit && p->phone && (r = check_phone(p->phone, why, size)) != 0))
 		return r;
-	for (i = 0; i < p->n_names; i++) {
-		r = xf_text_check(p->names[i], LIMIT_NAME);
-		if (r < 0 || !*p->names[i])
-			return ctl_usage(c, "--name must be non-empty UTF-8 text of at most %d bytes", LIMIT_NAME);
-	}
-	if ((r = ctl_put_text(c, body, "date", "date", date, XF_DATE_LEN)) != 0 ||
-	    (r = ctl_put_text(c, body, "category", "category", p->category, LIMIT_SHORT)) != 0 ||
-	    (r = ctl_put_text(c, body, "summary", "summary", p->summary, LIMIT_TEXT)) != 0)
+	for (i = 0; i < p->n_names; i++)
+		if (!*p->names[i] || xf_text_check(p->names[i], LIMIT_NAME) < 0)
+			return ctl_refuse(why, size, "name must be non-empty UTF-8 text of at most %d bytes", LIMIT_NAME);
+	if ((r = put_text(body, "date", date, XF_DATE_LEN, why, size)) != 0 ||
+	    (r = put_text(body, "category", p->category, LIMIT_SHORT, why, size)) != 0 ||
+	    (r = put_text(body, "summary", p->summary, LIMIT_TEXT, why, size)) != 0 ||
+	    (r = xf_body_put_strv(body, "names", p->names, p->n_names, LIMIT_NAME)) < 0)
 		return r;
-	if (xf_body_put_strv(body, "names", p->names, p->n_names, LIMIT_NAME) < 0)
-		return ctl_fail(c, "out of memory");
 	if (!visit)
 		return 0;
-	if (xf_body_put_int(body, "people", people) < 0 || xf_body_put_bool(body, "escalated", p->escalated) < 0 ||
-	    (p->phone && xf_body_put_str(body, "phone", p->phone, LIMIT_PHONE) < 0))
-		return ctl_fail(c, "out of memory");
-	return 0;
+	if ((r = xf_body_put_int(body, "people", people)) < 0 || (r = xf_body_put_bool(body, "escalated", p->escalated)) < 0)
+		return r;
+	return p->phone ? xf_body_put_str(body, "phone", p->phone, LIMIT_PHONE) : 0;
 }
 
 static int record_petition(ctl *c, int argc, char **argv, bool visit)
@@ -78,8 +87,9 @@ static int record_petition(ctl *c, int argc, char **argv, bool visit)
 		{ "escalated", no_argument, NULL, 'e' },
 		{ 0 },
 	};
-	struct petition p = { 0 };
+	ctl_petition p = { 0 };
 	xf_body *body = NULL;
+	char why[256];
 	int opt, r;
 
 	while ((opt = ctl_getopt(c, argc, argv, "", options)) != -1) {
@@ -112,8 +122,12 @@ static int record_petition(ctl *c, int argc, char **argv, bool visit)
 		return r;
 	if (xf_body_new(&body) < 0)
 		return ctl_fail(c, "out of memory");
-	r = petition_body(c, &p, visit, body);
-	if (r == 0)
+	r = ctl_petition_body(c, &p, visit, body, why, sizeof(why));
+	if (r == CTL_REFUSED)
+		r = ctl_usage(c, "--%s", why);
+	else if (r < 0)
+		r = ctl_fail(c, "%s", xf_strerror(r));
+	else
 		r = ctl_create(c, visit ? "visit.recorded" : "letter.recorded", visit ? 'V' : 'L', body);
 	xf_body_free(body);
 	return r;

@@ -50,7 +50,7 @@ static json_t *conflicts_json(const xf_entity *e)
 	return arr;
 }
 
-static json_t *entity_json(const xf_entity *e)
+json_t *ctl_entity_json(const xf_entity *e)
 {
 	static const char *const case_fields[] = { "title", "leader", "due", "outcome", NULL };
 	static const char *const lists[] = { "visits", "notes", "dispatches", NULL };
@@ -155,7 +155,7 @@ int cmd_entity_show(ctl *c, int argc, char **argv)
 	if ((r = ctl_load_entity(c, id, &e)) != 0)
 		return r;
 	if (c->json)
-		r = ctl_print_json(c, entity_json(e));
+		r = ctl_print_json(c, ctl_entity_json(e));
 	else
 		print_entity(e);
 	xf_entity_free(e);
@@ -216,7 +216,7 @@ static int show_row(struct list_ctx *l, const char *id, void (*print)(const xf_e
 	if (r < 0)
 		return r;
 	if (l->array)
-		json_array_append_new(l->array, entity_json(e));
+		json_array_append_new(l->array, ctl_entity_json(e));
 	else
 		print(e);
 	xf_entity_free(e);
@@ -228,7 +228,9 @@ static void print_summary(const xf_entity *e)
 	const char *date = e->kind == 'C' ? attr_str(e, "opened_on") : attr_str(e, "date");
 	const char *text = e->kind == 'C' ? attr_str(e, "title") : attr_str(e, "summary");
 
-	printf("%-28s %-9s %-10s %s\n", e->id, e->status, date, text);
+	printf("%-28s %-9s %-10s ", e->id, e->status, date);
+	ctl_put_oneline(text);
+	putchar('\n');
 }
 
 static void print_conflicted(const xf_entity *e)

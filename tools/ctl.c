@@ -1,3 +1,4 @@
+#include <csv.h>
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
@@ -5,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -138,6 +140,9 @@ int ctl_open(ctl *c)
 	if (r == XF_EUNSAFE)
 		return ctl_fail(c, "%s: data dir must belong to this user and be closed to others (chmod 700)",
 				c->cfg.data_dir);
+	if (r == XF_ESCHEMA)
+		return ctl_fail(c, "%s: written by a newer version of xinfang-sync (this one reads schema %d); "
+				"left untouched: upgrade this node", c->cfg.data_dir, XF_SCHEMA_VERSION);
 	if (r < 0)
 		return ctl_fail(c, "%s: %s", c->cfg.data_dir, xf_strerror(r));
 	return 0;
@@ -159,7 +164,17 @@ int ctl_open_key(ctl *c)
 	return 0;
 }
 
-int ctl_date(ctl *c, const char *date, char out[XF_DATE_LEN + 1])
+int ctl_refuse(char *why, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, size, fmt, ap);
+	va_end(ap);
+	return CTL_REFUSED;
+}
+
+int ctl_check_date(const ctl *c, const char *date, char out[XF_DATE_LEN + 1], char *why, size_t size)
 {
 	int32_t days, today = xf_date_today(c->now_ms);
 
@@ -168,11 +183,19 @@ int ctl_date(ctl *c, const char *date, char out[XF_DATE_LEN + 1])
 		return 0;
 	}
 	if (xf_date_parse(date, &days) < 0)
-		return ctl_usage(c, "--date '%s' is not a real date YYYY-MM-DD", date);
+		return ctl_refuse(why, size, "date '%s' is not a real date YYYY-MM-DD", date);
 	if (days > today)
-		return ctl_usage(c, "--date '%s' is in the future", date);
+		return ctl_refuse(why, size, "date '%s' is in the future", date);
 	strcpy(out, date);
 	return 0;
+}
+
+int ctl_date(ctl *c, const char *date, char out[XF_DATE_LEN + 1])
+{
+	char why[160];
+	int r = ctl_check_date(c, date, out, why, sizeof(why));
+
+	return r == CTL_REFUSED ? ctl_usage(c, "--%s", why) : r;
 }
 
 int ctl_put_text(ctl *c, xf_body *body, const char *key, const char *option, const char *val, size_t max)
@@ -206,6 +229,15 @@ static int state_refusal(ctl *c, const char *type, const char *entity)
 	return r;
 }
 
+/* A write that fails on a nearly full disk may come back as a short
+ * write, which LMDB reports as EIO: tell the clerk what to do about it. */
+static bool disk_full(const char *dir)
+{
+	struct statvfs st;
+
+	return statvfs(dir, &st) == 0 && (uint64_t)st.f_bavail * st.f_frsize < 256 * 1024;
+}
+
 int ctl_record(ctl *c, const char *type, const char *entity, char new_kind, xf_body *body,
 	       char created[XF_ENTITY_ID_MAX + 1])
 {
@@ -224,6 +256,9 @@ int ctl_record(ctl *c, const char *type, const char *entity, char new_kind, xf_b
 		return ctl_fail(c, "that node is already enrolled");
 	if (r == XF_ESTATE)
 		return state_refusal(c, type, entity);
+	if (r == -ENOSPC || r == -EDQUOT || (r == -EIO && disk_full(c->cfg.data_dir)))
+		return ctl_fail(c, "%s: the disk is full; nothing was recorded: free some space and record it again",
+				c->cfg.data_dir);
 	if (r < 0)
 		return ctl_fail(c, "%s", xf_strerror(r));
 	if (created)
@@ -283,12 +318,24 @@ int ctl_print_json(ctl *c, json_t *v)
 
 	if (!v)
 		return ctl_fail(c, "out of memory");
-	r = json_dumpf(v, stdout, JSON_INDENT(2));
+	r = json_dumpf(v, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	json_decref(v);
 	if (r < 0)
 		return ctl_fail(c, "cannot write output");
 	putchar('\n');
 	return EXIT_OK;
+}
+
+void ctl_put_oneline(const char *text)
+{
+	for (; *text; text++)
+		putchar(*text == '\n' || *text == '\r' || *text == '\t' ? ' ' : *text);
+}
+
+void ctl_csv_cell(FILE *f, const char *text, bool last)
+{
+	csv_fwrite(f, text, strlen(text));
+	fputc(last ? '\n' : ',', f);
 }
 
 void ctl_close(ctl *c)

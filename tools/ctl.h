@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "xf/xf.h"
 
@@ -64,6 +65,34 @@ int ctl_open_key(ctl *c);
  * OUT gets YYYY-MM-DD. */
 int ctl_date(ctl *c, const char *date, char out[XF_DATE_LEN + 1]);
 
+/* Rules broken by what a clerk gave, as words for the caller to print
+ * after "--" or after "FILE:LINE:" (import). ctl_refuse() puts them in
+ * WHY and returns CTL_REFUSED. */
+#define CTL_REFUSED 1
+int ctl_refuse(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A real date YYYY-MM-DD not after today, or today when DATE is NULL. */
+int ctl_check_date(const ctl *c, const char *date, char out[XF_DATE_LEN + 1], char *why, size_t size);
+
+/* A visit or a letter as a clerk gives it: as options to visit add and
+ * letter add, or as a spreadsheet row to import. */
+typedef struct ctl_petition {
+	const char *date;     /* YYYY-MM-DD; NULL: today */
+	const char *category, *summary;
+	const char *people;   /* a visit's: required */
+	const char *phone;    /* a visit's: NULL for none */
+	bool escalated;       /* a visit's */
+	const char *names[LIMIT_NAMES];
+	size_t n_names;
+} ctl_petition;
+
+/* Check P by the rules for a visit (VISIT) or a letter and put its fields
+ * into BODY: date, category, summary, names, and a visit's people,
+ * escalated and phone. Returns 0; CTL_REFUSED when a value breaks a rule,
+ * with WHY saying which and how ("people must be a whole number from 1 to
+ * 10000"); negative on failure. */
+int ctl_petition_body(const ctl *c, const ctl_petition *p, bool visit, xf_body *body, char *why, size_t size);
+
 /* Put a text option into BODY, with a one-line error naming OPTION. */
 int ctl_put_text(ctl *c, xf_body *body, const char *key, const char *option, const char *val, size_t max);
 
@@ -92,11 +121,38 @@ int ctl_entity_arg(ctl *c, int argc, char **argv, char kind, const char **id);
 int ctl_list_open(ctl *c, int argc, char **argv, json_t **array);
 int ctl_list_close(ctl *c, int r, json_t *array);
 
+/* Print TEXT with its line breaks and tabs as spaces, so that one record
+ * stays one line of a listing. */
+void ctl_put_oneline(const char *text);
+
 /* Print a JSON value (stolen) followed by a newline. */
 int ctl_print_json(ctl *c, json_t *v);
 json_t *ctl_value_json(const xf_value *v);
+/* A record's current state as JSON, what `show --json` prints. */
+json_t *ctl_entity_json(const xf_entity *e);
 
 void ctl_close(ctl *c);
+
+/* Spreadsheets: CSV in UTF-8 starting with a byte-order mark, without
+ * which WPS and Excel take the text for the local code page. A cell is
+ * quoted; LAST ends the row. */
+#define CTL_CSV_BOM "\xEF\xBB\xBF"
+void ctl_csv_cell(FILE *f, const char *text, bool last);
+
+/* --lang zh (the default, LANG NULL) or en. */
+int ctl_lang(ctl *c, const char *lang, bool *chinese);
+
+/* A spreadsheet column of a record type: its English and Chinese headers
+ * (export writes one, import reads either), and whether import fills it. */
+typedef struct ctl_column {
+	const char *key;
+	const char *zh;
+	bool imported;
+} ctl_column;
+
+/* The columns of "visits", "letters", "cases" or "risks", ending with a
+ * zeroed one, and the kind of entity in *kind; NULL for another TYPE. */
+const ctl_column *ctl_columns(const char *type, char *kind);
 
 int cmd_init(ctl *c, int argc, char **argv);
 int cmd_key(ctl *c, int argc, char **argv);
@@ -118,5 +174,8 @@ int cmd_verify(ctl *c, int argc, char **argv);
 int cmd_sync(ctl *c, int argc, char **argv);
 int cmd_bundle_export(ctl *c, int argc, char **argv);
 int cmd_bundle_import(ctl *c, int argc, char **argv);
+int cmd_report(ctl *c, int argc, char **argv);
+int cmd_export(ctl *c, int argc, char **argv);
+int cmd_import(ctl *c, int argc, char **argv);
 
 #endif

@@ -25,7 +25,7 @@ const char *xf_count_name(xf_count i)
 
 int32_t xf_year_earlier(int32_t day)
 {
-	char date[XF_DATE_LEN + 1], earlier_date[XF_DATE_LEN + 1];
+	char date[XF_DATE_LEN + 1], earlier_date[32];
 	int32_t earlier;
 
 	xf_date_format(day, date);

@@ -131,11 +131,35 @@ static int count_case(const char *id, void *ctx)
 	return 0;
 }
 
+static int report_half_year(xf_store *s, xf_counts *out)
+{
+	int32_t from, to;
+	xf_report *r = NULL;
+	int rc;
+
+	xf_date_parse("2026-01-01", &from);
+	xf_date_parse("2026-06-30", &to);
+	if ((rc = xf_report_make(s, from, to, NULL, &r)) < 0)
+		return rc;
+	*out = r->now;
+	xf_report_free(r);
+	return 0;
+}
+
+static int count_open_case(const xf_entity *e, const xf_record_meta *m, void *ctx)
+{
+	xf_deadline d;
+
+	*(size_t *)ctx += xf_case_deadline(e, m, &d);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char dir[] = "/var/tmp/xf-bench-project-XXXXXX", cmd[128];
 	struct node village, with, without;
-	size_t n_recs, n = argc > 2 ? strtoul(argv[2], NULL, 10) : 1000000, events, cases = 0;
+	size_t n_recs, n = argc > 2 ? strtoul(argv[2], NULL, 10) : 1000000, events, cases = 0, open_cases = 0;
+	xf_counts half_year;
 	xf_rebuild_report report;
 	double t0, fill_s, rate_with, rate_without, rebuild_s;
 	record *recs;
@@ -175,6 +199,16 @@ int main(int argc, char **argv)
 	rebuild_s = now_s() - t0;
 	printf("rebuild of all projections from %zu events: %.2f s (%zu entities, %zu differed)\n", events + 3,
 	       rebuild_s, report.entities, report.differed);
+
+	t0 = now_s();
+	check(report_half_year(with.store, &half_year), "report");
+	printf("report of 2026-01-01..2026-06-30 (and a year earlier) over %zu events: %.2f s (%lld visits, %lld cases "
+	       "opened)\n", events + 3, now_s() - t0, (long long)half_year.n[XF_COUNT_VISITS],
+	       (long long)half_year.n[XF_COUNT_CASES_OPENED]);
+	t0 = now_s();
+	check(xf_store_projections(with.store, 'C', NULL, count_open_case, &open_cases), "deadlines");
+	printf("deadlines of every case (report --overdue): %.2f s (%zu open of %zu)\n", now_s() - t0, open_cases,
+	       cases);
 
 	xf_store_close(village.store);
 	xf_store_close(with.store);

@@ -11,7 +11,8 @@ setup() {
 # Every verb, as the words that name it.
 VERBS=(init key enroll "visit add" "visit show" "visit list" "letter add" "letter show" "letter list"
 	"case open" "case assign" "case dispatch" "case note" "case reply" "case close" "case reopen"
-	"case show" "case list" "risk report" "risk resolve" "risk show" "risk list" log verify sync)
+	"case extend" "case show" "case list" "risk report" "risk resolve" "risk show" "risk list" log verify sync
+	report export import)
 
 @test "init prints the public key as its only line, and key prints it again" {
 	make_node other 370102001002
