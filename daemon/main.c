@@ -196,8 +196,10 @@ static int node_open(struct node *n)
 		return XF_ECONFIG;
 	}
 	r = xf_store_open(&n->store, n->cfg.data_dir, n->cfg.node_id);
-	if (r < 0)
+	if (r == XF_ENOTFOUND)
 		return log_error_errno(r, "%s: cannot open the log (run 'xinfangctl init' first)", n->cfg.data_dir);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot open the log", n->cfg.data_dir);
 	snprintf(path, sizeof(path), "%s/%s", n->cfg.data_dir, XF_KEY_FILE);
 	r = xf_key_load(&n->key, path);
 	if (r < 0)

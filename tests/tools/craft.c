@@ -24,6 +24,8 @@
  *   craft rollback DATA_DIR NODE_ID
  *                            the node's last own event deleted and its head
  *                            moved back, past the store (a restored backup)
+ *   craft schema DATA_DIR N  the log marked as written by schema version N
+ *                            (a data dir from a newer version)
  *
  * Errors: one line on stderr, exit 1. */
 #include <errno.h>
@@ -54,7 +56,7 @@ static int fail(const char *fmt, ...)
 
 static int usage(void)
 {
-	return fail("usage: craft auth|request|junk|deflate|bomb|response|evidence|rollback ... (see tests/tools/craft.c)");
+	return fail("usage: craft auth|request|junk|deflate|bomb|response|evidence|rollback|schema ... (see tests/tools/craft.c)");
 }
 
 /* ---- small helpers ---- */
@@ -716,6 +718,36 @@ done:
 	return 0;
 }
 
+/* ---- schema: a data dir as a newer version leaves it ---- */
+
+static int cmd_schema(int argc, char **argv)
+{
+	uint8_t bytes[8];
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi meta;
+	MDB_val k = { 6, "schema" }, v = { sizeof(bytes), bytes };
+	uint64_t version;
+	int rc;
+
+	if (argc != 3)
+		return usage();
+	version = strtoull(argv[2], NULL, 10);
+	for (int i = 7; i >= 0; i--, version >>= 8)
+		bytes[i] = (uint8_t)version;
+	if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 16)) || (rc = mdb_env_open(env, argv[1], 0, 0600)) ||
+	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) || (rc = mdb_dbi_open(txn, "meta", 0, &meta)))
+		goto done;
+	if ((rc = mdb_put(txn, meta, &k, &v, 0)) == 0)
+		rc = mdb_txn_commit(txn);
+	txn = NULL;
+done:
+	if (txn)
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return rc ? fail("%s: %s", argv[1], mdb_strerror(rc)) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -730,6 +762,7 @@ int main(int argc, char **argv)
 		{ "response", cmd_response },
 		{ "evidence", cmd_evidence },
 		{ "rollback", cmd_rollback },
+		{ "schema", cmd_schema },
 	};
 	size_t i;
 

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "unit.h"
@@ -12,6 +13,7 @@
 #include "xf/body.h"
 #include "xf/hlc.h"
 #include "xf/store.h"
+#include "store_impl.h" /* the LMDB environment, to list its readers */
 
 
 struct fixture {
@@ -1172,6 +1174,138 @@ static void test_concurrent_ingests_all_land_once(void **state)
 
 #define FIXTURE_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
+/* Change the meta value NAME (a big-endian u64) behind the store's back. */
+static void meta_poke(const char *dir, const char *name, uint64_t value)
+{
+	uint8_t bytes[8];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { strlen(name), (void *)name }, v = { sizeof(bytes), bytes };
+	int i;
+
+	for (i = 0; i < 8; i++)
+		bytes[i] = (uint8_t)(value >> (56 - 8 * i));
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* A data dir a newer version wrote is refused, untouched: this version
+ * could misread it, and writing to it could spoil it for the newer one. */
+static void test_open_refuses_a_newer_schema(void **state)
+{
+	struct fixture *f = *state;
+	xf_verify_report report;
+	xf_store *s = NULL;
+
+	node_init(f, &f->a, "village-1", "village");
+	append_cases(&f->a, 2);
+	node_close(&f->a);
+	meta_poke(f->a.dir, "schema", XF_SCHEMA_VERSION + 1);
+	assert_rc(xf_store_open(&s, f->a.dir, "village-1"), XF_ESCHEMA);
+	assert_null(s);
+	/* Still refused the second time: the refusal changed nothing. */
+	assert_rc(xf_store_open(&s, f->a.dir, "village-1"), XF_ESCHEMA);
+	meta_poke(f->a.dir, "schema", XF_SCHEMA_VERSION);
+	node_open(&f->a);
+	assert_rc(xf_store_verify(f->a.store, &report), 0);
+	assert_int_equal(report.events, 3);
+}
+
+struct readers {
+	pid_t pid;
+	int n;
+};
+
+static int count_reader(const char *msg, void *ctx)
+{
+	struct readers *r = ctx;
+	char pid[32];
+
+	snprintf(pid, sizeof(pid), " %d ", (int)r->pid);
+	r->n += strstr(msg, pid) != NULL;
+	return 0;
+}
+
+/* Reader slots held by PID in the lock file of S's environment. */
+static int readers_of(xf_store *s, pid_t pid)
+{
+	struct readers r = { pid, 0 };
+
+	assert_true(mdb_reader_list(s->env, count_reader, &r) >= 0);
+	return r.n;
+}
+
+static int block_in_read(const xf_event *ev, void *ctx)
+{
+	int fd = *(int *)ctx;
+
+	(void)ev;
+	if (write(fd, "r", 1) != 1)
+		_exit(1);
+	pause(); /* killed here, inside the read transaction */
+	return 0;
+}
+
+/* Fork a process that opens the store in DIR and runs FN on it; its pid. */
+static pid_t fork_store_user(const char *dir, int (*fn)(xf_store *s, void *ctx), void *ctx)
+{
+	pid_t child = fork();
+	xf_store *s = NULL;
+
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(xf_store_open(&s, dir, "village-1") == 0 && fn(s, ctx) == 0 ? 0 : 1);
+	return child;
+}
+
+static int read_and_block(xf_store *s, void *ctx)
+{
+	return xf_store_scan(s, NULL, 1, block_in_read, ctx);
+}
+
+static int just_open(xf_store *s, void *ctx)
+{
+	(void)ctx;
+	xf_store_close(s);
+	return 0;
+}
+
+/* A process killed inside a read transaction, while another (the daemon)
+ * keeps the log open, leaves its reader slot behind; while it stays,
+ * writers cannot reuse the pages it pins and the file only grows. The next
+ * process to open the log clears it. */
+static void test_open_clears_a_dead_readers_slot(void **state)
+{
+	struct fixture *f = *state;
+	int pipefd[2], status;
+	pid_t reader, opener;
+	char c;
+
+	node_init(f, &f->a, "village-1", "village");
+	append_cases(&f->a, 3);
+	assert_int_equal(pipe(pipefd), 0);
+	reader = fork_store_user(f->a.dir, read_and_block, &pipefd[1]);
+	assert_int_equal(read(pipefd[0], &c, 1), 1);
+	assert_int_equal(kill(reader, SIGKILL), 0);
+	assert_int_equal(waitpid(reader, &status, 0), reader);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	assert_int_equal(readers_of(f->a.store, reader), 1);
+
+	opener = fork_store_user(f->a.dir, just_open, NULL);
+	assert_int_equal(waitpid(opener, &status, 0), opener);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(readers_of(f->a.store, reader), 0);
+	append_cases(&f->a, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1205,6 +1339,8 @@ int main(void)
 		FIXTURE_TEST(test_verify_finds_deleted_event),
 		FIXTURE_TEST(test_own_events_echoed_back_leave_chain_strict),
 		FIXTURE_TEST(test_concurrent_ingests_all_land_once),
+		FIXTURE_TEST(test_open_refuses_a_newer_schema),
+		FIXTURE_TEST(test_open_clears_a_dead_readers_slot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
