@@ -196,7 +196,7 @@ static int node_open(struct node *n)
 		return XF_ECONFIG;
 	}
 	r = xf_store_open(&n->store, n->cfg.data_dir, n->cfg.node_id);
-	if (r == XF_ENOTFOUND)
+	if (r == XF_ENOTFOUND || r == -ENOENT)
 		return log_error_errno(r, "%s: cannot open the log (run 'xinfangctl init' first)", n->cfg.data_dir);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot open the log", n->cfg.data_dir);
