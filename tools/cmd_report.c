@@ -596,17 +596,6 @@ static int report_period(ctl *c, const struct report_opts *o)
 	return r;
 }
 
-int ctl_lang(ctl *c, const char *lang, bool *chinese)
-{
-	if (!lang || strcmp(lang, "zh") == 0)
-		*chinese = true;
-	else if (strcmp(lang, "en") == 0)
-		*chinese = false;
-	else
-		return ctl_usage(c, "--lang must be zh or en");
-	return 0;
-}
-
 int cmd_report(ctl *c, int argc, char **argv)
 {
 	static const struct option options[] = {

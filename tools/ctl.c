@@ -326,6 +326,17 @@ int ctl_print_json(ctl *c, json_t *v)
 	return EXIT_OK;
 }
 
+int ctl_lang(ctl *c, const char *lang, bool *chinese)
+{
+	if (!lang || strcmp(lang, "zh") == 0)
+		*chinese = true;
+	else if (strcmp(lang, "en") == 0)
+		*chinese = false;
+	else
+		return ctl_usage(c, "--lang must be zh or en");
+	return 0;
+}
+
 void ctl_put_oneline(const char *text)
 {
 	for (; *text; text++)
