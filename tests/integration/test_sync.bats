@@ -115,6 +115,25 @@ for name, node in zip("abc", villages):
 assert sum(e["origin"] == town and e["type"] in ("visit.recorded", "letter.recorded") for e in t) == 2
 PY
 	verified town a b c
+	# The township's report for a village is the village's own report.
+	today=$(date +%F)
+	on town report --from 2026-01-01 --to "$today" --json >"$BATS_TEST_TMPDIR/town.report"
+	for v in a b c; do
+		on $v report --from 2026-01-01 --to "$today" --json >"$BATS_TEST_TMPDIR/$v.report"
+		on town report --from 2026-01-01 --to "$today" --json --village "$(node_id $v)" >"$BATS_TEST_TMPDIR/town-$v.report"
+	done
+	(cd "$BATS_TEST_TMPDIR" && python3 - <<'PY')
+import json
+town = json.load(open("town.report"))
+for v in "abc":
+    own, there = json.load(open(v + ".report")), json.load(open("town-" + v + ".report"))
+    assert own["totals"]["visits"] == 3 and own["totals"]["letters"] == 2, own["totals"]
+    assert own["totals"]["cases_opened"] == 2 and own["totals"]["risks_reported"] == 2, own["totals"]
+    for k in ("totals", "previous", "yoy", "by_category", "by_village"):
+        assert own[k] == there[k], (v, k, own[k], there[k])
+# Three villages and the township's own two records.
+assert town["totals"]["visits"] == 3 * 3 + 1 and town["totals"]["letters"] == 3 * 2 + 1, town["totals"]
+PY
 }
 
 @test "a township decision on a village's case reaches that village and no other" {
