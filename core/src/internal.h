@@ -27,6 +27,18 @@ struct xf_attr;
 void attr_clear(struct xf_attr *a);
 int attr_copy(struct xf_attr *dst, const struct xf_attr *src);
 
+/* What a township keeps of a child's latest sync, "seen:NODE" in its
+ * state (written by sync.c, read by status.c too). */
+struct seen {
+	uint64_t time_ms;    /* when it was served */
+	uint64_t head;       /* the child's own head, as it said */
+	char software[64];
+	uint64_t client_ms;  /* the child's clock when it signed; 0: unknown */
+};
+/* 0 with *out filled, XF_ENOTFOUND if never seen, XF_ECORRUPT if unreadable. */
+struct xf_store;
+int seen_get(struct xf_store *s, const char *node, struct seen *out);
+
 #define XF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

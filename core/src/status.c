@@ -98,31 +98,6 @@ int xf_status_read(xf_store *s, xf_status *out)
 	return 0;
 }
 
-/* "seen:NODE": [time, head, software, the node's clock]. */
-static void read_seen(const uint8_t *v, size_t len, xf_peer_status *p)
-{
-	msgpack_unpacked u;
-	size_t off = 0;
-
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, (const char *)v, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size >= 3) {
-		const msgpack_object *f = u.data.via.array.ptr;
-
-		if (f[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-			p->last_seen_ms = f[0].via.u64;
-		if (f[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-			p->head = f[1].via.u64;
-		if (f[2].type == MSGPACK_OBJECT_STR)
-			snprintf(p->software, sizeof(p->software), "%.*s", (int)f[2].via.str.size, f[2].via.str.ptr);
-		if (u.data.via.array.size >= 4 && f[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER && f[3].via.u64) {
-			p->skew_known = true;
-			p->skew_ms = (int64_t)f[3].via.u64 - (int64_t)p->last_seen_ms;
-		}
-	}
-	msgpack_unpacked_destroy(&u);
-}
-
 static void read_refused(const uint8_t *v, size_t len, xf_peer_status *p)
 {
 	if (len < 8)
@@ -169,6 +144,7 @@ static int peer_row(struct peers_ctx *c, const xf_peer *peer)
 {
 	xf_peer_status p = { 0 };
 	struct forks_ctx forks = { peer->node, 0 };
+	struct seen seen;
 	char key[XF_NODE_ID_MAX + 16];
 	uint8_t hash[XF_HASH_BYTES], *v = NULL;
 	size_t len = 0;
@@ -176,13 +152,16 @@ static int peer_row(struct peers_ctx *c, const xf_peer *peer)
 
 	snprintf(p.node, sizeof(p.node), "%s", peer->node);
 	p.relation = peer->relation;
-	snprintf(key, sizeof(key), "seen:%s", peer->node);
-	if ((r = xf_store_state_get(c->s, key, &v, &len)) == 0)
-		read_seen(v, len, &p);
-	free(v);
-	v = NULL;
-	if (r < 0 && r != XF_ENOTFOUND)
+	r = seen_get(c->s, peer->node, &seen);
+	if (r == 0) {
+		p.last_seen_ms = seen.time_ms;
+		p.head = seen.head;
+		snprintf(p.software, sizeof(p.software), "%s", seen.software);
+		p.skew_known = seen.client_ms != 0;
+		p.skew_ms = (int64_t)seen.client_ms - (int64_t)seen.time_ms;
+	} else if (r != XF_ENOTFOUND && r != XF_ECORRUPT) {
 		return r;
+	}
 	snprintf(key, sizeof(key), "refused:%s", peer->node);
 	if ((r = xf_store_state_get(c->s, key, &v, &len)) == 0)
 		read_refused(v, len, &p);

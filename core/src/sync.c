@@ -836,6 +836,53 @@ static int seen_record(const char *client, uint64_t wall_ms, uint64_t head, cons
 	return sb->data ? 0 : -ENOMEM;
 }
 
+int seen_get(xf_store *s, const char *node, struct seen *out)
+{
+	char key[XF_NODE_ID_MAX + 8];
+	msgpack_unpacked u;
+	uint8_t *v = NULL;
+	size_t len = 0, off = 0;
+	int r;
+
+	snprintf(key, sizeof(key), "seen:%s", node);
+	if ((r = xf_store_state_get(s, key, &v, &len)) < 0)
+		return r;
+	memset(out, 0, sizeof(*out));
+	r = XF_ECORRUPT;
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, (const char *)v, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size >= 3) {
+		const msgpack_object *f = u.data.via.array.ptr;
+
+		if (f[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			out->time_ms = f[0].via.u64;
+		if (f[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			out->head = f[1].via.u64;
+		if (f[2].type == MSGPACK_OBJECT_STR)
+			snprintf(out->software, sizeof(out->software), "%.*s", (int)f[2].via.str.size, f[2].via.str.ptr);
+		if (u.data.via.array.size >= 4 && f[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			out->client_ms = f[3].via.u64;
+		r = 0;
+	}
+	msgpack_unpacked_destroy(&u);
+	free(v);
+	return r;
+}
+
+/* Was this request signed before the last one served to CLIENT? Then it
+ * is a replay (a duplicate on the wire, a captured request sent again):
+ * its events are stored at most once as ever, but its old head says
+ * nothing about the client's log now, and it must not undo what the
+ * newer request recorded. */
+static int is_stale(xf_store *s, const char *client, uint64_t client_ms, bool *stale)
+{
+	struct seen last;
+	int r = seen_get(s, client, &last);
+
+	*stale = r == 0 && client_ms && client_ms < last.client_ms;
+	return r == XF_ENOTFOUND || r == XF_ECORRUPT ? 0 : r;
+}
+
 /* A client whose own head is below what this node holds of it has lost
  * events it sent. */
 static int rollback_check(xf_store *s, const char *client, uint64_t head, xf_sync_stats *stats)
@@ -871,6 +918,7 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t c
 	char software[64] = "", seen_key[XF_NODE_ID_MAX + 8];
 	uint64_t cur[2], head = 0;
 	size_t n_push = 0, i, own = SIZE_MAX;
+	bool stale = false;
 	int r;
 
 	if (!s || !key || !client || !req || !out || !stats)
@@ -899,7 +947,7 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t c
 	cur[0] = curo->via.array.ptr[0].via.u64;
 	cur[1] = curo->via.array.ptr[1].via.u64;
 	get_uint(&root, "head", &head);
-	if ((r = rollback_check(s, client, head, stats)) < 0)
+	if ((r = is_stale(s, client, client_ms, &stale)) < 0 || (!stale && (r = rollback_check(s, client, head, stats)) < 0))
 		goto cleanup;
 	r = XF_EPROTO;
 	if (map_get(&root, "sw") && !get_str(map_get(&root, "sw"), software, sizeof(software)))
@@ -913,7 +961,7 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t c
 	}
 	seen_kv = (xf_kv){ seen_key, seen.data, seen.size };
 	opts.state = &seen_kv;
-	opts.n_state = 1;
+	opts.n_state = stale ? 0 : 1;
 	opts.on_head = record_ack;
 	opts.ctx = acks;
 	r = xf_store_ingest(s, push, n_push, wall_ms, &opts, &in);

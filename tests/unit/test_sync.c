@@ -1478,6 +1478,52 @@ static void test_plain_child_township_does_not_speak_for_villages(void **state)
 
 #define FIXTURE_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
+/* A push signed before the last one served (a duplicate on the wire, a
+ * captured request sent again) stores nothing twice, raises no rollback
+ * alarm, and leaves what the township knows of the village as the newer
+ * request left it. */
+static void test_a_late_replay_is_no_rollback(void **state)
+{
+	struct fixture *f = *state;
+	struct node *town = node_init(f, 0, "town", "township");
+	struct node *v = node_init(f, 1, "village-1", "village");
+	xf_buf old = { 0 }, newer = { 0 }, resp = { 0 };
+	xf_sync_push push;
+	xf_sync_stats st;
+	uint64_t held;
+	uint8_t hash[XF_HASH_BYTES];
+
+	link_nodes(town, v, "child");
+	open_cases(v, 3, NULL);
+	assert_rc(xf_sync_request(v->store, "test/1", &old, &push), 0);
+	assert_rc(xf_sync_serve(town->store, town->key, v->id, WALL + 1000, old.data, old.len, WALL + 1000, &resp, &st), 0);
+	assert_false(st.rollback);
+	assert_rc(xf_sync_apply(v->store, &push, resp.data, resp.len, WALL + 1000, &st), 0);
+	xf_buf_dispose(&resp);
+	open_cases(v, 2, NULL);
+	assert_rc(xf_sync_request(v->store, "test/1", &newer, &push), 0);
+	assert_rc(xf_sync_serve(town->store, town->key, v->id, WALL + 2000, newer.data, newer.len, WALL + 2000, &resp, &st), 0);
+	assert_int_equal(st.stored, 2);
+	xf_buf_dispose(&resp);
+	assert_rc(xf_store_head(town->store, v->id, &held, hash), 0);
+
+	/* The first request again, later: it was signed before the newer one. */
+	assert_rc(xf_sync_serve(town->store, town->key, v->id, WALL + 1000, old.data, old.len, WALL + 3000, &resp, &st), 0);
+	assert_false(st.rollback);
+	assert_int_equal(st.stored, 0);
+	xf_buf_dispose(&resp);
+	assert_rc(xf_store_head(town->store, v->id, &held, hash), 0);
+	assert_int_equal(held, 2 + 3 + 2);
+
+	/* A request signed later that claims less than the township holds is
+	 * a rollback all the same. */
+	assert_rc(xf_sync_serve(town->store, town->key, v->id, WALL + 4000, old.data, old.len, WALL + 4000, &resp, &st), 0);
+	assert_true(st.rollback);
+	xf_buf_dispose(&resp);
+	xf_buf_dispose(&old);
+	xf_buf_dispose(&newer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1500,6 +1546,7 @@ int main(void)
 		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),
 		FIXTURE_TEST(test_village_cannot_introduce_nodes),
 		FIXTURE_TEST(test_plain_child_township_does_not_speak_for_villages),
+		FIXTURE_TEST(test_a_late_replay_is_no_rollback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
