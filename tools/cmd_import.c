@@ -260,6 +260,9 @@ static void on_cell(void *data, size_t len, void *ctx)
 			cell[n++] = '\n';
 	cell[n] = '\0';
 	trim(cell);
+	/* export guards text that starts like a formula with an apostrophe */
+	if (cell[0] == '\'' && cell[1] && strchr("=+-@", cell[1]))
+		memmove(cell, cell + 1, strlen(cell));
 	row->cells[row->n_cells - 1] = cell;
 }
 

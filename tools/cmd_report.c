@@ -71,14 +71,19 @@ static bool column(const xf_counts *c, size_t i, int64_t *out)
 	return xf_percent(c->n[XF_COUNT_CASES_CLOSED], c->n[XF_COUNT_CASES_OPENED], out);
 }
 
-/* The change on a year earlier of column I, in tenths of a percent. */
+/* The change on a year earlier of column I, in tenths of a percent. The
+ * closure rate's from the counts, not from rates already rounded:
+ * (cn/on - cb/ob) / (cb/ob) = (cn*ob - cb*on) / (cb*on). */
 static bool change(const xf_counts *now, const xf_counts *before, size_t i, int64_t *out)
 {
-	int64_t a, b;
+	int64_t cn = now->n[XF_COUNT_CASES_CLOSED], on = now->n[XF_COUNT_CASES_OPENED];
+	int64_t cb = before->n[XF_COUNT_CASES_CLOSED], ob = before->n[XF_COUNT_CASES_OPENED];
 
-	if (!column(now, i, &a) || !column(before, i, &b))
+	if (i < XF_COUNT_N)
+		return xf_percent(now->n[i] - before->n[i], before->n[i], out);
+	if (on == 0 || ob == 0)
 		return false;
-	return xf_percent(a - b, b, out);
+	return xf_percent(cn * ob - cb * on, cb * on, out);
 }
 
 #define COLUMNS (XF_COUNT_N + 1)
@@ -351,7 +356,7 @@ static json_t *due_json(const struct due_case *dc)
 
 	xf_date_format(dc->d.due, due);
 	xf_date_format(dc->d.start, start);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b}", "id", dc->id, "village", dc->village,
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id", dc->id, "village", dc->village,
 			 "leader", dc->leader, "title", dc->title, "status", dc->status, "stage",
 			 dc->d.accepted ? "conclude" : "accept", "from", start, "due", due, "days_left",
 			 (json_int_t)dc->days_left, "extended", dc->d.extended);
@@ -486,6 +491,18 @@ static struct leader_count *count_leaders(const struct open_cases *oc, size_t *n
 static const xf_count week_counts[] = { XF_COUNT_VISITS, XF_COUNT_PEOPLE, XF_COUNT_LETTERS, XF_COUNT_CASES_OPENED,
 					XF_COUNT_RISKS_REPORTED };
 
+/* A village with something new this week: the report also has rows for
+ * what only a year earlier, or only counts the sheet does not show, hold. */
+static bool new_this_week(const xf_report_row *row)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(week_counts) / sizeof(week_counts[0]); k++)
+		if (row->now.n[week_counts[k]])
+			return true;
+	return false;
+}
+
 static json_t *week_json(const char *week, const xf_report *rep, const struct leader_count *lc, size_t n_leaders,
 			 json_t *due)
 {
@@ -493,6 +510,8 @@ static json_t *week_json(const char *week, const xf_report *rep, const struct le
 	size_t i, k;
 
 	for (i = 0; o && villages && i < rep->n_villages; i++) {
+		if (!new_this_week(&rep->villages[i]))
+			continue;
 		if (!(row = json_pack("{s:s}", "village", rep->villages[i].key)))
 			break;
 		for (k = 0; k < sizeof(week_counts) / sizeof(week_counts[0]); k++)
@@ -501,7 +520,7 @@ static json_t *week_json(const char *week, const xf_report *rep, const struct le
 		json_array_append_new(villages, row);
 	}
 	for (i = 0; leaders && i < n_leaders; i++)
-		json_array_append_new(leaders, json_pack("{s:s, s:i}", "leader", lc[i].leader, "open_cases",
+		json_array_append_new(leaders, json_pack("{s:s, s:I}", "leader", lc[i].leader, "open_cases",
 							 (json_int_t)lc[i].cases));
 	if (o) {
 		dates_json(o, rep);
@@ -524,6 +543,8 @@ static void week_text(const struct labels *l, const char *week, const xf_report 
 	xf_date_format(rep->to, to);
 	printf("%s %s (%s .. %s)\n%s\n", l->week_title, week, from, to, l->week_new);
 	for (i = 0; i < rep->n_villages; i++) {
+		if (!new_this_week(&rep->villages[i]))
+			continue;
 		printf("  %s", rep->villages[i].key);
 		for (k = 0; k < sizeof(week_counts) / sizeof(week_counts[0]); k++)
 			printf("  %s %lld", l->count[week_counts[k]], (long long)rep->villages[i].now.n[week_counts[k]]);

@@ -620,7 +620,7 @@ static int fold_one(struct fold *f, size_t at)
 		r = item_add(f, at, act->list, xf_fields_get(fs, "text"), date);
 		goto cleanup;
 	}
-	if (r == 0 && legal && accepts(act) && !xf_entity_attr(e, ACCEPTED))
+	if (r == 0 && legal && accepts(act) && *date && !xf_entity_attr(e, ACCEPTED))
 		r = attr_put(e, ACCEPTED, &(xf_value){ .type = XF_VALUE_STR, .s = date, .len = strlen(date) }, f->id);
 	from = xf_fields_get(fs, "from");
 	for (i = 0; from && from->type == XF_VALUE_ARRAY && i < from->len && r == 0; i++)

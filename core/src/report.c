@@ -183,14 +183,14 @@ int xf_store_projections(xf_store *s, char kind, const char *village,
 
 bool xf_case_deadline(const xf_entity *c, const xf_record_meta *m, xf_deadline *out)
 {
-	int32_t accepted, reopened;
+	int32_t accepted, reopened, extended;
 
 	if (c->kind != 'C' || strcmp(c->status, "closed") == 0 || m->received == NO_DAY)
 		return false;
 	memset(out, 0, sizeof(*out));
 	accepted = attr_day(c, "accepted_on");
 	reopened = attr_day(c, "reopened_on");
-	out->extended = xf_entity_attr(c, "extended_on") != NULL;
+	extended = attr_day(c, "extended_on");
 	if (accepted == NO_DAY && reopened == NO_DAY) {
 		out->start = m->received;
 		out->due = m->received + XF_ACCEPT_DAYS;
@@ -198,6 +198,9 @@ bool xf_case_deadline(const xf_entity *c, const xf_record_meta *m, xf_deadline *
 	}
 	out->accepted = true;
 	out->start = reopened > accepted ? reopened : accepted;
+	/* An extension granted before a reopening was for the handling that
+	 * ended: the new one has its own 60 days, and may be extended once. */
+	out->extended = extended != NO_DAY && extended >= out->start;
 	out->due = out->start + XF_CONCLUDE_DAYS + (out->extended ? XF_EXTEND_DAYS : 0);
 	return true;
 }
@@ -273,7 +276,9 @@ static int tally_visit(struct tally *t)
 {
 	const xf_attr *people = xf_entity_attr(t->e, "people");
 	const xf_attr *escalated = xf_entity_attr(t->e, "escalated");
-	int64_t n = people && people->type == XF_VALUE_INT ? people->i : 0;
+	/* The CLI allows 1..10000; a figure far past that, from a node that
+	 * does not check, is not one to add up. */
+	int64_t n = people && people->type == XF_VALUE_INT && people->i > 0 && people->i <= XF_PEOPLE_MAX ? people->i : 0;
 	int32_t day = t->m->day;
 	int r;
 
@@ -338,6 +343,16 @@ void xf_report_free(xf_report *r)
 	free(r);
 }
 
+/* A period ending on the last day of February ends on the last day of
+ * the earlier February too: 2025-02-28 compares with 2024-02-29. */
+static int32_t period_end_earlier(int32_t to)
+{
+	char next[XF_DATE_LEN + 1];
+
+	xf_date_format(to + 1, next);
+	return strcmp(next + 4, "-03-01") == 0 ? xf_year_earlier(to + 1) - 1 : xf_year_earlier(to);
+}
+
 int xf_report_make(xf_store *s, int32_t from, int32_t to, const char *village, xf_report **out)
 {
 	struct tally t = { 0 };
@@ -351,7 +366,7 @@ int xf_report_make(xf_store *s, int32_t from, int32_t to, const char *village, x
 	t.r->from = from;
 	t.r->to = to;
 	t.r->before_from = xf_year_earlier(from);
-	t.r->before_to = xf_year_earlier(to);
+	t.r->before_to = period_end_earlier(to);
 	r = xf_store_projections(s, 0, village, tally_one, &t);
 	if (r < 0) {
 		xf_report_free(t.r);

@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "xf/error.h"
 #include "xf/sync.h"
+#include "xf/wire.h"
 
 #define ORIGINS_MAX 1024
 #define RECEIPT_TAG "xf-receipt"
@@ -879,7 +880,12 @@ static int is_stale(xf_store *s, const char *client, uint64_t client_ms, bool *s
 	struct seen last;
 	int r = seen_get(s, client, &last);
 
-	*stale = r == 0 && client_ms && client_ms < last.client_ms;
+	/* A replay passes the signature's time check only while that is
+	 * within the window of the server's clock: a request signed longer
+	 * before the last one is no replay but a client whose clock (or the
+	 * offset it learnt from ours) was set back, and is judged as new. */
+	*stale = r == 0 && client_ms && client_ms < last.client_ms &&
+		 last.client_ms - client_ms <= 2 * (uint64_t)XF_AUTH_WINDOW_MS;
 	return r == XF_ENOTFOUND || r == XF_ECORRUPT ? 0 : r;
 }
 

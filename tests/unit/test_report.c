@@ -196,11 +196,19 @@ static void test_figures_worked_by_hand(void **state)
 	assert_true(xf_percent(r->now.n[XF_COUNT_CASES_CLOSED], r->now.n[XF_COUNT_CASES_OPENED], &tenths));
 	assert_int_equal(tenths, 667);
 	/* 同比: visits 4 against 2 = +100.0%, people 25 against 4 = +525.0%. */
-	assert_true(xf_percent(4 - 2, 2, &tenths));
+	assert_true(xf_percent(r->now.n[XF_COUNT_VISITS] - r->before.n[XF_COUNT_VISITS], r->before.n[XF_COUNT_VISITS],
+			       &tenths));
 	assert_int_equal(tenths, 1000);
-	assert_true(xf_percent(25 - 4, 4, &tenths));
+	assert_true(xf_percent(r->now.n[XF_COUNT_PEOPLE] - r->before.n[XF_COUNT_PEOPLE], r->before.n[XF_COUNT_PEOPLE],
+			       &tenths));
 	assert_int_equal(tenths, 5250);
 	assert_false(xf_percent(2, 0, &tenths));
+	xf_report_free(r);
+
+	/* February 2025 compares with the whole of February 2024. */
+	assert_rc(xf_report_make(f.town.store, day("2025-02-01"), day("2025-02-28"), NULL, &r), 0);
+	assert_int_equal(r->before_from, day("2024-02-01"));
+	assert_int_equal(r->before_to, day("2024-02-29"));
 	xf_report_free(r);
 
 	/* C4 stands closed and in conflict: it counts as closed. */
@@ -218,7 +226,7 @@ static void test_every_node_gives_the_same_figures(void **state)
 	struct fixture f;
 	xf_report *on_town, *on_village;
 	struct node *villages[] = { &f.v1, &f.v2 };
-	size_t v;
+	size_t v, i;
 
 	fixture_setup(&f, *state);
 	for (v = 0; v < 2; v++) {
@@ -228,6 +236,13 @@ static void test_every_node_gives_the_same_figures(void **state)
 		assert_memory_equal(&on_town->before, &on_village->before, sizeof(xf_counts));
 		assert_int_equal(on_town->n_villages, 1);
 		assert_string_equal(on_town->villages[0].key, villages[v]->id);
+		assert_int_equal(on_town->n_categories, on_village->n_categories);
+		for (i = 0; i < on_town->n_categories; i++) {
+			assert_string_equal(on_town->categories[i].key, on_village->categories[i].key);
+			assert_memory_equal(&on_town->categories[i].now, &on_village->categories[i].now, sizeof(xf_counts));
+			assert_memory_equal(&on_town->categories[i].before, &on_village->categories[i].before,
+					    sizeof(xf_counts));
+		}
 		xf_report_free(on_town);
 		xf_report_free(on_village);
 	}
@@ -262,6 +277,7 @@ static void test_statutory_deadlines(void **state)
 {
 	struct fixture f;
 	struct deadlines closed = { 0 };
+	xf_entity *c2 = NULL;
 	xf_deadline d;
 
 	fixture_setup(&f, *state);
@@ -286,6 +302,19 @@ static void test_statutory_deadlines(void **state)
 	assert_true(d.accepted);
 	assert_int_equal(d.start, day("2026-07-10"));
 	assert_int_equal(d.due, day("2026-09-08"));
+	/* An extension was for the handling it was granted in: C1, closed
+	 * and reopened again, has 60 days from the new reopening. */
+	act(&f.v1, "case.closed", f.c1, "2026-06-01", "outcome", "再次办结");
+	act(&f.v1, "case.reopened", f.c1, "2026-06-10", "reason", "再次反悔");
+	d = deadline_of(&f.v1, f.c1);
+	assert_false(d.extended);
+	assert_int_equal(d.start, day("2026-06-10"));
+	assert_int_equal(d.due, day("2026-08-09"));
+	/* C2, closed before anyone was assigned (a refusal), was decided on
+	 * that day: its acceptance clock stopped there. */
+	assert_rc(xf_entity_load(f.v1.store, f.c2, &c2), 0);
+	assert_string_equal(xf_entity_attr(c2, "accepted_on")->str, "2026-03-20");
+	xf_entity_free(c2);
 	/* A closed case has none. */
 	closed.id = f.c2;
 	assert_rc(xf_store_projections(f.v1.store, 'C', NULL, find_deadline, &closed), 0);

@@ -16,6 +16,7 @@
 #include "nodes.h"
 #include "xf/body.h"
 #include "xf/store.h"
+#include "xf/status.h"
 #include "xf/sync.h"
 #include "xf/wire.h"
 
@@ -1482,8 +1483,18 @@ static void test_plain_child_township_does_not_speak_for_villages(void **state)
  * captured request sent again) stores nothing twice, raises no rollback
  * alarm, and leaves what the township knows of the village as the newer
  * request left it. */
+static int peer_seen(const xf_peer_status *p, void *ctx)
+{
+	xf_peer_status *out = ctx;
+
+	if (p->relation == XF_PEER_CHILD)
+		*out = *p;
+	return 0;
+}
+
 static void test_a_late_replay_is_no_rollback(void **state)
 {
+	xf_peer_status seen = { 0 };
 	struct fixture *f = *state;
 	struct node *town = node_init(f, 0, "town", "township");
 	struct node *v = node_init(f, 1, "village-1", "village");
@@ -1514,6 +1525,17 @@ static void test_a_late_replay_is_no_rollback(void **state)
 	xf_buf_dispose(&resp);
 	assert_rc(xf_store_head(town->store, v->id, &held, hash), 0);
 	assert_int_equal(held, 2 + 3 + 2);
+	/* What the township knows of the village is the newer request's. */
+	assert_rc(xf_status_peers(town->store, peer_seen, &seen), 0);
+	assert_int_equal(seen.head, 2 + 3 + 2);
+	assert_int_equal(seen.last_seen_ms, WALL + 2000);
+
+	/* Signed long before the last (more than the signature's window
+	 * allows a replay): a client whose clock was set back, judged as new. */
+	assert_rc(xf_sync_serve(town->store, town->key, v->id, WALL + 2000 - 2 * XF_AUTH_WINDOW_MS - 1, old.data,
+				old.len, WALL + 3500, &resp, &st), 0);
+	assert_true(st.rollback);
+	xf_buf_dispose(&resp);
 
 	/* A request signed later that claims less than the township holds is
 	 * a rollback all the same. */

@@ -20,6 +20,8 @@
 
 /* A visit of this many people or more is a collective visit (集体访). */
 #define XF_COLLECTIVE_PEOPLE 5
+/* A visit's people beyond this are not counted (the CLI allows 10000). */
+#define XF_PEOPLE_MAX 100000
 
 typedef enum xf_count {
 	XF_COUNT_VISITS,            /* 批次 */
@@ -59,7 +61,8 @@ typedef struct xf_report {
 } xf_report;
 
 /* The figures for FROM..TO (days, FROM <= TO) and for the same dates a
- * year earlier (29 February becomes the 28th), of VILLAGE only when not
+ * year earlier (29 February becomes the 28th, and a period ending on the
+ * last day of February ends on the last day of the earlier one), of VILLAGE only when not
  * NULL. The caller frees *out with xf_report_free(). */
 int xf_report_make(xf_store *s, int32_t from, int32_t to, const char *village, xf_report **out);
 void xf_report_free(xf_report *r);
@@ -91,7 +94,8 @@ int xf_store_projections(xf_store *s, char kind, const char *village,
 /* Statutory deadlines (信访工作条例): a case must be accepted (受理: a
  * leader assigned) or refused (closed) within 15 days of the earliest visit
  * or letter it comes from, and concluded within 60 days of acceptance, or
- * of its reopening, extended once by 30 (case extend). */
+ * of its reopening, extended once by 30 (case extend; an extension before
+ * a reopening does not count for the handling after it). */
 #define XF_ACCEPT_DAYS 15
 #define XF_CONCLUDE_DAYS 60
 #define XF_EXTEND_DAYS 30
