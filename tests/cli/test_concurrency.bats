@@ -5,7 +5,7 @@
 
 load helper
 
-N=250
+N=150
 
 setup() {
 	setup_village

@@ -1,6 +1,6 @@
 /* The merge rules (core/MERGE.md) on real stores synced in process: what
  * conflicts and what does not, causal order under wrong clocks, stored
- * projections, rebuild, and a property test over thousands of random
+ * projections, rebuild, and a property test over a thousand random
  * scenarios. A failing scenario prints its seed; XF_MERGE_SEED=N runs
  * that one alone, XF_MERGE_SCENARIOS=N runs N of them. */
 #include <lmdb.h>
@@ -734,7 +734,7 @@ static void test_random_scenarios_converge(void **state)
 {
 	const char *one = getenv("XF_MERGE_SEED"), *many = getenv("XF_MERGE_SCENARIOS");
 	uint64_t first = one ? strtoull(one, NULL, 10) : 1;
-	size_t n = one ? 1 : many ? strtoul(many, NULL, 10) : 2000, i;
+	size_t n = one ? 1 : many ? strtoul(many, NULL, 10) : 1000, i;
 
 	/* Thousands of stores: on tmpfs when there is one, fsync costs nothing. */
 	char dir[] = "/dev/shm/xf-merge-XXXXXX";
