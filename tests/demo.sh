@@ -88,6 +88,9 @@ for kind in visit letter case risk; do
 	node town $kind list
 done
 
+say "the township office's weekly dispatch sheet, from the synced records"
+node town report --weekly
+
 say "the administrator's view: which node synced when, and what is pending"
 node town status
 echo
