@@ -5,13 +5,17 @@
  * or none, and no row twice however often the file is imported. */
 #include <csv.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <iconv.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "ctl.h"
 
@@ -798,6 +802,20 @@ static int print_summary(ctl *c, const struct import *im, json_t *ids)
 	return EXIT_OK;
 }
 
+/* Imports on one node take turns, from reading what is present to
+ * writing what is not: two at once of the same ledger would each find its
+ * rows absent and write them twice. *LOCK is the held file's descriptor. */
+static int lock_imports(ctl *c, int *lock)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/import.lock", c->cfg.data_dir);
+	*lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*lock < 0 || flock(*lock, LOCK_EX) < 0)
+		return ctl_fail(c, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
 int cmd_import(ctl *c, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -811,7 +829,7 @@ int cmd_import(ctl *c, int argc, char **argv)
 	const char *encoding = NULL;
 	bool skip_bad = false;
 	json_t *ids = NULL;
-	int opt, r;
+	int opt, r, lock = -1;
 
 	while ((opt = ctl_getopt(c, argc, argv, "", options)) != -1) {
 		switch (opt) {
@@ -851,11 +869,13 @@ int cmd_import(ctl *c, int argc, char **argv)
 		r = ctl_fail(c, "out of memory");
 		goto cleanup;
 	}
-	if ((r = ctl_open(c)) != 0 || (r = find_present(c, &im)) != 0 ||
+	if ((r = ctl_open(c)) != 0 || (r = lock_imports(c, &lock)) != 0 || (r = find_present(c, &im)) != 0 ||
 	    (im.n_present < im.n_records && (r = ctl_open_key(c)) != 0) || (r = append_records(c, &im, ids)) != 0)
 		goto cleanup;
 	r = print_summary(c, &im, ids);
 cleanup:
+	if (lock >= 0)
+		close(lock);
 	json_decref(ids);
 	import_dispose(&im);
 	return r;

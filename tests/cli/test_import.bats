@@ -39,6 +39,16 @@ LEDGER_ZH=编号,日期,人数,类别,姓名,电话,越级,事由,状态
 LEDGER_EN=id,date,people,category,names,phone,escalated,summary,status
 
 # ledger FILE: the ledger in UTF-8 with a BOM, CRLF and Chinese headers.
+# until_file FILE: wait (up to 10 s) until FILE exists.
+until_file() {
+	local i
+	for i in $(seq 100); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 ledger() {
 	crlf "$1" "$(printf '\xef\xbb\xbf')$LEDGER_ZH" "${LEDGER_ROWS[@]}"
 }
@@ -157,6 +167,32 @@ assert j == {"imported": 3, "present": 0, "bad": 0, "ids": ["V-%s-%d" % (sys.arg
 	run ctl import --type visits "$f"
 	[ "$output" = "imported 1 visit, 3 already present, 0 bad rows" ]
 	[ "$(event_count)" -eq 5 ]
+}
+
+@test "imports take turns: the same ledger imported four times at once lands once" {
+	f=$BATS_TEST_TMPDIR/a.csv
+	ledger "$f"
+	# An import waits while another holds the node's import lock...
+	(
+		flock 9
+		touch "$BATS_TEST_TMPDIR/held"
+		sleep 2
+	) 9>"$(data_dir)/import.lock" &
+	until_file "$BATS_TEST_TMPDIR/held"
+	start=$(date +%s%N)
+	ctl import --type visits "$f" >/dev/null
+	waited=$((($(date +%s%N) - start) / 1000000))
+	echo "waited $waited ms" >&2
+	[ "$waited" -ge 1000 ]
+	wait
+	# ...so four at once find, in turn, what the first wrote.
+	for i in 1 2 3 4; do
+		ctl import --type visits "$f" >"$BATS_TEST_TMPDIR/out.$i" 2>&1 &
+	done
+	wait
+	cat "$BATS_TEST_TMPDIR"/out.*
+	[ "$(cat "$BATS_TEST_TMPDIR"/out.* | grep -c '^imported 0 visits, 3 already present')" -eq 4 ]
+	[ "$(event_count)" -eq 4 ]
 }
 
 @test "identical rows in one ledger are as many records, and a re-import adds none" {
