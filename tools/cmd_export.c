@@ -178,8 +178,12 @@ static json_t *json_row(const xf_entity *e, const xf_record_meta *m)
 	json_object_set_new(o, "category", json_string(m->category));
 	if (e->kind != 'C')
 		return o;
-	xf_date_format(m->received, date);
-	json_object_set_new(o, "received", m->received == INT32_MIN ? json_null() : json_string(date));
+	if (m->received != INT32_MIN) {
+		xf_date_format(m->received, date);
+		json_object_set_new(o, "received", json_string(date));
+	} else {
+		json_object_set_new(o, "received", json_null());
+	}
 	if (xf_case_deadline(e, m, &d)) {
 		xf_date_format(d.due, date);
 		json_object_set_new(o, "deadline", json_string(date));
