@@ -84,21 +84,17 @@ static const struct act {
 	{ "risk resolve", "risk.resolved", "outcome", "outcome", LIMIT_TEXT },
 };
 
-/* The regulations allow one extension of the 60 days. */
+/* The regulations allow one extension of the 60 days per handling. */
 static int check_not_extended(ctl *c, const char *id)
 {
-	const xf_attr *extended, *reopened;
 	xf_entity *e = NULL;
 	int r;
 
 	if ((r = ctl_open(c)) != 0 || (r = ctl_load_entity(c, id, &e)) != 0)
 		return r;
-	extended = xf_entity_attr(e, "extended_on");
-	reopened = xf_entity_attr(e, "reopened_on");
-	/* Dates compare as text: YYYY-MM-DD. */
-	if (extended && extended->type == XF_VALUE_STR &&
-	    !(reopened && reopened->type == XF_VALUE_STR && strcmp(reopened->str, extended->str) > 0))
-		r = ctl_fail(c, "%s was already extended on %s: the 30 days can be added once", id, extended->str);
+	if (xf_case_extended(e))
+		r = ctl_fail(c, "%s was already extended on %s: the 30 days can be added once", id,
+			     xf_entity_attr(e, "extended_on")->str);
 	xf_entity_free(e);
 	return r;
 }

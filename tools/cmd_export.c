@@ -196,12 +196,7 @@ static json_t *json_row(const xf_entity *e, const xf_record_meta *m)
 /* "K-origin-seq" as (origin, seq), so that "-10" sorts after "-9". */
 static void id_order_key(const char *entity, struct row *row)
 {
-	char id[XF_EVENT_ID_MAX + 1], *dash;
-
-	snprintf(id, sizeof(id), "%s", entity + 2);
-	if ((dash = strrchr(id, '-')))
-		*dash = ':';
-	if (xf_event_id_parse(id, row->origin, &row->seq) < 0) {
+	if (xf_entity_id_parse(entity, row->origin, &row->seq) < 0) {
 		row->origin[0] = '\0';
 		row->seq = 0;
 	}

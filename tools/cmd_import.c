@@ -162,7 +162,7 @@ cleanup:
  * valid UTF-8 means UTF-8. XF_EUTF8 when RAW is not text in ENC. */
 static int decode(enum encoding enc, const char *raw, size_t len, char **text, size_t *text_len)
 {
-	static const char bom[] = "\xef\xbb\xbf";
+	static const char bom[] = CTL_CSV_BOM;
 	char *out = NULL;
 	size_t n = 0;
 	int r = XF_EUTF8;

@@ -135,14 +135,20 @@ static json_t *rows_json(const xf_report_row *rows, size_t n, const char *name)
 	return a;
 }
 
-static void dates_json(json_t *o, const xf_report *rep)
+/* The period's dates and the year-earlier ones, as YYYY-MM-DD. */
+static void report_dates(const xf_report *rep, char d[4][XF_DATE_LEN + 1])
 {
-	char d[4][XF_DATE_LEN + 1];
-
 	xf_date_format(rep->from, d[0]);
 	xf_date_format(rep->to, d[1]);
 	xf_date_format(rep->before_from, d[2]);
 	xf_date_format(rep->before_to, d[3]);
+}
+
+static void dates_json(json_t *o, const xf_report *rep)
+{
+	char d[4][XF_DATE_LEN + 1];
+
+	report_dates(rep, d);
 	json_object_set_new(o, "from", json_string(d[0]));
 	json_object_set_new(o, "to", json_string(d[1]));
 	json_object_set_new(o, "previous_from", json_string(d[2]));
@@ -168,37 +174,70 @@ static void csv_cell(const char *text, bool last)
 	ctl_csv_cell(stdout, text, last);
 }
 
+/* Item I of a row as text: its figure now and a year earlier, and the
+ * change; a percentage followed by PERCENT ("%" in text, "" in CSV), "-"
+ * where there is none. */
+struct item_text {
+	char now[40], before[40], change[40];
+};
+
+static void item_text(const xf_counts *now, const xf_counts *before, size_t i, const char *percent,
+		      struct item_text *t)
+{
+	char buf[32];
+	int64_t v = 0;
+	bool have;
+
+	if (i < XF_COUNT_N) {
+		snprintf(t->now, sizeof(t->now), "%lld", (long long)now->n[i]);
+		snprintf(t->before, sizeof(t->before), "%lld", (long long)before->n[i]);
+	} else {
+		have = column(now, i, &v);
+		snprintf(t->now, sizeof(t->now), "%s%s", percent_text(have, v, buf), have ? percent : "");
+		have = column(before, i, &v);
+		snprintf(t->before, sizeof(t->before), "%s%s", percent_text(have, v, buf), have ? percent : "");
+	}
+	have = change(now, before, i, &v);
+	snprintf(t->change, sizeof(t->change), "%s%s", percent_text(have, v, buf), have ? percent : "");
+}
+
+/* FN for the totals, then each village's row, then each category's. */
+typedef void scope_fn(const struct labels *l, const char *scope, const char *name, const xf_counts *now,
+		      const xf_counts *before);
+
+static void each_scope(const struct labels *l, const xf_report *rep, scope_fn *fn)
+{
+	size_t i;
+
+	fn(l, l->total, "", &rep->now, &rep->before);
+	for (i = 0; i < rep->n_villages; i++)
+		fn(l, l->by_village, rep->villages[i].key, &rep->villages[i].now, &rep->villages[i].before);
+	for (i = 0; i < rep->n_categories; i++)
+		fn(l, l->by_category, *rep->categories[i].key ? rep->categories[i].key : l->none,
+		   &rep->categories[i].now, &rep->categories[i].before);
+}
+
 /* One CSV row per scope and item: scope, name, item, now, before, change. */
 static void csv_rows(const struct labels *l, const char *scope, const char *name, const xf_counts *now,
 		     const xf_counts *before)
 {
-	char a[32], b[32], d[32];
-	int64_t va = 0, vb = 0, vd = 0;
+	struct item_text t;
 	size_t i;
 
 	for (i = 0; i < COLUMNS; i++) {
-		bool ha = column(now, i, &va), hb = column(before, i, &vb), hd = change(now, before, i, &vd);
-
+		item_text(now, before, i, "", &t);
 		csv_cell(scope, false);
 		csv_cell(name, false);
 		csv_cell(column_label(l, i), false);
-		if (i < XF_COUNT_N) {
-			snprintf(a, sizeof(a), "%lld", (long long)va);
-			snprintf(b, sizeof(b), "%lld", (long long)vb);
-		} else {
-			percent_text(ha, va, a);
-			percent_text(hb, vb, b);
-		}
-		csv_cell(a, false);
-		csv_cell(b, false);
-		csv_cell(percent_text(hd, vd, d), true);
+		csv_cell(t.now, false);
+		csv_cell(t.before, false);
+		csv_cell(t.change, true);
 	}
 }
 
 static int print_report_csv(const struct report_opts *o, const xf_report *rep)
 {
 	const struct labels *l = o->l;
-	size_t i;
 
 	fputs(CTL_CSV_BOM, stdout);
 	csv_cell(l == &zh ? "范围" : "Scope", false);
@@ -207,34 +246,22 @@ static int print_report_csv(const struct report_opts *o, const xf_report *rep)
 	csv_cell(l->now, false);
 	csv_cell(l->before, false);
 	csv_cell(l->change, true);
-	csv_rows(l, l->total, "", &rep->now, &rep->before);
-	for (i = 0; i < rep->n_villages; i++)
-		csv_rows(l, l->by_village, rep->villages[i].key, &rep->villages[i].now, &rep->villages[i].before);
-	for (i = 0; i < rep->n_categories; i++)
-		csv_rows(l, l->by_category, *rep->categories[i].key ? rep->categories[i].key : l->none,
-			 &rep->categories[i].now, &rep->categories[i].before);
+	each_scope(l, rep, csv_rows);
 	return EXIT_OK;
 }
 
-/* "  来访批次: 3 (同期 2, 同比 50.0%)" for every item, one line each. */
-static void text_counts(const struct labels *l, const xf_counts *now, const xf_counts *before)
+/* The scope's name, then "  来访批次: 3 (同期 2, 同比 50.0%)" for every
+ * item, one line each. */
+static void text_counts(const struct labels *l, const char *scope, const char *name, const xf_counts *now,
+			const xf_counts *before)
 {
-	char a[40], b[40], d[32];
-	int64_t va = 0, vb = 0, vd = 0;
+	struct item_text t;
 	size_t i;
 
+	printf("%s%s%s\n", scope, *name ? " " : "", name);
 	for (i = 0; i < COLUMNS; i++) {
-		bool ha = column(now, i, &va), hb = column(before, i, &vb), hd = change(now, before, i, &vd);
-
-		if (i < XF_COUNT_N) {
-			snprintf(a, sizeof(a), "%lld", (long long)va);
-			snprintf(b, sizeof(b), "%lld", (long long)vb);
-		} else {
-			snprintf(a, sizeof(a), "%s%s", percent_text(ha, va, d), ha ? "%" : "");
-			snprintf(b, sizeof(b), "%s%s", percent_text(hb, vb, d), hb ? "%" : "");
-		}
-		printf("  %s: %s (%s %s, %s %s%s)\n", column_label(l, i), a, l->before, b, l->change,
-		       percent_text(hd, vd, d), hd ? "%" : "");
+		item_text(now, before, i, "%", &t);
+		printf("  %s: %s (%s %s, %s %s)\n", column_label(l, i), t.now, l->before, t.before, l->change, t.change);
 	}
 }
 
@@ -242,23 +269,11 @@ static int print_report_text(const struct report_opts *o, const xf_report *rep)
 {
 	const struct labels *l = o->l;
 	char d[4][XF_DATE_LEN + 1];
-	size_t i;
 
-	xf_date_format(rep->from, d[0]);
-	xf_date_format(rep->to, d[1]);
-	xf_date_format(rep->before_from, d[2]);
-	xf_date_format(rep->before_to, d[3]);
-	printf("%s %s .. %s (%s %s .. %s)%s%s\n%s\n", l->title, d[0], d[1], l->same_period, d[2], d[3],
-	       o->village ? " " : "", o->village ? o->village : "", l->total);
-	text_counts(l, &rep->now, &rep->before);
-	for (i = 0; i < rep->n_villages; i++) {
-		printf("%s %s\n", l->by_village, rep->villages[i].key);
-		text_counts(l, &rep->villages[i].now, &rep->villages[i].before);
-	}
-	for (i = 0; i < rep->n_categories; i++) {
-		printf("%s %s\n", l->by_category, *rep->categories[i].key ? rep->categories[i].key : l->none);
-		text_counts(l, &rep->categories[i].now, &rep->categories[i].before);
-	}
+	report_dates(rep, d);
+	printf("%s %s .. %s (%s %s .. %s)%s%s\n", l->title, d[0], d[1], l->same_period, d[2], d[3],
+	       o->village ? " " : "", o->village ? o->village : "");
+	each_scope(l, rep, text_counts);
 	return EXIT_OK;
 }
 

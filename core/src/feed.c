@@ -14,6 +14,7 @@
 #include "store_impl.h"
 #include "xf/body.h"
 #include "xf/error.h"
+#include "xf/text.h"
 
 /* The tree is shallow (village, township, county); a longer parent chain
  * is damage, not a deeper tree. */
@@ -22,22 +23,6 @@
 void xf_feed_name(const char *child, char name[XF_NODE_ID_MAX + 2])
 {
 	snprintf(name, XF_NODE_ID_MAX + 2, "@%s", child);
-}
-
-/* The node an entity id "K-node-seq" was created on. */
-static int entity_home(const char *entity, char home[XF_NODE_ID_MAX + 1])
-{
-	const char *dash = strrchr(entity, '-');
-	size_t n;
-
-	if (entity[0] == '\0' || entity[1] != '-' || !dash || dash <= entity + 2)
-		return -EINVAL;
-	n = (size_t)(dash - entity - 2);
-	if (n > XF_NODE_ID_MAX)
-		return -EINVAL;
-	memcpy(home, entity + 2, n);
-	home[n] = '\0';
-	return 0;
 }
 
 /* The child of this node whose subtree NODE is in, into CHILD; 1 if
@@ -115,7 +100,7 @@ int feed_file(xf_store *s, MDB_txn *txn, const xf_event *ev)
 		return upstream_enrolment(s, txn, ev) ? feed_append(s, txn, XF_FEED_BROADCAST, ev) : 0;
 	if (ev->entity[0] == 'B')
 		return feed_append(s, txn, XF_FEED_BROADCAST, ev);
-	if (entity_home(ev->entity, home) < 0)
+	if (xf_entity_id_parse(ev->entity, home, NULL) < 0)
 		return 0;
 	r = child_above(s, txn, home, child);
 	if (r <= 0)

@@ -8,12 +8,15 @@
 #include "internal.h"
 #include "xf/error.h"
 #include "xf/project.h"
+#include "xf/text.h"
 
 /* What each act does to its entity. STATUS is the status it leaves (NULL:
  * unchanged), DATE_ATTR the attribute its "date" field sets, LIST the list
  * it adds an item to (its "text" field), FROM the statuses it may be
  * recorded in (NULL: it creates the entity), CLEARS the attributes it
- * makes stale. KIND 0: an act on any kind of entity. */
+ * makes stale, ACCEPTS whether it settles a case's acceptance (受理: a
+ * leader assigned, or a refusal by closing). KIND 0: an act on any kind
+ * of entity. */
 static const struct act {
 	const char *type;
 	char kind;
@@ -22,23 +25,24 @@ static const struct act {
 	const char *list;
 	const char *const *from;
 	const char *const *clears;
+	bool accepts;
 } acts[] = {
 #define OPEN_CASE ((const char *const[]){ "opened", "assigned", "replied", "reopened", NULL })
-	{ "visit.recorded", 'V', "recorded", "date", NULL, NULL, NULL },
-	{ "letter.recorded", 'L', "recorded", "date", NULL, NULL, NULL },
-	{ "case.opened", 'C', "opened", "opened_on", NULL, NULL, NULL },
-	{ "case.assigned", 'C', "assigned", "assigned_on", NULL, OPEN_CASE, NULL },
-	{ "case.dispatched", 'C', NULL, NULL, "dispatches", OPEN_CASE, NULL },
-	{ "case.noted", 'C', NULL, NULL, "notes", OPEN_CASE, NULL },
-	{ "case.replied", 'C', "replied", "replied_on", NULL, OPEN_CASE, NULL },
-	{ "case.closed", 'C', "closed", "closed_on", NULL, OPEN_CASE, NULL },
+	{ "visit.recorded", 'V', "recorded", "date", NULL, NULL, NULL, false },
+	{ "letter.recorded", 'L', "recorded", "date", NULL, NULL, NULL, false },
+	{ "case.opened", 'C', "opened", "opened_on", NULL, NULL, NULL, false },
+	{ "case.assigned", 'C', "assigned", "assigned_on", NULL, OPEN_CASE, NULL, true },
+	{ "case.dispatched", 'C', NULL, NULL, "dispatches", OPEN_CASE, NULL, false },
+	{ "case.noted", 'C', NULL, NULL, "notes", OPEN_CASE, NULL, false },
+	{ "case.replied", 'C', "replied", "replied_on", NULL, OPEN_CASE, NULL, false },
+	{ "case.closed", 'C', "closed", "closed_on", NULL, OPEN_CASE, NULL, true },
 	{ "case.reopened", 'C', "reopened", "reopened_on", NULL, ((const char *const[]){ "closed", NULL }),
-	  ((const char *const[]){ "outcome", "closed_on", NULL }) },
+	  ((const char *const[]){ "outcome", "closed_on", NULL }), false },
 	{ "case.extended", 'C', NULL, "extended_on", NULL, ((const char *const[]){ "assigned", "replied", "reopened", NULL }),
-	  NULL },
-	{ "risk.reported", 'R', "open", "date", NULL, NULL, NULL },
-	{ "risk.resolved", 'R', "resolved", "resolved_on", NULL, ((const char *const[]){ "open", NULL }), NULL },
-	{ "node.enrolled", 'N', "enrolled", NULL, NULL, NULL, NULL },
+	  NULL, false },
+	{ "risk.reported", 'R', "open", "date", NULL, NULL, NULL, false },
+	{ "risk.resolved", 'R', "resolved", "resolved_on", NULL, ((const char *const[]){ "open", NULL }), NULL, false },
+	{ "node.enrolled", 'N', "enrolled", NULL, NULL, NULL, NULL, false },
 #undef OPEN_CASE
 };
 
@@ -69,8 +73,6 @@ static bool status_known(char kind, const char *status)
 static int entity_new(const char *id, xf_entity **out)
 {
 	xf_entity *e;
-	const char *dash;
-	size_t n;
 
 	if (!id || !*id || strlen(id) > XF_ENTITY_ID_MAX || !out)
 		return -EINVAL;
@@ -79,12 +81,7 @@ static int entity_new(const char *id, xf_entity **out)
 		return -ENOMEM;
 	strcpy(e->id, id);
 	e->kind = id[0];
-	/* "K-origin-seq": the origin sits between the first and last dash. */
-	dash = strrchr(id, '-');
-	if (id[1] == '-' && dash > id + 2 && (n = (size_t)(dash - id - 2)) <= XF_NODE_ID_MAX) {
-		memcpy(e->origin, id + 2, n);
-		e->origin[n] = '\0';
-	}
+	xf_entity_id_parse(id, e->origin, NULL); /* an odd id leaves no origin */
 	*out = e;
 	return 0;
 }
@@ -571,16 +568,11 @@ static bool status_in(const char *const *from, const char *status)
 	return false;
 }
 
-/* The day a case was accepted (受理): that of the first assignment, or of
- * a close before any (a refusal). The statutory 60 days run from it
- * (core/src/report.c). Derived, never written by an act, so it cannot be
- * in conflict: the fold order alone makes it the same on every node. */
+/* The day a case was accepted (受理): that of the first act that accepts
+ * it. The statutory 60 days run from it (core/src/report.c). Derived,
+ * never written by an act, so it cannot be in conflict: the fold order
+ * alone makes it the same on every node. */
 #define ACCEPTED "accepted_on"
-
-static bool accepts(const struct act *act)
-{
-	return strcmp(act->type, "case.assigned") == 0 || strcmp(act->type, "case.closed") == 0;
-}
 
 static int fold_one(struct fold *f, size_t at)
 {
@@ -620,7 +612,7 @@ static int fold_one(struct fold *f, size_t at)
 		r = item_add(f, at, act->list, xf_fields_get(fs, "text"), date);
 		goto cleanup;
 	}
-	if (r == 0 && legal && accepts(act) && *date && !xf_entity_attr(e, ACCEPTED))
+	if (r == 0 && legal && act->accepts && *date && !xf_entity_attr(e, ACCEPTED))
 		r = attr_put(e, ACCEPTED, &(xf_value){ .type = XF_VALUE_STR, .s = date, .len = strlen(date) }, f->id);
 	from = xf_fields_get(fs, "from");
 	for (i = 0; from && from->type == XF_VALUE_ARRAY && i < from->len && r == 0; i++)

@@ -66,18 +66,6 @@ static const char *attr_text(const xf_entity *e, const char *name)
 	return a && a->type == XF_VALUE_STR ? a->str : "";
 }
 
-/* "K-origin-seq": the origin. */
-static void id_origin(const char *id, char out[XF_NODE_ID_MAX + 1])
-{
-	const char *dash = strrchr(id, '-');
-	size_t n = dash && dash > id + 2 ? (size_t)(dash - id - 2) : 0;
-
-	if (n > XF_NODE_ID_MAX)
-		n = 0;
-	memcpy(out, id + 2, n);
-	out[n] = '\0';
-}
-
 struct walk_ctx {
 	char kind;
 	const char *village;
@@ -89,7 +77,7 @@ struct walk_ctx {
  * earliest date among its sources. */
 static int case_meta(xf_store *s, MDB_txn *txn, const xf_entity *c, xf_record_meta *m, xf_entity **first)
 {
-	bool seen_first = false;
+	bool is_first = true;
 	size_t i;
 	int r = 0;
 
@@ -100,13 +88,12 @@ static int case_meta(xf_store *s, MDB_txn *txn, const xf_entity *c, xf_record_me
 
 		if (strcmp(c->items[i].list, "visits") != 0)
 			continue;
-		if (!seen_first) {
-			seen_first = true;
-			id_origin(c->items[i].text, m->village);
-		}
+		if (is_first)
+			xf_entity_id_parse(c->items[i].text, m->village, NULL);
 		r = projection_get(s, txn, c->items[i].text, &source);
 		if (r == XF_ENOTFOUND || r == -EINVAL) { /* not held here, or not an id */
 			r = 0;
+			is_first = false;
 			continue;
 		}
 		if (r < 0)
@@ -114,12 +101,13 @@ static int case_meta(xf_store *s, MDB_txn *txn, const xf_entity *c, xf_record_me
 		day = attr_day(source, "date");
 		if (day != NO_DAY && (m->received == NO_DAY || day < m->received))
 			m->received = day;
-		if (!*first && source->kind != 'C') {
+		if (is_first) {
 			*first = source;
 			m->category = attr_text(source, "category");
 		} else {
 			xf_entity_free(source);
 		}
+		is_first = false;
 	}
 	return r;
 }
@@ -181,26 +169,37 @@ int xf_store_projections(xf_store *s, char kind, const char *village,
 	return store_read(s, walk_txn, &w);
 }
 
+/* The day C's current handling began: its acceptance or its latest
+ * reopening; NO_DAY while it waits to be accepted. */
+static int32_t handling_start(const xf_entity *c)
+{
+	int32_t accepted = attr_day(c, "accepted_on"), reopened = attr_day(c, "reopened_on");
+
+	return reopened > accepted ? reopened : accepted;
+}
+
+bool xf_case_extended(const xf_entity *c)
+{
+	int32_t start = handling_start(c), extended = attr_day(c, "extended_on");
+
+	/* An extension granted before a reopening was for the handling that
+	 * ended: the new one has its own 60 days, and may be extended once. */
+	return start != NO_DAY && extended != NO_DAY && extended >= start;
+}
+
 bool xf_case_deadline(const xf_entity *c, const xf_record_meta *m, xf_deadline *out)
 {
-	int32_t accepted, reopened, extended;
-
 	if (c->kind != 'C' || strcmp(c->status, "closed") == 0 || m->received == NO_DAY)
 		return false;
 	memset(out, 0, sizeof(*out));
-	accepted = attr_day(c, "accepted_on");
-	reopened = attr_day(c, "reopened_on");
-	extended = attr_day(c, "extended_on");
-	if (accepted == NO_DAY && reopened == NO_DAY) {
+	out->start = handling_start(c);
+	if (out->start == NO_DAY) {
 		out->start = m->received;
 		out->due = m->received + XF_ACCEPT_DAYS;
 		return true;
 	}
 	out->accepted = true;
-	out->start = reopened > accepted ? reopened : accepted;
-	/* An extension granted before a reopening was for the handling that
-	 * ended: the new one has its own 60 days, and may be extended once. */
-	out->extended = extended != NO_DAY && extended >= out->start;
+	out->extended = xf_case_extended(c);
 	out->due = out->start + XF_CONCLUDE_DAYS + (out->extended ? XF_EXTEND_DAYS : 0);
 	return true;
 }

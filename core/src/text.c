@@ -163,3 +163,27 @@ int xf_event_id_parse(const char *id, char origin[XF_NODE_ID_MAX + 1], uint64_t 
 	*seq = v;
 	return 0;
 }
+
+int xf_entity_id_parse(const char *id, char origin[XF_NODE_ID_MAX + 1], uint64_t *seq)
+{
+	const char *dash = strrchr(id, '-');
+	unsigned long long v;
+	size_t n;
+	char *end;
+
+	if (id[0] == '\0' || id[1] != '-' || !dash || dash <= id + 2)
+		return -EINVAL;
+	n = (size_t)(dash - id - 2);
+	if (n > XF_NODE_ID_MAX)
+		return -EINVAL;
+	if (seq) {
+		errno = 0;
+		v = strtoull(dash + 1, &end, 10);
+		if (errno || *end || dash[1] < '0' || dash[1] > '9')
+			return -EINVAL;
+		*seq = v;
+	}
+	memcpy(origin, id + 2, n);
+	origin[n] = '\0';
+	return 0;
+}

@@ -204,6 +204,24 @@ static void test_event_id_parse_rejects_malformed(void **state)
 	assert_int_equal(seq, 7);
 }
 
+static void test_entity_id_parse(void **state)
+{
+	char origin[XF_NODE_ID_MAX + 1];
+	uint64_t seq = 0;
+
+	(void)state;
+	assert_int_equal(xf_entity_id_parse("C-370102-001-12", origin, &seq), 0);
+	assert_string_equal(origin, "370102-001");
+	assert_int_equal(seq, 12);
+	assert_int_equal(xf_entity_id_parse("V-x-7", origin, NULL), 0);
+	assert_string_equal(origin, "x");
+	assert_int_equal(xf_entity_id_parse("V--7", origin, NULL), -EINVAL);
+	assert_int_equal(xf_entity_id_parse("V-x-", origin, &seq), -EINVAL);
+	assert_int_equal(xf_entity_id_parse("V-x-7a", origin, &seq), -EINVAL);
+	assert_int_equal(xf_entity_id_parse("Vx-7", origin, NULL), -EINVAL);
+	assert_int_equal(xf_entity_id_parse("", origin, NULL), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_date_today_uses_local_time),
 		cmocka_unit_test(test_event_id_parse_splits_origin_and_seq),
 		cmocka_unit_test(test_event_id_parse_rejects_malformed),
+		cmocka_unit_test(test_entity_id_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

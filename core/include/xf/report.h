@@ -107,6 +107,10 @@ typedef struct xf_deadline {
 	int32_t due;     /* the last day for the next step */
 } xf_deadline;
 
+/* Has case C's current handling (since its acceptance or latest
+ * reopening) had its one extension? */
+bool xf_case_extended(const xf_entity *c);
+
 /* The deadline of case C (M from xf_store_projections()): false when C is
  * closed, or not a case. */
 bool xf_case_deadline(const xf_entity *c, const xf_record_meta *m, xf_deadline *out);

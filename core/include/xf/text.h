@@ -32,4 +32,9 @@ int32_t xf_date_today(uint64_t wall_ms);
 /* Split an event id "origin:seq". -EINVAL if it is not one. */
 int xf_event_id_parse(const char *id, char origin[XF_NODE_ID_MAX + 1], uint64_t *seq);
 
+/* Split an entity id "K-origin-seq": the node it was created on and, when
+ * SEQ is not NULL, the seq of the event that created it. -EINVAL if it is
+ * not one. */
+int xf_entity_id_parse(const char *id, char origin[XF_NODE_ID_MAX + 1], uint64_t *seq);
+
 #endif
