@@ -654,7 +654,31 @@ static int cmd_evidence(int argc, char **argv)
 	return 0;
 }
 
-/* ---- rollback: what restoring an old backup does to a log ---- */
+/* ---- rollback and schema: raw changes behind the store's back ---- */
+
+/* A write transaction on the log in DIR, as no store would make it. */
+static int raw_begin(const char *dir, MDB_env **env, MDB_txn **txn)
+{
+	int rc;
+
+	*txn = NULL;
+	if ((rc = mdb_env_create(env)))
+		return rc;
+	if ((rc = mdb_env_set_maxdbs(*env, 16)) || (rc = mdb_env_open(*env, dir, 0, 0600)))
+		return rc;
+	return mdb_txn_begin(*env, NULL, 0, txn);
+}
+
+/* Commit when RC is 0, else abort; close; say why on failure. */
+static int raw_end(const char *dir, MDB_env *env, MDB_txn *txn, int rc)
+{
+	if (txn)
+		rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
+	mdb_env_close(env);
+	return rc ? fail("%s: %s", dir, mdb_strerror(rc)) : 0;
+}
+
+/* What restoring an old backup does to a log. */
 
 static size_t event_key(uint8_t *buf, const char *origin, uint64_t seq)
 {
@@ -680,8 +704,7 @@ static int cmd_rollback(int argc, char **argv)
 	if (argc != 3)
 		return usage();
 	node = argv[2];
-	if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 16)) || (rc = mdb_env_open(env, argv[1], 0, 0600)) ||
-	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) || (rc = mdb_dbi_open(txn, "events", 0, &events)) ||
+	if ((rc = raw_begin(argv[1], &env, &txn)) || (rc = mdb_dbi_open(txn, "events", 0, &events)) ||
 	    (rc = mdb_dbi_open(txn, "heads", 0, &heads)))
 		goto done;
 	k = (MDB_val){ strlen(node), (void *)node };
@@ -705,21 +728,15 @@ static int cmd_rollback(int argc, char **argv)
 		head[i] = (uint8_t)((seq - 1) >> (8 * (7 - i)));
 	k = (MDB_val){ strlen(node), (void *)node };
 	v = (MDB_val){ sizeof(head), head };
-	if ((rc = mdb_put(txn, heads, &k, &v, 0)) == 0)
-		rc = mdb_txn_commit(txn);
-	txn = NULL;
+	rc = mdb_put(txn, heads, &k, &v, 0);
 done:
-	if (txn)
-		mdb_txn_abort(txn);
-	mdb_env_close(env);
-	if (rc)
-		return fail("%s: %s", argv[1], mdb_strerror(rc));
+	if (raw_end(argv[1], env, txn, rc))
+		return 1;
 	printf("%s now ends at seq %llu\n", node, (unsigned long long)(seq - 1));
 	return 0;
 }
 
-/* ---- schema: a data dir as a newer version leaves it ---- */
-
+/* A data dir as a newer version leaves it. */
 static int cmd_schema(int argc, char **argv)
 {
 	uint8_t bytes[8];
@@ -735,17 +752,9 @@ static int cmd_schema(int argc, char **argv)
 	version = strtoull(argv[2], NULL, 10);
 	for (int i = 7; i >= 0; i--, version >>= 8)
 		bytes[i] = (uint8_t)version;
-	if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 16)) || (rc = mdb_env_open(env, argv[1], 0, 0600)) ||
-	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) || (rc = mdb_dbi_open(txn, "meta", 0, &meta)))
-		goto done;
-	if ((rc = mdb_put(txn, meta, &k, &v, 0)) == 0)
-		rc = mdb_txn_commit(txn);
-	txn = NULL;
-done:
-	if (txn)
-		mdb_txn_abort(txn);
-	mdb_env_close(env);
-	return rc ? fail("%s: %s", argv[1], mdb_strerror(rc)) : 0;
+	if ((rc = raw_begin(argv[1], &env, &txn)) == 0 && (rc = mdb_dbi_open(txn, "meta", 0, &meta)) == 0)
+		rc = mdb_put(txn, meta, &k, &v, 0);
+	return raw_end(argv[1], env, txn, rc);
 }
 
 int main(int argc, char **argv)
