@@ -453,6 +453,7 @@ struct ingest_ctx {
 	int *status;     /* per blob: 0 to store, 1 duplicate or fork, <0 rejected */
 	xf_ingest_stats *stats;
 	uint64_t hlc;
+	size_t bytes;            /* of the events in BLOBS */
 	struct ingest_ctx *next; /* in the group commit queue */
 	int result;
 	bool done;
@@ -771,26 +772,50 @@ static int group_txn(xf_store *s, MDB_txn *txn, void *vctx)
 	return 0;
 }
 
-/* Write C's batch, together with whatever other batches are waiting. The
- * first to find no transaction under way writes the queue as it stands,
- * in one transaction; if that fails, each batch is tried alone, so that
- * one batch's failure is its own. */
+/* A write transaction keeps every page it dirties in memory until it
+ * commits: a group takes the oldest waiting batches while their events come
+ * to at most this many bytes (the first whatever its size), so the
+ * township's memory stays bounded however many villages push at once. */
+#define GROUP_BYTES ((size_t)2 << 20)
+
+/* Unlink the next group from the queue; group_lock held, queue not empty. */
+static struct ingest_ctx *group_take(xf_store *s)
+{
+	struct ingest_ctx *group = s->group_queue, *last = group;
+	size_t bytes = group->bytes;
+
+	while (last->next && bytes + last->next->bytes <= s->group_bytes) {
+		last = last->next;
+		bytes += last->bytes;
+	}
+	s->group_queue = last->next;
+	if (!s->group_queue)
+		s->group_tail = &s->group_queue;
+	last->next = NULL;
+	return group;
+}
+
+/* Write C's batch, together with other batches waiting. The first to find
+ * no transaction under way writes the next group (group_take) in one
+ * transaction, and goes on until its own batch is written; if a group
+ * fails, each of its batches is tried alone, so that one batch's failure
+ * is its own. */
 static int ingest_grouped(xf_store *s, struct ingest_ctx *c)
 {
 	struct ingest_ctx *group, *g, *next;
 	int r;
 
 	pthread_mutex_lock(&s->group_lock);
-	c->next = s->group_queue;
-	s->group_queue = c;
+	c->next = NULL;
+	*s->group_tail = c;
+	s->group_tail = &c->next;
 	while (!c->done) {
 		if (s->group_busy) {
 			pthread_cond_wait(&s->group_done, &s->group_lock);
 			continue;
 		}
 		s->group_busy = true;
-		group = s->group_queue;
-		s->group_queue = NULL;
+		group = group_take(s);
 		pthread_mutex_unlock(&s->group_lock);
 		r = store_write(s, group_txn, group);
 		for (g = group; g; g = g->next)
@@ -818,11 +843,13 @@ int xf_store_ingest(xf_store *s, const xf_blob *events, size_t n, uint64_t wall_
 	static const xf_ingest_opts defaults = { 0 };
 	struct ingest_ctx c = { .blobs = events, .n = n, .wall_ms = wall_ms, .opts = opts ? opts : &defaults,
 				.stats = stats };
-	size_t m = n ? n : 1;
+	size_t m = n ? n : 1, i;
 	int r;
 
 	if (!s || !stats || (!events && n) || (c.opts->n_state && !c.opts->state))
 		return -EINVAL;
+	for (i = 0; i < n; i++)
+		c.bytes += events[i].len;
 	c.evs = malloc(m * sizeof(*c.evs));
 	c.decoded = malloc(m * sizeof(*c.decoded));
 	c.hash = malloc(m * sizeof(*c.hash));
@@ -1260,6 +1287,8 @@ static int env_open(xf_store **out, const char *dir)
 	pthread_rwlock_init(&s->resize_lock, NULL);
 	pthread_mutex_init(&s->group_lock, NULL);
 	pthread_cond_init(&s->group_done, NULL);
+	s->group_tail = &s->group_queue;
+	s->group_bytes = GROUP_BYTES;
 	if ((r = mdb_rc(mdb_env_create(&s->env))) < 0) {
 		s->env = NULL;
 		goto cleanup;

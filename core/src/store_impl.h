@@ -37,12 +37,13 @@ struct xf_store {
 	 * transactions hold it shared, growth exclusively. */
 	pthread_rwlock_t resize_lock;
 	/* Group commit: batches ingested while a write transaction is under
-	 * way wait, and the next transaction takes them all at once, one
-	 * fsync for many villages' pushes. */
+	 * way wait, oldest first, and the next transaction takes several at
+	 * once, one fsync for many villages' pushes (store.c). */
 	pthread_mutex_t group_lock;
 	pthread_cond_t group_done;
-	struct ingest_ctx *group_queue;
+	struct ingest_ctx *group_queue, **group_tail;
 	bool group_busy;
+	size_t group_bytes; /* a group's budget of event bytes (GROUP_BYTES) */
 	/* The entities the write transaction under way added events to; their
 	 * projections are refreshed before it commits. Only the writer, who
 	 * holds LMDB's write lock, touches this. */

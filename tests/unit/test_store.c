@@ -1131,10 +1131,10 @@ static void *push_in_batches(void *arg)
 
 /* Pushes from several threads at once share write transactions (group
  * commit); each must land whole, in order, once, whatever it is grouped
- * with. Two threads push the same village again: all duplicates. */
-static void test_concurrent_ingests_all_land_once(void **state)
+ * with, and whatever a group's budget of bytes leaves waiting for the next.
+ * Two threads push the same village again: all duplicates. */
+static void concurrent_ingests_all_land_once(struct fixture *f, size_t group_bytes /* 0: as opened */)
 {
-	struct fixture *f = *state;
 	struct events from_a, from_c;
 	struct pusher pushers[4];
 	pthread_t threads[4];
@@ -1143,6 +1143,8 @@ static void test_concurrent_ingests_all_land_once(void **state)
 	node_init(f, &f->a, "village-1", "village");
 	node_init(f, &f->b, "township", "township");
 	node_init(f, &f->c, "village-2", "village");
+	if (group_bytes)
+		f->b.store->group_bytes = group_bytes;
 	append_cases(&f->a, 1500);
 	append_cases(&f->c, 1500);
 	assert_rc(enrol(&f->b, &f->a, "child"), 0);
@@ -1170,6 +1172,17 @@ static void test_concurrent_ingests_all_land_once(void **state)
 	assert_sound(&f->b, 3 + 1501 + 1501, 3);
 	events_free(&from_a);
 	events_free(&from_c);
+}
+
+static void test_concurrent_ingests_all_land_once(void **state)
+{
+	concurrent_ingests_all_land_once(*state, 0); /* the store's own budget */
+}
+
+/* A budget below any batch: every group is one batch, the others wait. */
+static void test_concurrent_ingests_one_batch_a_group(void **state)
+{
+	concurrent_ingests_all_land_once(*state, 1);
 }
 
 #define FIXTURE_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
@@ -1339,6 +1352,7 @@ int main(void)
 		FIXTURE_TEST(test_verify_finds_deleted_event),
 		FIXTURE_TEST(test_own_events_echoed_back_leave_chain_strict),
 		FIXTURE_TEST(test_concurrent_ingests_all_land_once),
+		FIXTURE_TEST(test_concurrent_ingests_one_batch_a_group),
 		FIXTURE_TEST(test_open_refuses_a_newer_schema),
 		FIXTURE_TEST(test_open_clears_a_dead_readers_slot),
 	};
