@@ -12,7 +12,7 @@
 #include "xf/error.h"
 #include "xf/project.h"
 
-int projection_touch(xf_store *s, const xf_event *ev)
+int projection_touch(xf_store *s, const xf_event *ev, const xf_blob *made)
 {
 	struct touch *t;
 
@@ -26,9 +26,8 @@ int projection_touch(xf_store *s, const xf_event *ev)
 		s->cap_touched = cap;
 	}
 	t = &s->touched[s->n_touched];
-	snprintf(t->entity, sizeof(t->entity), "%s", ev->entity);
-	snprintf(t->origin, sizeof(t->origin), "%s", ev->origin);
-	t->seq = ev->seq;
+	t->ev = ev;
+	t->made = made;
 	t->order = s->n_touched++;
 	return 0;
 }
@@ -67,16 +66,15 @@ int entity_collect(xf_store *s, MDB_txn *txn, const char *entity, entity_events 
 	return entity_walk(s, txn, entity, collect_event, out);
 }
 
-/* Store E (NULL: none) as ENTITY's projection, encoded as BYTES, and
- * whether it is in conflict; WAS_CONFLICTED says what the index held. */
-static int projection_put(xf_store *s, MDB_txn *txn, const char *entity, const xf_entity *e,
-			  const uint8_t *bytes, size_t len, bool was_conflicted)
+/* Store BYTES (NULL: none) as ENTITY's projection, and whether it is in
+ * conflict; WAS_CONFLICTED says what the index held. */
+static int projection_put(xf_store *s, MDB_txn *txn, const char *entity, const uint8_t *bytes, size_t len,
+			  bool conflicted, bool was_conflicted)
 {
 	MDB_val k = val_str(entity), v = { len, (void *)bytes };
-	bool conflicted = e && e->n_conflicts;
 	int r;
 
-	r = mdb_rc(e ? mdb_put(txn, s->projections, &k, &v, 0) : mdb_del(txn, s->projections, &k, NULL));
+	r = mdb_rc(bytes ? mdb_put(txn, s->projections, &k, &v, 0) : mdb_del(txn, s->projections, &k, NULL));
 	if (r < 0 && r != MDB_NOTFOUND)
 		return r;
 	if (conflicted == was_conflicted)
@@ -126,7 +124,7 @@ static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool
 	if (differed)
 		*differed = !same;
 	/* Unchanged, as after most rebuilds: nothing to write. */
-	r = same ? 0 : projection_put(s, txn, entity, e, bytes, len, was_conflicted);
+	r = same ? 0 : projection_put(s, txn, entity, bytes, len, e && e->n_conflicts, was_conflicted);
 cleanup:
 	free(bytes);
 	free(evs.evs);
@@ -137,7 +135,7 @@ cleanup:
 static int touch_order(const void *pa, const void *pb)
 {
 	const struct touch *a = pa, *b = pb;
-	int c = strcmp(a->entity, b->entity);
+	int c = strcmp(a->ev->entity, b->ev->entity);
 
 	return c ? c : a->order < b->order ? -1 : a->order > b->order;
 }
@@ -167,35 +165,53 @@ static int holds_exactly(xf_store *s, MDB_txn *txn, const char *entity, size_t n
  * late event, a concurrent one) folds the entity afresh. */
 static int projection_advance(xf_store *s, MDB_txn *txn, const struct touch *t, size_t n)
 {
+	const char *entity = t[0].ev->entity;
 	xf_entity *e = NULL;
 	uint8_t *bytes = NULL;
-	MDB_val raw;
-	xf_event ev;
 	size_t i, len;
 	bool fresh, was_conflicted;
 	int r;
 
-	r = projection_get(s, txn, t[0].entity, &e);
+	r = projection_get(s, txn, entity, &e);
 	was_conflicted = r == 0 && e->n_conflicts;
-	if (r == XF_ENOTFOUND && (r = holds_exactly(s, txn, t[0].entity, n, &fresh)) == 0) {
+	if (r == XF_ENOTFOUND && (r = holds_exactly(s, txn, entity, n, &fresh)) == 0) {
 		/* A new entity: the new events are all it has. */
-		r = fresh ? xf_entity_fold(t[0].entity, NULL, 0, &e) : XF_ESTATE;
+		if (fresh && n == 1 && t[0].made && t[0].made->data)
+			return projection_put(s, txn, entity, t[0].made->data, t[0].made->len, false, false);
+		r = fresh ? xf_entity_fold(entity, NULL, 0, &e) : XF_ESTATE;
 	}
-	for (i = 0; r == 0 && i < n; i++) {
-		r = event_get(s, txn, t[i].origin, t[i].seq, &raw);
-		if (r == 0 && xf_event_decode(raw.mv_data, raw.mv_size, &ev) < 0)
-			r = XF_ECORRUPT;
-		if (r == 0)
-			r = xf_entity_fold_next(e, &ev);
-	}
+	for (i = 0; r == 0 && i < n; i++)
+		r = xf_entity_fold_next(e, t[i].ev);
 	if (r == 0)
 		r = xf_entity_encode(e, &bytes, &len);
 	if (r == 0)
-		r = projection_put(s, txn, t[0].entity, e, bytes, len, was_conflicted);
+		r = projection_put(s, txn, entity, bytes, len, e->n_conflicts > 0, was_conflicted);
 	else if (r == XF_ESTATE || r == XF_ECORRUPT)
-		r = projection_update(s, txn, t[0].entity, NULL);
+		r = projection_update(s, txn, entity, NULL);
 	free(bytes);
 	xf_entity_free(e);
+	return r;
+}
+
+int projection_make(const xf_event *ev, xf_blob *out)
+{
+	xf_entity *e = NULL;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = (xf_blob){ NULL, 0 };
+	if (ev->n_parents)
+		return 0;
+	/* As projection_advance() folds a new entity's one event. */
+	r = xf_entity_fold(ev->entity, NULL, 0, &e);
+	if (r == 0)
+		r = xf_entity_fold_next(e, ev);
+	if (r == 0 && e->n_conflicts == 0)
+		r = xf_entity_encode(e, &bytes, &len);
+	xf_entity_free(e);
+	if (r == 0)
+		*out = (xf_blob){ bytes, len };
 	return r;
 }
 
@@ -210,7 +226,7 @@ int projections_refresh(xf_store *s, MDB_txn *txn)
 	}
 	qsort(s->touched, s->n_touched, sizeof(*s->touched), touch_order);
 	for (i = 0; i < s->n_touched && r == 0; i = j) {
-		for (j = i + 1; j < s->n_touched && strcmp(s->touched[j].entity, s->touched[i].entity) == 0; j++)
+		for (j = i + 1; j < s->n_touched && strcmp(s->touched[j].ev->entity, s->touched[i].ev->entity) == 0; j++)
 			;
 		r = projection_advance(s, txn, &s->touched[i], j - i);
 	}

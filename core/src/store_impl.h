@@ -97,16 +97,23 @@ typedef int (*txn_event_cb)(xf_store *s, MDB_txn *txn, const xf_event *ev, void 
 int entity_walk(xf_store *s, MDB_txn *txn, const char *entity, txn_event_cb cb, void *ctx);
 int entity_collect(xf_store *s, MDB_txn *txn, const char *entity, entity_events *out);
 
-/* Note that EV was added in this write transaction; bring the stored
+/* Note that EV was added in this write transaction, with MADE, if not
+ * NULL, the projection made ahead of it (projection_make); bring the stored
  * projection of every entity so noted up to date (projstore.c). */
 struct touch {
-	char entity[XF_ENTITY_ID_MAX + 1];
-	char origin[XF_NODE_ID_MAX + 1];
-	uint64_t seq;
-	size_t order; /* of arrival */
+	const xf_event *ev; /* borrowed: stays valid until projections_refresh() */
+	const xf_blob *made; /* borrowed likewise, or NULL */
+	size_t order;       /* of arrival */
 };
-int projection_touch(xf_store *s, const xf_event *ev);
+int projection_touch(xf_store *s, const xf_event *ev, const xf_blob *made);
 int projections_refresh(xf_store *s, MDB_txn *txn);
+
+/* The projection, encoded, of an entity whose one event is EV, as refreshing
+ * would store it: made before the write transaction, where batches work in
+ * parallel, so that the transaction only stores it. *out gets malloc'ed
+ * bytes, or NULL when EV names parents (it is not its entity's first) or
+ * its entity would show a conflict: those are folded in the transaction. */
+int projection_make(const xf_event *ev, xf_blob *out);
 
 /* ENTITY's stored projection, decoded; XF_ENOTFOUND if it has none. */
 int projection_get(xf_store *s, MDB_txn *txn, const char *entity, xf_entity **out);
