@@ -211,15 +211,8 @@ static int export_one(const xf_entity *e, const xf_record_meta *m, void *vctx)
 
 	if (m->day == INT32_MIN ? x->from != INT32_MIN || x->to != INT32_MAX : m->day < x->from || m->day > x->to)
 		return 0;
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 64;
-		void *p = realloc(x->rows, cap * sizeof(*x->rows));
-
-		if (!p)
-			return -ENOMEM;
-		x->rows = p;
-		x->cap = cap;
-	}
+	if (xf_grow(&x->rows, &x->cap, x->n, sizeof(*x->rows)) < 0)
+		return -ENOMEM;
 	row = &x->rows[x->n];
 	memset(row, 0, sizeof(*row));
 	row->day = m->day;

@@ -309,15 +309,8 @@ static int note_open_case(const xf_entity *e, const xf_record_meta *m, void *vct
 
 	if (!xf_case_deadline(e, m, &d))
 		return 0;
-	if (oc->n == oc->cap) {
-		size_t cap = oc->cap ? oc->cap * 2 : 32;
-		void *p = realloc(oc->cases, cap * sizeof(*oc->cases));
-
-		if (!p)
-			return -ENOMEM;
-		oc->cases = p;
-		oc->cap = cap;
-	}
+	if (xf_grow(&oc->cases, &oc->cap, oc->n, sizeof(*oc->cases)) < 0)
+		return -ENOMEM;
 	dc = &oc->cases[oc->n];
 	memset(dc, 0, sizeof(*dc));
 	snprintf(dc->id, sizeof(dc->id), "%s", e->id);

@@ -175,15 +175,8 @@ static int note_id(const char *id, void *vctx)
 {
 	struct list_ctx *l = vctx;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		void *p = realloc(l->ids, cap * sizeof(*l->ids));
-
-		if (!p)
-			return -ENOMEM;
-		l->ids = p;
-		l->cap = cap;
-	}
+	if (xf_grow(&l->ids, &l->cap, l->n, sizeof(*l->ids)) < 0)
+		return -ENOMEM;
 	snprintf(l->ids[l->n++], XF_ENTITY_ID_MAX + 1, "%s", id);
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "internal.h"
 #include "xf/error.h"
+#include "xf/mem.h"
 #include "xf/project.h"
 #include "xf/text.h"
 
@@ -419,15 +420,8 @@ static int write_note(struct fold *f, size_t at, const char *name, const xf_valu
 			return f->names_only ? 0 : attr_assign(&w->value, v);
 		}
 	}
-	if (f->n_writes == f->cap_writes) {
-		size_t cap = f->cap_writes ? f->cap_writes * 2 : 16;
-		void *p = realloc(f->writes, cap * sizeof(*f->writes));
-
-		if (!p)
-			return -ENOMEM;
-		f->writes = p;
-		f->cap_writes = cap;
-	}
+	if (xf_grow(&f->writes, &f->cap_writes, f->n_writes, sizeof(*f->writes)) < 0)
+		return -ENOMEM;
 	w = &f->writes[f->n_writes];
 	memset(w, 0, sizeof(*w));
 	w->at = at;

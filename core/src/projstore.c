@@ -10,21 +10,15 @@
 #include "internal.h"
 #include "store_impl.h"
 #include "xf/error.h"
+#include "xf/mem.h"
 #include "xf/project.h"
 
 int projection_touch(xf_store *s, const xf_event *ev, const xf_blob *made)
 {
 	struct touch *t;
 
-	if (s->n_touched == s->cap_touched) {
-		size_t cap = s->cap_touched ? s->cap_touched * 2 : 64;
-		void *p = realloc(s->touched, cap * sizeof(*s->touched));
-
-		if (!p)
-			return -ENOMEM;
-		s->touched = p;
-		s->cap_touched = cap;
-	}
+	if (xf_grow(&s->touched, &s->cap_touched, s->n_touched, sizeof(*s->touched)) < 0)
+		return -ENOMEM;
 	t = &s->touched[s->n_touched];
 	t->ev = ev;
 	t->made = made;
@@ -47,15 +41,8 @@ static int collect_event(xf_store *s, MDB_txn *txn, const xf_event *ev, void *vc
 	entity_events *c = vctx;
 
 	(void)s, (void)txn;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		void *p = realloc(c->evs, cap * sizeof(*c->evs));
-
-		if (!p)
-			return -ENOMEM;
-		c->evs = p;
-		c->cap = cap;
-	}
+	if (xf_grow(&c->evs, &c->cap, c->n, sizeof(*c->evs)) < 0)
+		return -ENOMEM;
 	c->evs[c->n++] = *ev;
 	return 0;
 }
@@ -289,15 +276,8 @@ static int note_orphan(xf_store *s, MDB_txn *txn, const char *entity, void *vctx
 
 	if (r != MDB_NOTFOUND)
 		return r;
-	if (c->n_gone == c->cap_gone) {
-		size_t cap = c->cap_gone ? c->cap_gone * 2 : 16;
-		void *p = realloc(c->gone, cap * sizeof(*c->gone));
-
-		if (!p)
-			return -ENOMEM;
-		c->gone = p;
-		c->cap_gone = cap;
-	}
+	if (xf_grow(&c->gone, &c->cap_gone, c->n_gone, sizeof(*c->gone)) < 0)
+		return -ENOMEM;
 	snprintf(c->gone[c->n_gone++], XF_ENTITY_ID_MAX + 1, "%s", entity);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include "internal.h"
 #include "store_impl.h"
 #include "xf/error.h"
+#include "xf/mem.h"
 #include "xf/status.h"
 #include "xf/sync.h"
 
@@ -184,15 +185,8 @@ static int note_child(const xf_peer *peer, void *vctx)
 
 	if (!xf_relation_is_child(peer->relation))
 		return 0;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		void *p = realloc(c->children, cap * sizeof(*c->children));
-
-		if (!p)
-			return -ENOMEM;
-		c->children = p;
-		c->cap = cap;
-	}
+	if (xf_grow(&c->children, &c->cap, c->n, sizeof(*c->children)) < 0)
+		return -ENOMEM;
 	c->children[c->n++] = *peer;
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include "xf/event.h"
 #include "xf/hlc.h"
 #include "xf/key.h"
+#include "xf/mem.h"
 #include "xf/project.h"
 #include "xf/report.h"
 #include "xf/status.h"
