@@ -13,6 +13,7 @@ villages=${BENCH_VILLAGES:-50}
 per_village=${BENCH_PER_VILLAGE:-20000}
 catchup=${BENCH_CATCHUP:-100000}
 ingest_runs=${BENCH_INGEST_RUNS:-3}
+[[ "$ingest_runs" =~ ^[1-9][0-9]*$ ]] || { echo "sync.sh: BENCH_INGEST_RUNS must be a whole number from 1" >&2; exit 2; }
 ctl=$top/$build/xinfangctl
 xfd=$top/$build/xinfangd
 fill=$top/$build/bench/bench_fill
