@@ -12,7 +12,7 @@
  *                       nothing reaches the upstream
  *   truncate-request    the upstream gets only a prefix of the request,
  *                       cut inside the body (inside the headers when there
- *                       is no body), then both sides are closed
+ *                       is no body), then, 0.2 s later, both sides are closed
  *   truncate-response   the request goes through whole; the client gets a
  *                       prefix of the response cut inside its body
  *   delay               the request, or the response, is held 0.5-3 s
@@ -66,6 +66,7 @@
 #define CONNS_MAX 64
 #define DELAY_MIN_MS 500
 #define DELAY_MAX_MS 3000
+#define TRUNC_CLOSE_DELAY_MS 200
 
 enum fault { CLEAN, DROP, TRUNC_REQ, TRUNC_RESP, DELAY, RESET, DUP_REQ, DUP_RESP, FAULTS };
 
@@ -469,6 +470,10 @@ static int exchange(struct conn *c)
 		up = req_len > head ? head + p % (req_len - head) : 1 + p % (head - 1);
 		r = write_all(c->upstream, c->in.data, up);
 		snprintf(what, sizeof(what), " (cut at %zu of %zu)", up, req_len);
+		/* As when a link drops mid-upload: the upstream has read the
+		 * prefix before it sees the close, not both in one read. */
+		if (r >= 0)
+			r = sleep_ms(TRUNC_CLOSE_DELAY_MS);
 		r = r < 0 ? r : 0;
 		goto done;
 	}
