@@ -10,7 +10,6 @@
 
 load helper
 
-CRAFT=$XF_BUILD/tests/tools/craft
 TOWN=3701020
 A=3701020001
 B=3701020002
@@ -127,7 +126,7 @@ ids() {
 # snapshot: remember what the township holds, for `unchanged`.
 snapshot() {
 	ids town >"$T/before.ids"
-	"$CRAFT" evidence "$T/town" $TOWN >"$T/before.evidence"
+	craft evidence "$T/town" $TOWN >"$T/before.evidence"
 }
 
 # unchanged: the township holds exactly the events and the quarantine it
@@ -135,7 +134,7 @@ snapshot() {
 unchanged() {
 	ids town >"$T/after.ids"
 	diff "$T/before.ids" "$T/after.ids" >&2 || { echo "the township's events changed" >&2; return 1; }
-	"$CRAFT" evidence "$T/town" $TOWN >"$T/after.evidence"
+	craft evidence "$T/town" $TOWN >"$T/after.evidence"
 	diff "$T/before.evidence" "$T/after.evidence" >&2 || { echo "the township's quarantine changed" >&2; return 1; }
 	on town verify >/dev/null
 }
@@ -158,7 +157,7 @@ head_seq() {
 
 # signed NAME FILE [TIME]: the Authorization value of node NAME for FILE.
 signed() {
-	"$CRAFT" auth "$T/$1" "$(node_id "$1")" "${3:-now}" <"$2"
+	craft auth "$T/$1" "$(node_id "$1")" "${3:-now}" <"$2"
 }
 
 # send CURL_ARGS...: one request; sets $code (000 when no response came),
@@ -206,7 +205,7 @@ refused_streaming() {
 # answered: the last response was a 200 sync response; its fields in $fields.
 answered() {
 	[ "$code" = 200 ] || { echo "expected 200, got $code: $msg" >&2; return 1; }
-	fields=$("$CRAFT" response <"$T/resp")
+	fields=$(craft response <"$T/resp")
 	echo "response: $fields"
 }
 
@@ -231,14 +230,14 @@ CONF
 }
 
 quarantined() {
-	"$CRAFT" evidence "$T/town" $TOWN | sed 's/^quarantined=\([0-9]*\).*/\1/'
+	craft evidence "$T/town" $TOWN | sed 's/^quarantined=\([0-9]*\).*/\1/'
 }
 
 # ---- credentials ----
 
 @test "a request without Authorization is refused with 401 and stores nothing" {
 	# A push that would land, were it authenticated.
-	"$CRAFT" request "$T/a" $A >"$T/push"
+	craft request "$T/a" $A >"$T/push"
 	send -H "Content-Type: application/msgpack" --data-binary "@$T/push" "$URL"
 	refused 401 "Authorization"
 	unchanged
@@ -247,7 +246,7 @@ quarantined() {
 
 @test "a malformed Authorization header is refused with 401 and stores nothing" {
 	local good t sig h
-	"$CRAFT" request "$T/a" $A >"$T/push"
+	craft request "$T/a" $A >"$T/push"
 	good=$(signed a "$T/push")
 	t=$(echo "$good" | cut -d' ' -f3)
 	sig=$(echo "$good" | cut -d' ' -f4)
@@ -267,11 +266,11 @@ quarantined() {
 
 @test "a node not enrolled here is refused with 403, even the township itself" {
 	stranger stranger 3701020999
-	"$CRAFT" request "$T/stranger" 3701020999 >"$T/push"
+	craft request "$T/stranger" 3701020999 >"$T/push"
 	sync_as stranger "$T/push"
 	refused 403 "'3701020999' is not enrolled"
 	# The township signs as itself: enrolled, but not a child of its own.
-	"$CRAFT" request "$T/a" $A >"$T/push"
+	craft request "$T/a" $A >"$T/push"
 	sync_as town "$T/push"
 	refused 403 "children"
 	unchanged
@@ -280,8 +279,8 @@ quarantined() {
 
 @test "a signature that does not verify is refused with 401 and stores nothing" {
 	local t
-	"$CRAFT" request "$T/a" $A >"$T/push"
-	"$CRAFT" request --count 0 "$T/a" $A >"$T/idle"
+	craft request "$T/a" $A >"$T/push"
+	craft request --count 0 "$T/a" $A >"$T/idle"
 	# Signed over another body.
 	send -H "Authorization: $(signed a "$T/idle")" -H "Content-Type: application/msgpack" \
 		--data-binary "@$T/push" "$URL"
@@ -290,12 +289,12 @@ quarantined() {
 	stranger stranger $A
 	sync_as stranger "$T/push"
 	refused 401 "does not verify"
-	send -H "Authorization: $("$CRAFT" auth "$T/b" $A now <"$T/push")" -H "Content-Type: application/msgpack" \
+	send -H "Authorization: $(craft auth "$T/b" $A now <"$T/push")" -H "Content-Type: application/msgpack" \
 		--data-binary "@$T/push" "$URL"
 	refused 401 "does not verify"
 	# Signed for another method or path.
 	for mp in "GET /v1/sync" "POST /v1/other"; do
-		send -H "Authorization: $("$CRAFT" auth "$T/a" $A now $mp <"$T/push")" \
+		send -H "Authorization: $(craft auth "$T/a" $A now $mp <"$T/push")" \
 			-H "Content-Type: application/msgpack" --data-binary "@$T/push" "$URL"
 		refused 401 "does not verify"
 	done
@@ -312,7 +311,7 @@ quarantined() {
 
 @test "a clock an hour off is refused with 401 and the server's time in X-Xf-Time" {
 	local off now server
-	"$CRAFT" request "$T/a" $A >"$T/push"
+	craft request "$T/a" $A >"$T/push"
 	for off in now+3600000 now-3600000; do
 		send -H "Authorization: $(signed a "$T/push" $off)" -H "Content-Type: application/msgpack" \
 			--data-binary "@$T/push" "$URL"
@@ -327,7 +326,7 @@ quarantined() {
 	grep -Eq "^<5>refused '$A': its clock is -(3599|3600|3601) s off ours" "$T/town.log"
 	# The time is only told to the real node: skewed and badly signed is
 	# a bad signature.
-	"$CRAFT" request --count 0 "$T/a" $A >"$T/idle"
+	craft request --count 0 "$T/a" $A >"$T/idle"
 	send -H "Authorization: $(signed a "$T/idle" now+3600000)" -H "Content-Type: application/msgpack" \
 		--data-binary "@$T/push" "$URL"
 	refused 401 "does not verify"
@@ -345,7 +344,7 @@ quarantined() {
 	make_village c 3701020003 town
 	on c sync >/dev/null
 	snapshot
-	"$CRAFT" request --count 2 "$T/c" 3701020003 >"$T/push"
+	craft request --count 2 "$T/c" 3701020003 >"$T/push"
 	h=$(signed c "$T/push")
 	send -H "Authorization: $h" -H "Content-Type: application/msgpack" --data-binary "@$T/push" "$URL"
 	answered
@@ -381,7 +380,7 @@ CONF
 	seq=$(head_seq a)
 	# Two events of a, the first with a flipped signature byte, then
 	# d's whole log.
-	"$CRAFT" request --count 2 --mutate sig --with "$T/d" $D "$T/a" $A >"$T/push"
+	craft request --count 2 --mutate sig --with "$T/d" $D "$T/a" $A >"$T/push"
 	sync_as a "$T/push"
 	answered
 	[ "$(field rej)" = 2 ] && [ "$(field err)" = EBADSIG ] && [ "$(field bad)" = "$A:$((seq + 1))" ]
@@ -404,7 +403,7 @@ CONF
 	local seq
 	seq=$(head_seq a)
 	# The first event's prev is wrong; the second links to the first.
-	"$CRAFT" request --count 2 --mutate chain "$T/a" $A >"$T/push"
+	craft request --count 2 --mutate chain "$T/a" $A >"$T/push"
 	sync_as a "$T/push"
 	answered
 	[ "$(field rej)" = 2 ] && [ "$(field err)" = ECHAIN ] && [ "$(field bad)" = "$A:$((seq + 1))" ]
@@ -423,7 +422,7 @@ CONF
 	seq=$(head_seq a)
 	# Three events that skip seq+1: the first leaves a gap, the other two
 	# follow it.
-	"$CRAFT" request --count 3 --mutate gap "$T/a" $A >"$T/push"
+	craft request --count 3 --mutate gap "$T/a" $A >"$T/push"
 	sync_as a "$T/push"
 	answered
 	[ "$(field rej)" = 3 ] && [ "$(field err)" = ESEQ ] && [ "$(field bad)" = "$A:$((seq + 2))" ]
@@ -434,7 +433,7 @@ CONF
 
 @test "a relay cannot forge, bring strangers' events, or take over a sibling's id" {
 	# b's events signed with a's key.
-	"$CRAFT" request --count 2 --signer "$T/a" "$T/b" $B >"$T/push"
+	craft request --count 2 --signer "$T/a" "$T/b" $B >"$T/push"
 	sync_as a "$T/push"
 	answered
 	[ "$(field rej)" = 2 ] && [ "$(field err)" = EBADSIG ] && [ "$(field stored)" = "" ]
@@ -446,7 +445,7 @@ CONF
 	# enrolment may yet come).
 	stranger x 3701020888
 	on x visit add --people 1 --category 土地 --summary 无人认识 >/dev/null
-	"$CRAFT" request --count 0 --with "$T/x" 3701020888 "$T/a" $A >"$T/push"
+	craft request --count 0 --with "$T/x" 3701020888 "$T/a" $A >"$T/push"
 	sync_as a "$T/push"
 	answered
 	[ "$(field rej)" = 2 ] && [ "$(field err)" = EUNKNOWNNODE ] && [ "$(field stored)" = "" ]
@@ -455,12 +454,12 @@ CONF
 	# cannot enrol b's id: test_sync's unit tests show such an enrolment
 	# is not trusted).
 	stranger y $B
-	"$CRAFT" request --count 1 --signer "$T/y" "$T/b" $B >"$T/push"
+	craft request --count 1 --signer "$T/y" "$T/b" $B >"$T/push"
 	sync_as a "$T/push"
 	answered
 	[ "$(field rej)" = 1 ] && [ "$(field err)" = EBADSIG ] && [ "$(field stored)" = "" ]
 	# y may not sync as b; b itself still can.
-	"$CRAFT" request --count 0 "$T/y" $B >"$T/idle"
+	craft request --count 0 "$T/y" $B >"$T/idle"
 	sync_as y "$T/idle"
 	refused 401 "does not verify"
 	still_serves b
@@ -497,11 +496,11 @@ CONF
 @test "malformed msgpack is refused with 400 and stores nothing" {
 	local kind
 	for kind in truncated trailing deep; do
-		"$CRAFT" junk $kind >"$T/body"
+		craft junk $kind >"$T/body"
 		sync_as a "$T/body"
 		refused 400 "malformed" || { echo "junk: $kind" >&2; false; }
 		# The same, deflated.
-		"$CRAFT" deflate <"$T/body" >"$T/body.z"
+		craft deflate <"$T/body" >"$T/body.z"
 		sync_as a "$T/body.z" -H "Content-Encoding: deflate"
 		refused 400 "malformed" || { echo "junk: $kind, deflated" >&2; false; }
 	done
@@ -513,10 +512,10 @@ CONF
 	sync_as a "$T/body"
 	refused 400 "malformed"
 	# Said to be deflated, and not zlib data; and a zlib stream cut short.
-	"$CRAFT" request "$T/a" $A >"$T/push"
+	craft request "$T/a" $A >"$T/push"
 	sync_as a "$T/push" -H "Content-Encoding: deflate"
 	refused 400 "does not inflate"
-	"$CRAFT" deflate <"$T/push" | head -c 100 >"$T/body.z"
+	craft deflate <"$T/push" | head -c 100 >"$T/body.z"
 	sync_as a "$T/body.z" -H "Content-Encoding: deflate"
 	refused 400 "does not inflate"
 	grep -q "^<4>refused sync from '$A': malformed event or message" "$T/town.log"
@@ -535,15 +534,15 @@ CONF
 @test "msgpack that is not a sync message is refused with 400; a push over 4096 events with 413" {
 	local kind
 	for kind in array version nocur pushstr; do
-		"$CRAFT" junk $kind >"$T/body"
+		craft junk $kind >"$T/body"
 		sync_as a "$T/body"
 		refused 400 "malformed" || { echo "junk: $kind" >&2; false; }
 	done
-	"$CRAFT" junk toomany >"$T/body"
+	craft junk toomany >"$T/body"
 	sync_as a "$T/body"
 	refused 413 "size limit"
 	# Bins that are not events: the message is fine, its events refused.
-	"$CRAFT" junk garbage >"$T/body"
+	craft junk garbage >"$T/body"
 	sync_as a "$T/body"
 	answered
 	[ "$(field rej)" = 2 ] && [ "$(field err)" = EPROTO ] && [ "$(field stored)" = "" ]
@@ -553,7 +552,7 @@ CONF
 
 @test "msgpack that claims billions of items is refused with 400, not with a huge allocation" {
 	# 16 nested arrays, each claiming 2^32-1 items, in 110 bytes.
-	"$CRAFT" junk huge >"$T/body"
+	craft junk huge >"$T/body"
 	sync_as a "$T/body"
 	refused 400 "malformed"
 	unchanged
@@ -562,7 +561,7 @@ CONF
 
 @test "a wrong Content-Type or Content-Encoding is refused with 415 and stores nothing" {
 	local type enc h
-	"$CRAFT" request "$T/a" $A >"$T/push"
+	craft request "$T/a" $A >"$T/push"
 	h=$(signed a "$T/push")
 	for type in application/json text/plain application/x-www-form-urlencoded application/x-msgpack; do
 		send -H "Authorization: $h" -H "Content-Type: $type" --data-binary "@$T/push" "$URL"
@@ -599,7 +598,7 @@ PY
 
 @test "another path is refused with 404 and another method with 405" {
 	local path method
-	"$CRAFT" request "$T/a" $A >"$T/push"
+	craft request "$T/a" $A >"$T/push"
 	for path in / /v1 /v1/sync/ /v1/syncx /v2/sync /V1/SYNC /v1/../v1/sync; do
 		send --path-as-is -H "Authorization: $(signed a "$T/push")" -H "Content-Type: application/msgpack" \
 			--data-binary "@$T/push" "http://127.0.0.1:$(cat "$T/town.port")$path"
@@ -642,7 +641,7 @@ PY
 	pid=$(cat "$T/town.pid")
 	hwm0=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
 	# 64 MiB of zeros in 64 KiB.
-	"$CRAFT" bomb 64 >"$T/bomb"
+	craft bomb 64 >"$T/bomb"
 	[ "$(stat -c %s "$T/bomb")" -lt $((128 * 1024)) ]
 	sync_as a "$T/bomb" -H "Content-Encoding: deflate"
 	refused 413 "does not inflate within 4194304 bytes"
@@ -653,10 +652,10 @@ PY
 	grep -q "^<4>refused '$A': body size limit exceeded" "$T/town.log"
 	# Just over the limit is refused the same; just under inflates (and
 	# is then no sync message).
-	"$CRAFT" bomb 5 >"$T/bomb"
+	craft bomb 5 >"$T/bomb"
 	sync_as a "$T/bomb" -H "Content-Encoding: deflate"
 	refused 413 "does not inflate within 4194304 bytes"
-	"$CRAFT" bomb 3 >"$T/bomb"
+	craft bomb 3 >"$T/bomb"
 	sync_as a "$T/bomb" -H "Content-Encoding: deflate"
 	refused 400 "malformed"
 	unchanged

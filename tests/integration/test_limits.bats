@@ -7,7 +7,6 @@ load helper
 
 bats_require_minimum_version 1.5.0
 
-CRAFT=$XF_BUILD/tests/tools/craft
 TOWN=370102005
 VA=370102005001
 VB=370102005002
@@ -29,10 +28,10 @@ teardown() {
 # HTTP status.
 idle() {
 	[ -f "$BATS_TEST_TMPDIR/$1.idle" ] ||
-		"$CRAFT" request --count 0 "$BATS_TEST_TMPDIR/$1" "$(node_id "$1")" >"$BATS_TEST_TMPDIR/$1.idle"
+		craft request --count 0 "$BATS_TEST_TMPDIR/$1" "$(node_id "$1")" >"$BATS_TEST_TMPDIR/$1.idle"
 	cp "$BATS_TEST_TMPDIR/$1.idle" "$BATS_TEST_TMPDIR/idle"
 	curl -sS -o "$BATS_TEST_TMPDIR/resp" -w '%{http_code}' -H "Content-Type: application/msgpack" \
-		-H "Authorization: $("$CRAFT" auth "$BATS_TEST_TMPDIR/$1" "$(node_id "$1")" now <"$BATS_TEST_TMPDIR/idle")" \
+		-H "Authorization: $(craft auth "$BATS_TEST_TMPDIR/$1" "$(node_id "$1")" now <"$BATS_TEST_TMPDIR/idle")" \
 		--data-binary "@$BATS_TEST_TMPDIR/idle" "$URL/v1/sync"
 }
 

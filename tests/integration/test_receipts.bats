@@ -8,7 +8,6 @@ load helper
 
 bats_require_minimum_version 1.5.0
 
-CRAFT=$XF_BUILD/tests/tools/craft
 TOWN=370102006
 VA=370102006001
 
@@ -43,7 +42,7 @@ assert len(r[0]["hash"]) == 64, r'
 }
 
 @test "a village log rolled back below a receipt: verify fails, the township raises the alarm and keeps its copy" {
-	run "$CRAFT" rollback "$BATS_TEST_TMPDIR/a" $VA
+	run craft rollback "$BATS_TEST_TMPDIR/a" $VA
 	[ "$status" -eq 0 ]
 	run --separate-stderr on a verify
 	[ "$status" -eq 1 ]

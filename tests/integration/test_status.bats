@@ -8,7 +8,6 @@ load helper
 
 bats_require_minimum_version 1.5.0
 
-CRAFT=$XF_BUILD/tests/tools/craft
 TOWN=370102003
 VA=370102003001
 VB=370102003002
@@ -105,11 +104,11 @@ assert b["last_seen"] is None and b["stale"] is True, b'
 	run on town status
 	[[ "$output" == *"$VB"*"never"*"[not seen within stale_after]"* ]]
 	# A different event for a seq the township holds, validly signed: a fork.
-	"$CRAFT" request --count 1 "$BATS_TEST_TMPDIR/a" $VA >"$BATS_TEST_TMPDIR/one"
-	"$CRAFT" request --count 1 "$BATS_TEST_TMPDIR/a" $VA >"$BATS_TEST_TMPDIR/other"
+	craft request --count 1 "$BATS_TEST_TMPDIR/a" $VA >"$BATS_TEST_TMPDIR/one"
+	craft request --count 1 "$BATS_TEST_TMPDIR/a" $VA >"$BATS_TEST_TMPDIR/other"
 	for f in one other; do
 		curl -sS -o /dev/null -H "Content-Type: application/msgpack" \
-			-H "Authorization: $("$CRAFT" auth "$BATS_TEST_TMPDIR/a" $VA now <"$BATS_TEST_TMPDIR/$f")" \
+			-H "Authorization: $(craft auth "$BATS_TEST_TMPDIR/a" $VA now <"$BATS_TEST_TMPDIR/$f")" \
 			--data-binary "@$BATS_TEST_TMPDIR/$f" "$URL/v1/sync"
 	done
 	[ "$(peer_of town $VA 'p["forks"]')" -eq 1 ]
@@ -120,7 +119,7 @@ assert b["last_seen"] is None and b["stale"] is True, b'
 	start town
 	printf '\x81\xa3cur\x92\x00\x00' >"$BATS_TEST_TMPDIR/body"
 	curl -sS -o /dev/null -H "Content-Type: application/msgpack" \
-		-H "Authorization: $("$CRAFT" auth "$BATS_TEST_TMPDIR/a" $VA now+7200000 <"$BATS_TEST_TMPDIR/body")" \
+		-H "Authorization: $(craft auth "$BATS_TEST_TMPDIR/a" $VA now+7200000 <"$BATS_TEST_TMPDIR/body")" \
 		--data-binary "@$BATS_TEST_TMPDIR/body" "$URL/v1/sync"
 	[[ "$(peer_of town $VA 'p["last_error"]')" == *"clock +7200 s off"* ]]
 	[ "$(peer_of town $VA 'p["last_error_at"] is not None')" = True ]
