@@ -59,13 +59,13 @@ node_id() {
 #
 # LeakSanitizer's check at exit costs some 40 ms a process, a third of
 # these files' time. The verbs that only these tests run (HTTP, bundles,
-# receipts) are leak-checked here; the others, used to drive the
-# scenarios, are leak-checked in tests/cli.
+# receipts, conflicts between nodes, rebuild) are leak-checked here; the
+# others, used to drive the scenarios, are leak-checked in tests/cli.
 on() {
 	local name=$1 leaks=0
 	shift
-	case $1 in
-	sync | status | bundle | receipts) leaks=1 ;;
+	case "$1 ${2:-}" in
+	"sync "* | "status "* | "bundle "* | "receipts "* | "conflicts "* | "rebuild "* | "case resolve") leaks=1 ;;
 	esac
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=$leaks "$XF_CTL" -c "$BATS_TEST_TMPDIR/$name.conf" "$@"
 }
