@@ -45,10 +45,18 @@ CONF
 	on "$name" enroll "$(node_id "$up")" "$(cat "$BATS_TEST_TMPDIR/$up.key")" >/dev/null
 }
 
+# leak_check 0|1 COMMAND...: COMMAND with LeakSanitizer's check at exit
+# off or on, the other sanitizer options kept.
+leak_check() {
+	local on=$1
+	shift
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=$on "$@"
+}
+
 # craft ARGS...: the test tool that forges requests, keys and evidence
 # (tests/tools/craft.c); test code, so not leak-checked.
 craft() {
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 "$XF_BUILD/tests/tools/craft" "$@"
+	leak_check 0 "$XF_BUILD/tests/tools/craft" "$@"
 }
 
 node_id() {
@@ -67,7 +75,7 @@ on() {
 	case "$1 ${2:-}" in
 	"sync "* | "status "* | "bundle "* | "receipts "* | "conflicts "* | "rebuild "* | "case resolve") leaks=1 ;;
 	esac
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=$leaks "$XF_CTL" -c "$BATS_TEST_TMPDIR/$name.conf" "$@"
+	leak_check "$leaks" "$XF_CTL" -c "$BATS_TEST_TMPDIR/$name.conf" "$@"
 }
 
 # start NAME: run xinfangd for NAME in the background; a township is
@@ -183,7 +191,7 @@ fill() {
 NDJSON
 	fi
 	# bench_fill, a benchmark, does not free its records before exiting.
-	ASAN_OPTIONS=detect_leaks=0 "$tool" "$BATS_TEST_TMPDIR/$name" "$(node_id "$name")" \
+	leak_check 0 "$tool" "$BATS_TEST_TMPDIR/$name" "$(node_id "$name")" \
 		"$BATS_TEST_TMPDIR/fill.ndjson" "$n"
 }
 
