@@ -41,11 +41,14 @@ int xf_inflate(const uint8_t *in, size_t len, size_t max, xf_buf *out)
 {
 	z_stream zs = { 0 };
 	uint8_t *data = NULL, *p;
-	size_t cap = len * 4 < max ? len * 4 + 64 : max;
+	size_t cap;
 	int zr, r;
 
 	if (len > UINT32_MAX)
 		return XF_ETOOBIG;
+	/* The buffer never outgrows MAX: were it to start above it, the first
+	 * growth would shrink it under what is already written. */
+	cap = len * 4 + 64 < max ? len * 4 + 64 : max;
 	/* 15 + 32: a zlib or a gzip stream, told apart by its header. */
 	if (inflateInit2(&zs, 15 + 32) != Z_OK)
 		return -ENOMEM;

@@ -176,6 +176,32 @@ static void test_inflate_limit_is_exact(void **state)
 	free(t);
 }
 
+/* Every limit near the first guess at the size (four times the input)
+ * holds: a limit just above the guess once let the buffer shrink under
+ * what was already written, and zlib wrote past its end. */
+static void test_inflate_limit_holds_near_the_first_guess(void **state)
+{
+	uint8_t *noise = noise_bytes(1000, 7), *data = calloc(1, 100000);
+	xf_buf z = { 0 }, back = { 0 };
+	size_t max;
+
+	(void)state;
+	assert_non_null(data);
+	memcpy(data, noise, 1000);
+	assert_rc(xf_deflate(data, 100000, &z), 0);
+	assert_true(z.len * 4 + 100 < 100000);
+	for (max = z.len * 4 - 100; max <= z.len * 4 + 100; max++) {
+		int r = xf_inflate(z.data, z.len, max, &back);
+
+		if (r != XF_ETOOBIG)
+			fail_msg("a limit of %zu for %zu bytes in gave %d (%s)", max, z.len, r, xf_strerror(r));
+		assert_null(back.data);
+	}
+	xf_buf_dispose(&z);
+	free(data);
+	free(noise);
+}
+
 static long maxrss_kib(void)
 {
 	struct rusage ru;
@@ -994,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(test_buf_dispose_accepts_empty),
 		cmocka_unit_test(test_inflate_reads_gzip),
 		cmocka_unit_test(test_inflate_limit_is_exact),
+		cmocka_unit_test(test_inflate_limit_holds_near_the_first_guess),
 		cmocka_unit_test(test_inflate_refuses_truncated_stream),
 		cmocka_unit_test(test_inflate_refuses_trailing_garbage),
 		cmocka_unit_test(test_inflate_refuses_what_is_not_zlib),
