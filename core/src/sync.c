@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "xf/error.h"
+#include "xf/mem.h"
 #include "xf/sync.h"
 #include "xf/wire.h"
 
@@ -579,12 +580,15 @@ static uint64_t acknowledged(xf_store *s, const char *origin)
 
 /* ---- client: the response ---- */
 
-/* The state to write with the pulled events: one value per key. */
+/* The state to write with the pulled events: one u64 per key, as many as
+ * the response names, then at most one raw value (the receipt). */
 struct kv_list {
 	size_t n, cap;
-	xf_kv *kv;
-	char (*keys)[XF_NODE_ID_MAX + 24];
-	uint8_t (*vals)[8];
+	struct kv_u64 {
+		char key[XF_NODE_ID_MAX + 24];
+		uint8_t val[8];
+	} *u64;
+	xf_kv *kv; /* made by kv_finish() */
 };
 
 static int kv_set_u64(struct kv_list *l, const char *key, uint64_t v)
@@ -592,34 +596,37 @@ static int kv_set_u64(struct kv_list *l, const char *key, uint64_t v)
 	size_t i;
 
 	for (i = 0; i < l->n; i++)
-		if (strcmp(l->keys[i], key) == 0)
+		if (strcmp(l->u64[i].key, key) == 0)
 			break;
 	if (i == l->n) {
-		if (l->n == l->cap)
-			return XF_ETOOBIG;
-		snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", key);
-		l->n++;
+		if (xf_grow(&l->u64, &l->cap, l->n, sizeof(*l->u64)) < 0)
+			return -ENOMEM;
+		snprintf(l->u64[l->n++].key, sizeof(l->u64[0].key), "%s", key);
 	}
-	put_be64(l->vals[i], v);
-	l->kv[i] = (xf_kv){ l->keys[i], l->vals[i], 8 };
+	put_be64(l->u64[i].val, v);
 	return 0;
 }
 
-static int kv_init(struct kv_list *l, size_t cap)
+/* L's values as xf_kv, and RAW (NULL: none) after them; *N says how many. */
+static int kv_finish(struct kv_list *l, const xf_kv *raw, size_t *n)
 {
-	l->n = 0;
-	l->cap = cap + 1; /* room for a raw value after the u64 ones */
-	l->kv = calloc(l->cap, sizeof(*l->kv));
-	l->keys = calloc(l->cap, sizeof(*l->keys));
-	l->vals = calloc(l->cap, sizeof(*l->vals));
-	return l->kv && l->keys && l->vals ? 0 : -ENOMEM;
+	size_t i;
+
+	l->kv = calloc(l->n + 1, sizeof(*l->kv));
+	if (!l->kv)
+		return -ENOMEM;
+	for (i = 0; i < l->n; i++)
+		l->kv[i] = (xf_kv){ l->u64[i].key, l->u64[i].val, sizeof(l->u64[i].val) };
+	if (raw)
+		l->kv[i++] = *raw;
+	*n = i;
+	return 0;
 }
 
 static void kv_dispose(struct kv_list *l)
 {
+	free(l->u64);
 	free(l->kv);
-	free(l->keys);
-	free(l->vals);
 }
 
 /* Pulled events of sparse origins: the upstream holds them, so they are
@@ -678,6 +685,7 @@ int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, si
 	xf_blob *pull = NULL;
 	xf_receipt receipt;
 	xf_peer upstream;
+	xf_kv kept;
 	char receipt_key[48];
 	size_t n_pull = 0;
 	uint64_t v;
@@ -715,8 +723,8 @@ int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, si
 		r = XF_EUNKNOWNNODE;
 	if (r < 0)
 		goto cleanup;
-	if ((r = get_events(&root, "pull", &pull, &n_pull)) < 0 || (r = kv_init(&l, ORIGINS_MAX + 8)) < 0 ||
-	    (r = read_acks(&l, &root)) < 0 || (r = note_pulled(&l, s, pull, n_pull)) < 0 ||
+	if ((r = get_events(&root, "pull", &pull, &n_pull)) < 0 || (r = read_acks(&l, &root)) < 0 ||
+	    (r = note_pulled(&l, s, pull, n_pull)) < 0 ||
 	    (r = kv_set_u64(&l, "cur:own", cur->via.array.ptr[0].via.u64)) < 0 ||
 	    (r = kv_set_u64(&l, "cur:bcast", cur->via.array.ptr[1].via.u64)) < 0)
 		goto cleanup;
@@ -730,11 +738,12 @@ int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, si
 		if (r < 0)
 			goto cleanup;
 		snprintf(receipt_key, sizeof(receipt_key), "receipt:%020" PRIu64, receipt.seq);
-		l.kv[l.n++] = (xf_kv){ receipt_key, rcpt->via.bin.ptr, rcpt->via.bin.size };
+		kept = (xf_kv){ receipt_key, rcpt->via.bin.ptr, rcpt->via.bin.size };
 		stats->receipt = true;
 	}
+	if ((r = kv_finish(&l, stats->receipt ? &kept : NULL, &opts.n_state)) < 0)
+		goto cleanup;
 	opts.state = l.kv;
-	opts.n_state = l.n;
 	r = xf_store_ingest(s, pull, n_pull, wall_ms, &opts, &in);
 	if (r < 0)
 		goto cleanup;

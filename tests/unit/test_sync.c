@@ -256,6 +256,13 @@ static int keys_cb(const char *key, const uint8_t *value, size_t len, void *ctx)
 	return 0;
 }
 
+static int count_cb(const char *key, const uint8_t *value, size_t len, void *ctx)
+{
+	(void)key, (void)value, (void)len;
+	++*(size_t *)ctx;
+	return 0;
+}
+
 static void keys_dispose(struct keys *k)
 {
 	for (size_t i = 0; i < k->n; i++)
@@ -1086,6 +1093,121 @@ static void test_apply_refuses_malformed_responses(void **state)
 	free(before);
 }
 
+/* RESP with its "ack" filled up to N_ACKS acknowledgements with origins
+ * no node has, and N_FOREIGN events of as many unknown origins (signed by
+ * KEY) pulled after its own: what only a hostile upstream sends. */
+static void crowd_response(xf_buf *resp, size_t n_acks, size_t n_foreign, const xf_key *key)
+{
+	msgpack_zone zone;
+	msgpack_object root;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	const msgpack_object *pull = NULL, *ack = NULL;
+	size_t off = 0, i;
+	char id[XF_NODE_ID_MAX + 1];
+	uint32_t kept = 0;
+
+	assert_true(msgpack_zone_init(&zone, 4096));
+	assert_int_equal(msgpack_unpack((const char *)resp->data, resp->len, &off, &zone, &root),
+			 MSGPACK_UNPACK_SUCCESS);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (i = 0; i < root.via.map.size; i++) {
+		const msgpack_object_kv *kv = &root.via.map.ptr[i];
+
+		if (kv->key.via.str.size == 4 && memcmp(kv->key.via.str.ptr, "pull", 4) == 0)
+			pull = &kv->val;
+		else if (kv->key.via.str.size == 3 && memcmp(kv->key.via.str.ptr, "ack", 3) == 0)
+			ack = &kv->val;
+		else
+			kept++;
+	}
+	assert_non_null(pull);
+	assert_non_null(ack);
+	assert_true(ack->via.map.size <= n_acks);
+	msgpack_pack_map(&pk, kept + 2);
+	for (i = 0; i < root.via.map.size; i++) {
+		const msgpack_object_kv *kv = &root.via.map.ptr[i];
+
+		if (&kv->val == pull || &kv->val == ack)
+			continue;
+		msgpack_pack_object(&pk, kv->key);
+		msgpack_pack_object(&pk, kv->val);
+	}
+	pack_str(&pk, "ack");
+	msgpack_pack_map(&pk, n_acks);
+	for (i = 0; i < ack->via.map.size; i++) {
+		msgpack_pack_object(&pk, ack->via.map.ptr[i].key);
+		msgpack_pack_object(&pk, ack->via.map.ptr[i].val);
+	}
+	for (i = ack->via.map.size; i < n_acks; i++) {
+		snprintf(id, sizeof(id), "ack-%zu", i);
+		pack_str(&pk, id);
+		msgpack_pack_uint64(&pk, 0);
+	}
+	pack_str(&pk, "pull");
+	msgpack_pack_array(&pk, pull->via.array.size + n_foreign);
+	for (i = 0; i < pull->via.array.size; i++)
+		msgpack_pack_object(&pk, pull->via.array.ptr[i]);
+	for (i = 0; i < n_foreign; i++) {
+		xf_event ev;
+		uint8_t *bytes;
+		size_t len;
+
+		assert_rc(xf_event_decode((const uint8_t *)pull->via.array.ptr[0].via.bin.ptr,
+					  pull->via.array.ptr[0].via.bin.size, &ev), 0);
+		snprintf(ev.origin, sizeof(ev.origin), "stranger-%zu", i);
+		assert_rc(xf_event_encode(&ev, key, &bytes, &len), 0);
+		msgpack_pack_bin(&pk, len);
+		msgpack_pack_bin_body(&pk, bytes, len);
+		free(bytes);
+	}
+	msgpack_zone_destroy(&zone);
+	xf_buf_dispose(resp);
+	resp->data = (uint8_t *)sb.data;
+	resp->len = sb.size;
+}
+
+/* As many acknowledgements as a response may carry, pulled events of many
+ * origins and a receipt: all of it is state to keep, however much. */
+static void test_apply_keeps_state_of_a_crowded_response(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	char ids[1][XF_ENTITY_ID_MAX + 1];
+	xf_buf resp = { 0 };
+	xf_sync_push push;
+	xf_sync_stats served, applied;
+	struct keys k = { 0 };
+	size_t acks = 0;
+
+	link_nodes(t, a, "child");
+	open_cases(a, 1, ids);
+	sync_all(a, t);
+	note_on(t, ids, 1);
+	open_cases(a, 1, NULL);
+	request_and_serve(a, t, &push, &resp, &served);
+	assert_int_equal(served.pulled, 1);
+	/* 1024 acknowledgements, the township's own origin, 6 more and the
+	 * two cursors: once exactly the room a fixed list had, and the
+	 * receipt was written past its end. */
+	crowd_response(&resp, 1024, 6, t->key);
+
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_true(applied.receipt);
+	assert_int_equal(applied.pulled, 1);
+	assert_int_equal(applied.rejected, 6);
+	assert_int_equal(pending(a), 0);
+	assert_rc(xf_store_state_scan(a->store, "receipt:", keys_cb, &k), 0);
+	assert_int_equal(k.n, 2);
+	keys_dispose(&k);
+	assert_rc(xf_store_state_scan(a->store, "up:ack-", count_cb, &acks), 0);
+	assert_int_equal(acks, 1024 - 1);
+	assert_sound(a);
+	xf_buf_dispose(&resp);
+}
+
 static void test_apply_refuses_tampered_receipt(void **state)
 {
 	struct fixture *f = *state;
@@ -1096,7 +1218,7 @@ static void test_apply_refuses_tampered_receipt(void **state)
 	xf_buf resp = { 0 }, b_resp = { 0 };
 	xf_sync_push push, b_push;
 	xf_sync_stats served, applied;
-	size_t at, len;
+	size_t at, len = 0;
 	char *before;
 	struct keys k = { 0 };
 
@@ -1563,6 +1685,7 @@ int main(void)
 		FIXTURE_TEST(test_apply_refuses_response_from_other_than_upstream),
 		FIXTURE_TEST(test_apply_refuses_malformed_responses),
 		FIXTURE_TEST(test_apply_refuses_tampered_receipt),
+		FIXTURE_TEST(test_apply_keeps_state_of_a_crowded_response),
 		FIXTURE_TEST(test_bundle_export_and_import),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
 		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),
