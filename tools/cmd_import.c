@@ -57,6 +57,7 @@ struct record {
 	uint8_t same[crypto_generichash_BYTES]; /* equal for identical rows */
 	char key[KEY_HEX + 1];
 	bool present;
+	bool clashes; /* its id names a record held here with other values */
 };
 
 struct import {
@@ -69,7 +70,7 @@ struct import {
 	size_t width;             /* cells in the header */
 	struct sheet sheet;
 	struct record *records;
-	size_t n_records, n_bad, n_present;
+	size_t n_records, n_bad, n_present, n_clashing;
 	char (*existing)[KEY_HEX + 1]; /* the keys of rows imported before, sorted */
 	size_t n_existing, cap_existing;
 };
@@ -658,26 +659,103 @@ static const char *exported_id(const struct import *im, const struct row *row)
 	return NULL;
 }
 
-/* Does this node hold the record an exported row names? Then importing
- * the export back here would make it twice. */
-static bool holds_exported(ctl *c, const struct import *im, const struct row *row)
+static bool same_value(const xf_value *a, const xf_value *b)
 {
-	const char *id = exported_id(im, row);
-	xf_entity *e = NULL;
-	bool held;
+	size_t i;
 
-	if (!id || id[0] != im->kind || strlen(id) > XF_ENTITY_ID_MAX)
+	if (a->type != b->type)
 		return false;
-	held = xf_entity_load(c->store, id, &e) == 0;
-	xf_entity_free(e);
-	return held;
+	switch (a->type) {
+	case XF_VALUE_BOOL: return a->b == b->b;
+	case XF_VALUE_INT: return a->i == b->i;
+	case XF_VALUE_STR: return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+	case XF_VALUE_ARRAY:
+		for (i = 0; a->len == b->len && i < a->len; i++)
+			if (!same_value(&a->items[i], &b->items[i]))
+				return false;
+		return a->len == b->len;
+	default: return false;
+	}
+}
+
+/* Does every field of A but its import key have its like in B? */
+static bool fields_within(const xf_fields *a, const xf_fields *b)
+{
+	char key[XF_ATTR_NAME_MAX + 1];
+	const xf_value *other;
+	size_t i, len;
+	const char *k;
+
+	for (i = 0; i < xf_fields_count(a); i++) {
+		k = xf_fields_key(a, i, &len);
+		if (len >= sizeof(key))
+			return false;
+		memcpy(key, k, len);
+		key[len] = '\0';
+		if (strcmp(key, "import") == 0)
+			continue;
+		other = xf_fields_get(b, key);
+		if (!other || !same_value(xf_fields_value(a, i), other))
+			return false;
+	}
+	return true;
+}
+
+struct held {
+	const char *event; /* the type of the act that records it */
+	const uint8_t *row; /* the row's body */
+	size_t row_len;
+	bool found, same;
+};
+
+static int compare_recorded(const xf_event *ev, void *ctx)
+{
+	struct held *h = ctx;
+	xf_fields *held = NULL, *row = NULL;
+	int r;
+
+	if (h->found || strcmp(ev->type, h->event) != 0)
+		return 0;
+	h->found = true;
+	if ((r = xf_fields_parse(ev->body, ev->body_len, &held)) == 0 &&
+	    (r = xf_fields_parse(h->row, h->row_len, &row)) == 0)
+		h->same = fields_within(row, held) && fields_within(held, row);
+	xf_fields_free(held);
+	xf_fields_free(row);
+	return r;
+}
+
+/* Does this node hold the record an exported row names (*HELD)? Then
+ * importing the row back here would make it twice. Held with other values
+ * (*SAME false), the row was edited since: it is a record of its own, and
+ * importing it under that id would lose it. */
+static int holds_exported(ctl *c, const struct import *im, const struct record *rec, bool *held, bool *same)
+{
+	const char *id = exported_id(im, rec->row);
+	struct held h = { .event = im->event };
+	int r;
+
+	*held = *same = false;
+	if (!id || id[0] != im->kind || strlen(id) > XF_ENTITY_ID_MAX)
+		return 0;
+	if ((r = xf_body_bytes(rec->body, &h.row, &h.row_len)) < 0)
+		return r;
+	r = xf_store_entity_scan(c->store, id, compare_recorded, &h);
+	if (r == XF_ENOTFOUND || r == -EINVAL)
+		return 0;
+	*held = h.found;
+	*same = h.same;
+	return r;
 }
 
 /* Mark the records an earlier import of the same rows already wrote, on
  * this node or on any whose records this one holds, and the rows of an
- * export whose records this node holds. */
+ * export whose records this node holds; print each exported row that
+ * names a record held here with other values. */
 static int find_present(ctl *c, struct import *im)
 {
+	struct record *rec;
+	bool held, same;
 	size_t i;
 	int r = xf_store_projections(c->store, im->kind, NULL, collect_key, im);
 
@@ -686,10 +764,22 @@ static int find_present(ctl *c, struct import *im)
 	if (im->n_existing)
 		qsort(im->existing, im->n_existing, sizeof(*im->existing), compare_keys);
 	for (i = 0; i < im->n_records; i++) {
-		im->records[i].present = (im->n_existing && bsearch(im->records[i].key, im->existing, im->n_existing,
-								    sizeof(*im->existing), compare_keys)) ||
-					 holds_exported(c, im, im->records[i].row);
-		im->n_present += im->records[i].present;
+		rec = &im->records[i];
+		if (im->n_existing &&
+		    bsearch(rec->key, im->existing, im->n_existing, sizeof(*im->existing), compare_keys)) {
+			rec->present = true;
+		} else if ((r = holds_exported(c, im, rec, &held, &same)) < 0) {
+			return ctl_fail(c, "%s", xf_strerror(r));
+		} else if (held && !same) {
+			ctl_fail(c, "%s:%zu: %s is recorded here with other values: empty its id cell to record the row as new",
+				 im->path, rec->row->line, exported_id(im, rec->row));
+			rec->clashes = true;
+			im->n_clashing++;
+			im->n_bad++;
+		} else {
+			rec->present = held;
+		}
+		im->n_present += rec->present;
 	}
 	return 0;
 }
@@ -698,7 +788,7 @@ static int find_present(ctl *c, struct import *im)
  * ledger lands whole or not at all. Their ids go into IDS. */
 static int append_records(ctl *c, struct import *im, json_t *ids)
 {
-	size_t n = im->n_records - im->n_present, i, k = 0;
+	size_t n = im->n_records - im->n_present - im->n_clashing, i, k = 0;
 	xf_draft *drafts = calloc(n ? n : 1, sizeof(*drafts));
 	xf_appended *done = calloc(n ? n : 1, sizeof(*done));
 	int r = 0;
@@ -708,7 +798,7 @@ static int append_records(ctl *c, struct import *im, json_t *ids)
 		goto cleanup;
 	}
 	for (i = 0; i < im->n_records && r == 0; i++) {
-		if (im->records[i].present)
+		if (im->records[i].present || im->records[i].clashes)
 			continue;
 		drafts[k] = (xf_draft){ .type = im->event, .new_kind = im->kind, .author = c->cfg.author };
 		r = xf_body_bytes(im->records[i].body, &drafts[k].body, &drafts[k].body_len);
@@ -791,7 +881,7 @@ static void import_dispose(struct import *im)
 
 static int print_summary(ctl *c, const struct import *im, json_t *ids)
 {
-	size_t imported = im->n_records - im->n_present;
+	size_t imported = im->n_records - im->n_present - im->n_clashing;
 
 	if (c->json)
 		return ctl_print_json(c, json_pack("{s:I, s:I, s:I, s:O}", "imported", (json_int_t)imported, "present",
@@ -800,6 +890,15 @@ static int print_summary(ctl *c, const struct import *im, json_t *ids)
 	       im->kind == 'V' ? "visit" : "letter", imported == 1 ? "" : "s", im->n_present, im->n_bad,
 	       im->n_bad == 1 ? "" : "s");
 	return EXIT_OK;
+}
+
+/* Without --skip-bad, one bad row and nothing is imported. */
+static int stop_at_bad_rows(ctl *c, const struct import *im, bool skip_bad)
+{
+	if (!im->n_bad || skip_bad)
+		return 0;
+	return ctl_fail(c, "nothing imported: %zu bad row%s of %zu", im->n_bad, im->n_bad == 1 ? "" : "s",
+			im->sheet.n_rows - 1);
 }
 
 /* Imports on one node take turns, from reading what is present to
@@ -860,17 +959,16 @@ int cmd_import(ctl *c, int argc, char **argv)
 
 	if ((r = load_sheet(c, &im, enc)) != 0 || (r = read_records(c, &im)) != 0)
 		goto cleanup;
-	if (im.n_bad && !skip_bad) {
-		r = ctl_fail(c, "nothing imported: %zu bad row%s of %zu", im.n_bad, im.n_bad == 1 ? "" : "s",
-			     im.sheet.n_rows - 1);
+	if ((r = stop_at_bad_rows(c, &im, skip_bad)) != 0)
 		goto cleanup;
-	}
 	if (!(ids = json_array())) {
 		r = ctl_fail(c, "out of memory");
 		goto cleanup;
 	}
 	if ((r = ctl_open(c)) != 0 || (r = lock_imports(c, &lock)) != 0 || (r = find_present(c, &im)) != 0 ||
-	    (im.n_present < im.n_records && (r = ctl_open_key(c)) != 0) || (r = append_records(c, &im, ids)) != 0)
+	    (r = stop_at_bad_rows(c, &im, skip_bad)) != 0 ||
+	    (im.n_present + im.n_clashing < im.n_records && (r = ctl_open_key(c)) != 0) ||
+	    (r = append_records(c, &im, ids)) != 0)
 		goto cleanup;
 	r = print_summary(c, &im, ids);
 cleanup:

@@ -448,3 +448,45 @@ assert set(j[1]["body"]) == {"date", "category", "summary", "names", "import"}, 
 	log_digest
 	[ "$digest" = "$before" ]
 }
+
+@test "an exported row edited since is refused, not taken for the record it names" {
+	f=$BATS_TEST_TMPDIR/visits.csv
+	ctl visit add --date 2026-06-01 --people 2 --category 土地 --summary 征地补偿 >/dev/null
+	edited=$(ctl visit add --date 2026-06-02 --people 1 --category 低保 --summary 申请低保)
+	ctl export --type visits --format csv --lang en >"$f"
+	# The clerk overwrote the second row with another person's matter.
+	python3 - "$f" "$edited" <<'PY'
+import csv, sys
+path, edited = sys.argv[1:]
+rows = list(csv.reader(open(path, encoding="utf-8-sig", newline="")))
+head = rows[0]
+for row in rows[1:]:
+    if row[head.index("id")] == edited:
+        row[head.index("people")] = "4"
+        row[head.index("summary")] = "申请低保复查"
+csv.writer(open(path, "w", encoding="utf-8", newline="")).writerows(rows)
+PY
+	line=$(grep -n "^$edited," "$f" | cut -d: -f1)
+	log_digest
+	before=$digest
+	run --separate-stderr ctl import --type visits "$f"
+	[ "$status" -eq 1 ]
+	[ "${stderr_lines[0]}" = "xinfangctl import: $f:$line: $edited is recorded here with other values: empty its id cell to record the row as new" ]
+	[ "${stderr_lines[1]}" = "xinfangctl import: nothing imported: 1 bad row of 2" ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	log_digest
+	[ "$digest" = "$before" ]
+	# Skipping bad rows, the other row is found present and nothing is written.
+	run --separate-stderr ctl import --type visits --skip-bad "$f"
+	[ "$status" -eq 0 ]
+	[ "$output" = "imported 0 visits, 1 already present, 1 bad row" ]
+	log_digest
+	[ "$digest" = "$before" ]
+	# With its id cell emptied the row is a record of its own.
+	sed -i "s/^$edited,/,/" "$f"
+	run --separate-stderr ctl import --type visits "$f"
+	[ "$status" -eq 0 ]
+	[ "$output" = "imported 1 visit, 1 already present, 0 bad rows" ]
+	run ctl visit list --json
+	json_assert 'assert sorted((v["people"], v["summary"]) for v in j) == [(1, "申请低保"), (2, "征地补偿"), (4, "申请低保复查")], j'
+}
