@@ -7,6 +7,18 @@
 
 #define FROM_MAX 16
 
+/* No act is dated before the record it is on, or a case before what it
+ * comes from: the statutory days, and every report, count from those
+ * dates. */
+static int check_not_before(ctl *c, const xf_entity *e, const char *date)
+{
+	const xf_attr *began = xf_entity_attr(e, e->kind == 'C' ? "opened_on" : "date");
+
+	if (began && began->type == XF_VALUE_STR && strcmp(date, began->str) < 0)
+		return ctl_fail(c, "--date %s is before %s, dated %s", date, e->id, began->str);
+	return 0;
+}
+
 int cmd_case_open(ctl *c, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -29,6 +41,9 @@ int cmd_case_open(ctl *c, int argc, char **argv)
 		case 'f':
 			if (n_from == FROM_MAX)
 				return ctl_usage(c, "at most %d --from", FROM_MAX);
+			for (i = 0; i < n_from; i++)
+				if (strcmp(from[i], optarg) == 0)
+					return ctl_usage(c, "--from %s is given twice", optarg);
 			from[n_from++] = optarg;
 			break;
 		case 'h': return EXIT_OK;
@@ -46,11 +61,14 @@ int cmd_case_open(ctl *c, int argc, char **argv)
 			return ctl_fail(c, "--from '%s' is not a visit or letter id", from[i]);
 		source = NULL;
 		r = xf_entity_load(c->store, from[i], &source);
-		xf_entity_free(source);
 		if (r == XF_ENOTFOUND || r == -EINVAL)
 			return ctl_fail(c, "no such visit or letter '%s'", from[i]);
 		if (r < 0)
 			return ctl_fail(c, "%s: %s", from[i], xf_strerror(r));
+		r = check_not_before(c, source, date);
+		xf_entity_free(source);
+		if (r != 0)
+			return r;
 	}
 	if (xf_body_new(&body) < 0)
 		return ctl_fail(c, "out of memory");
@@ -84,15 +102,18 @@ static const struct act {
 	{ "risk resolve", "risk.resolved", "outcome", "outcome", LIMIT_TEXT },
 };
 
-/* The regulations allow one extension of the 60 days per handling. */
-static int check_not_extended(ctl *c, const char *id)
+/* What the log must hold for ACT on ID dated DATE: the record began by
+ * then, and the regulations allow one extension of the 60 days per
+ * handling. */
+static int check_act(ctl *c, const struct act *act, const char *id, const char *date)
 {
 	xf_entity *e = NULL;
 	int r;
 
 	if ((r = ctl_open(c)) != 0 || (r = ctl_load_entity(c, id, &e)) != 0)
 		return r;
-	if (xf_case_extended(e))
+	r = check_not_before(c, e, date);
+	if (r == 0 && strcmp(act->type, "case.extended") == 0 && xf_case_extended(e))
 		r = ctl_fail(c, "%s was already extended on %s: the 30 days can be added once", id,
 			     xf_entity_attr(e, "extended_on")->str);
 	xf_entity_free(e);
@@ -153,7 +174,7 @@ int cmd_case_act(ctl *c, int argc, char **argv)
 		if ((r = ctl_put_text(c, body, "due", "due", due, XF_DATE_LEN)) != 0)
 			goto cleanup;
 	}
-	if (strcmp(act->type, "case.extended") == 0 && (r = check_not_extended(c, id)) != 0)
+	if ((r = check_act(c, act, id, date)) != 0)
 		goto cleanup;
 	r = ctl_record(c, act->type, id, 0, body, NULL);
 cleanup:

@@ -155,9 +155,9 @@ case_field() {
 }
 
 @test "a case goes opened, assigned, replied, closed, reopened, and shows every field" {
-	visit=$(ctl visit add --people 5 --category 土地 --summary 征地补偿)
-	letter=$(ctl letter add --category 土地 --summary 来信)
-	run --separate-stderr ctl case open --title 征地补偿纠纷 --from "$visit" --from "$letter"
+	visit=$(ctl visit add --people 5 --category 土地 --summary 征地补偿 --date 2026-01-02)
+	letter=$(ctl letter add --category 土地 --summary 来信 --date 2026-01-01)
+	run --separate-stderr ctl case open --title 征地补偿纠纷 --from "$visit" --from "$letter" --date 2026-01-03
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 	[ "${#lines[@]}" -eq 1 ]

@@ -367,14 +367,32 @@ bad_conf() {
 }
 
 @test "case reply with a --due before the reply, or not a date, is refused" {
-	refuses ctl case reply "$case_id" --text 答复 --date 2026-01-10 --due 2026-01-09
+	today=$(date +%F)
+	refuses ctl case reply "$case_id" --text 答复 --date "$today" --due "$(date -d yesterday +%F)"
 	[[ "$stderr" == *--due* ]]
 	refuses ctl case reply "$case_id" --text 答复 --due "$(date -d yesterday +%F)"
 	refuses ctl case reply "$case_id" --text 答复 --due 2026-02-30
 	refuses ctl case reply "$case_id" --text 答复 --due soon
 	# The same day is a deadline.
-	run ctl case reply "$case_id" --text 答复 --date 2026-01-10 --due 2026-01-10
+	run ctl case reply "$case_id" --text 答复 --date "$today" --due "$today"
 	[ "$status" -eq 0 ]
+}
+
+@test "an act dated before its record began, or a case before what it comes from, is refused" {
+	refuses ctl case note "$case_id" --text 走访 --date 2001-01-01
+	[ "$stderr" = "xinfangctl case note: --date 2001-01-01 is before $case_id, dated $(date +%F)" ]
+	refuses ctl case close "$case_id" --outcome 办结 --date 2001-01-01
+	refuses ctl risk resolve "$risk" --outcome 化解 --date 2001-01-01
+	refuses ctl case open --title 测试 --from "$visit" --date 2001-01-01
+	[[ "$stderr" == *"is before $visit, dated"* ]]
+	# The day a record began is not before it.
+	run ctl case note "$case_id" --text 走访 --date "$(date +%F)"
+	[ "$status" -eq 0 ]
+}
+
+@test "case open --from one record twice is refused" {
+	refuses ctl case open --title 测试 --from "$visit" --from "$visit"
+	[ "$stderr" = "xinfangctl case open: --from $visit is given twice" ]
 }
 
 @test "enroll refuses a bad key, a bad node id, a node already enrolled" {
