@@ -382,7 +382,6 @@ int main(int argc, char **argv)
 	if (n.cfg.listen[0]) {
 		r = server_start(&n.srv, &n.cfg, n.store, n.key);
 		if (r < 0) {
-			log_error_errno(r, "cannot serve on %s", n.cfg.listen);
 			node_close(&n);
 			return EXIT_FAILURE;
 		}

@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -509,6 +510,28 @@ static int read_pem(const char *path, bool secret, char **out)
 	return 0;
 }
 
+/* libmicrohttpd fails to start on a certificate or key it cannot use just
+ * as it does on a port in use, and says which only in passing: try the
+ * pair first the way it will (GnuTLS), to name the fault. */
+static int check_tls_pair(const server *srv)
+{
+	gnutls_certificate_credentials_t cred;
+	gnutls_datum_t cert = { (unsigned char *)srv->tls_cert, (unsigned)strlen(srv->tls_cert) };
+	gnutls_datum_t key = { (unsigned char *)srv->tls_key, (unsigned)strlen(srv->tls_key) };
+	int r;
+
+	if (gnutls_certificate_allocate_credentials(&cred) < 0)
+		return log_error_errno(-ENOMEM, "cannot set up TLS");
+	r = gnutls_certificate_set_x509_key_mem(cred, &cert, &key, GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_free_credentials(cred);
+	if (r < 0) {
+		log_error("%s, %s: not a TLS certificate and its key: %s", srv->cfg->tls_cert, srv->cfg->tls_key,
+			  gnutls_strerror(r));
+		return XF_ECONFIG;
+	}
+	return 0;
+}
+
 static void server_free(server *srv)
 {
 	pthread_mutex_destroy(&srv->rate_lock);
@@ -532,12 +555,12 @@ int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *
 
 	r = resolve(cfg->listen, &addr);
 	if (r < 0)
-		return r;
+		return log_error_errno(r, "cannot serve on %s", cfg->listen);
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
-		return -ENOMEM;
+		return log_error_errno(-ENOMEM, "cannot serve on %s", cfg->listen);
 	srv->store = s;
 	srv->key = key;
 	srv->cfg = cfg;
@@ -546,18 +569,23 @@ int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *
 	srv->rates = calloc(RATE_SLOTS, sizeof(*srv->rates));
 	if (!srv->rates) {
 		server_free(srv);
-		return -ENOMEM;
+		return log_error_errno(-ENOMEM, "cannot serve on %s", cfg->listen);
 	}
-	if (cfg->admin_token_file[0] && (sodium_init() < 0 || (r = load_admin_token(srv, cfg->admin_token_file)) < 0)) {
+	if (cfg->admin_token_file[0] && sodium_init() < 0) {
 		server_free(srv);
-		return r < 0 ? r : -ENOMEM;
+		return log_error_errno(-ENOMEM, "cannot set up libsodium");
+	}
+	if (cfg->admin_token_file[0] && (r = load_admin_token(srv, cfg->admin_token_file)) < 0) {
+		server_free(srv);
+		return r;
 	}
 	if (cfg->tls_cert[0]) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			log_error("this libmicrohttpd has no TLS: serve plain HTTP or install one built with GnuTLS");
 			r = XF_ECONFIG;
-		} else if ((r = read_pem(cfg->tls_cert, false, &srv->tls_cert)) == 0) {
-			r = read_pem(cfg->tls_key, true, &srv->tls_key);
+		} else if ((r = read_pem(cfg->tls_cert, false, &srv->tls_cert)) == 0 &&
+			   (r = read_pem(cfg->tls_key, true, &srv->tls_key)) == 0) {
+			r = check_tls_pair(srv);
 		}
 		if (r < 0) {
 			server_free(srv);
@@ -578,9 +606,11 @@ int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *
 				    srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
 				    MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
 				    MHD_OPTION_END);
+	/* The TLS pair held above: what is left to fail is the address (the
+	 * line libmicrohttpd logged before this one says how). */
 	if (!srv->mhd) {
 		server_free(srv);
-		return -EADDRINUSE;
+		return log_error_errno(-EADDRINUSE, "cannot serve on %s", cfg->listen);
 	}
 	*out = srv;
 	return 0;
