@@ -27,6 +27,7 @@
 #define STATUS_PATH "/v1/status"
 #define METRICS_PATH "/metrics"
 #define ADMIN_TOKEN_MIN 16
+#define ADMIN_TOKEN_MAX 512
 /* Children whose request rate is tracked; a table this size holds a
  * county's townships or a township's villages many times over. */
 #define RATE_SLOTS 4096
@@ -454,12 +455,14 @@ static int resolve(const char *listen, struct sockaddr_storage *addr)
 }
 
 /* The admin token from PATH: a file only its owner may read, one line of
- * at least ADMIN_TOKEN_MIN characters. Kept only as a hash. */
+ * ADMIN_TOKEN_MIN to ADMIN_TOKEN_MAX characters. Kept only as a hash. A
+ * longer line is refused rather than cut: its prefix would open status. */
 static int load_admin_token(server *srv, const char *path)
 {
-	char token[512];
+	char token[ADMIN_TOKEN_MAX + 2]; /* a character more than a token may have: a longer line shows */
 	struct stat st;
 	FILE *f = fopen(path, "re");
+	size_t len = 0;
 	int r = 0;
 
 	if (!f)
@@ -467,11 +470,14 @@ static int load_admin_token(server *srv, const char *path)
 	if (fstat(fileno(f), &st) < 0 || (st.st_mode & 077) || st.st_uid != geteuid()) {
 		log_error("%s: the admin token must be a file of this user's, closed to others (chmod 600)", path);
 		r = XF_EUNSAFE;
-	} else if (!fgets(token, sizeof(token), f) || (token[strcspn(token, "\r\n")] = '\0', strlen(token)) <
-								  ADMIN_TOKEN_MIN) {
+	} else if (!fgets(token, sizeof(token), f) || (len = strcspn(token, "\r\n")) < ADMIN_TOKEN_MIN) {
 		log_error("%s: the admin token must be one line of at least %d characters", path, ADMIN_TOKEN_MIN);
 		r = XF_ECONFIG;
+	} else if (len > ADMIN_TOKEN_MAX) {
+		log_error("%s: the admin token must be one line of at most %d characters", path, ADMIN_TOKEN_MAX);
+		r = XF_ECONFIG;
 	} else {
+		token[len] = '\0';
 		crypto_generichash(srv->admin_token_hash, sizeof(srv->admin_token_hash), (const uint8_t *)token,
 				   strlen(token), NULL, 0);
 		srv->admin = true;

@@ -200,6 +200,21 @@ PY
 	[[ "$stderr" == *"at least 16 characters"* ]]
 }
 
+@test "an admin token line over 512 characters stops the township rather than being cut; 512 open status" {
+	long=$(printf '%0513d' 7)
+	printf '%s\n' "$long" >"$BATS_TEST_TMPDIR/admin.token"
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town.conf"
+	echo "$stderr" >&2
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$stderr" == *"admin.token: the admin token must be one line of at most 512 characters" ]]
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+	# Its first 512 characters, on their own, are a token.
+	printf '%s\n' "${long:0:512}" >"$BATS_TEST_TMPDIR/admin.token"
+	start town
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${long:0:512}" "$URL/v1/status")" = 200 ]
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${long:0:511}" "$URL/v1/status")" = 401 ]
+}
+
 @test "under a systemd watchdog the daemons ping WATCHDOG=1 several times a period, village and township" {
 	for n in town a; do
 		notify_listen $n
