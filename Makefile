@@ -44,6 +44,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tests/tools/%)
+PRELOAD_SRC := $(wildcard tests/tools/preload/*.c)
+PRELOAD_LIB := $(PRELOAD_SRC:tests/tools/preload/%.c=$(O)/tests/tools/%.so)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_RUN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/fuzz/%)
 FUZZ_SECONDS ?= 60
@@ -69,7 +71,7 @@ build/man/%: man/%.scd
 
 build: $(LIB) $(CTL) $(XFD)
 
-tests: build $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_RUN) $(O)/bench/bench_fill
+tests: build $(UNIT_BIN) $(TOOL_BIN) $(PRELOAD_LIB) $(FUZZ_RUN) $(O)/bench/bench_fill
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -112,6 +114,13 @@ $(O)/tests/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC LD   $@"
 	@$(CC) $(XCFLAGS) -MMD -MP $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread -o $@
+
+# LD_PRELOAD shims that bend what a daemon under test sees. Built without
+# sanitizers: a shim is loaded before the daemon's own sanitizer runtime.
+$(O)/tests/tools/%.so: tests/tools/preload/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC LD   $@"
+	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -fPIC -shared $(CFLAGS) $< -ldl -o $@
 
 $(O)/bench/%: tests/bench/%.c tests/bench/records.c $(LIB)
 	@mkdir -p $(dir $@)
