@@ -10,9 +10,9 @@ DESTDIR ?=
 MODE ?= release
 O := build/$(MODE)
 
-PKGS := lmdb libcurl msgpack zlib libmicrohttpd libsodium inih libsystemd jansson
+PKGS := lmdb libcurl msgpack zlib libmicrohttpd gnutls libsodium inih libsystemd jansson
 DEB_PACKAGES := build-essential pkg-config liblmdb-dev libcurl4-gnutls-dev libmsgpack-dev \
-	zlib1g-dev libmicrohttpd-dev libsodium-dev libinih-dev libcmocka-dev \
+	zlib1g-dev libmicrohttpd-dev libgnutls28-dev libsodium-dev libinih-dev libcmocka-dev \
 	libsystemd-dev libjansson-dev libcsv-dev bats python3 python3-prometheus-client curl scdoc systemd openssl
 # Only `make fuzz` needs clang (libFuzzer); `make check` runs the targets with gcc.
 FUZZ_PACKAGES := clang
@@ -44,6 +44,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tests/tools/%)
+PRELOAD_SRC := $(wildcard tests/tools/preload/*.c)
+PRELOAD_LIB := $(PRELOAD_SRC:tests/tools/preload/%.c=$(O)/tests/tools/%.so)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_RUN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/fuzz/%)
 FUZZ_SECONDS ?= 60
@@ -69,7 +71,7 @@ build/man/%: man/%.scd
 
 build: $(LIB) $(CTL) $(XFD)
 
-tests: build $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_RUN) $(O)/bench/bench_fill
+tests: build $(UNIT_BIN) $(TOOL_BIN) $(PRELOAD_LIB) $(FUZZ_RUN) $(O)/bench/bench_fill
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -112,6 +114,13 @@ $(O)/tests/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC LD   $@"
 	@$(CC) $(XCFLAGS) -MMD -MP $< $(LIB) $(XLDFLAGS) $(PKG_LIBS) -lpthread -o $@
+
+# LD_PRELOAD shims that bend what a daemon under test sees. Built without
+# sanitizers: a shim is loaded before the daemon's own sanitizer runtime.
+$(O)/tests/tools/%.so: tests/tools/preload/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC LD   $@"
+	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -fPIC -shared $(CFLAGS) $< -ldl -o $@
 
 $(O)/bench/%: tests/bench/%.c tests/bench/records.c $(LIB)
 	@mkdir -p $(dir $@)

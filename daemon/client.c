@@ -7,8 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client.h"
+
+/* Between tries for the sync lock: short beside any watchdog period, and a
+ * try is one system call. */
+#define LOCK_RETRY_MS 100
 
 struct client {
 	CURL *curl;
@@ -300,23 +305,36 @@ static void record_outcome(xf_store *s, int r, const client_report *rep)
 }
 
 /* One sync at a time per node: the daemon's and `xinfangctl sync` take
- * turns, so acknowledgements and cursors are never interleaved. */
+ * turns, so acknowledgements and cursors are never interleaved. The lock
+ * is tried again and again rather than waited for: the other's sync may
+ * take minutes, through which the daemon must keep feeding systemd's
+ * watchdog and hearing SIGTERM. */
 static int lock_sync(const client *c)
 {
+	const struct timespec retry = { .tv_nsec = LOCK_RETRY_MS * 1000000L };
 	char path[1100];
-	int fd;
+	int fd, r;
 
 	snprintf(path, sizeof(path), "%s/sync.lock", c->cfg->data_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (flock(fd, LOCK_EX) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		r = -errno;
+		if (r != -EWOULDBLOCK && r != -EINTR)
+			break;
+		if (c->stop && *c->stop) {
+			r = -EINTR;
+			break;
+		}
+		if (c->alive)
+			c->alive();
+		nanosleep(&retry, NULL);
 	}
-	return fd;
+	close(fd);
+	return r;
 }
 
 int client_sync(client *c, xf_store *s, client_report *rep)

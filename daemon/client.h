@@ -29,13 +29,15 @@ typedef struct client client;
 
 /* A client of CFG's upstream for the node whose KEY is given (borrowed
  * for the life of the client). STOP, if not NULL, is polled during
- * transfers: non-zero aborts the sync. */
+ * transfers and while waiting for the sync lock: non-zero aborts the
+ * sync. */
 int client_new(client **out, const xf_config *cfg, const xf_key *key, volatile sig_atomic_t *stop);
 void client_free(client *c);
 
 /* ALIVE, if set, is called often while a sync is under way (from libcurl's
- * progress callback): how the daemon keeps systemd's watchdog fed through
- * a long catch-up without feeding it from a thread that cannot hang. */
+ * progress callback) or waits for another to end: how the daemon keeps
+ * systemd's watchdog fed through a long catch-up without feeding it from
+ * a thread that cannot hang. */
 void client_set_alive(client *c, void (*alive)(void));
 
 /* Sync until nothing is left to push or pull: one request when idle, one

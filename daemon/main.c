@@ -123,6 +123,15 @@ static uint64_t monotonic_usec(void)
 	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
 }
 
+/* What the schedule runs on: village clocks are often wrong and get set
+ * right with a jump, and a wall clock set back an hour must not hold the
+ * next sync back an hour. The wall clock stays for what is recorded and
+ * shown. */
+static uint64_t monotonic_ms(void)
+{
+	return monotonic_usec() / 1000;
+}
+
 /* Tell systemd the daemon is alive, at most four times a watchdog period:
  * from the main loop, and from the sync client while it transfers. */
 static void watchdog_ping(void)
@@ -261,7 +270,7 @@ static void sync_once(struct node *n, uint64_t *next_ms)
 	r = client_sync(n->cli, n->store, &rep);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1000 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	now = xf_wall_ms();
+	now = monotonic_ms();
 	if (r == -EINTR)
 		return;
 	if (r == 0) {
@@ -297,17 +306,17 @@ static int run(struct node *n)
 	sd_notify(0, "READY=1");
 	while (!stop_requested) {
 		watchdog_ping();
-		now = xf_wall_ms();
+		now = monotonic_ms();
 		if (n->cli && now >= next_ms)
 			sync_once(n, &next_ms);
-		now = xf_wall_ms();
+		now = monotonic_ms();
 		if (now >= refresh_ms) {
 			refresh_status(n);
 			refresh_ms = now + STATUS_REFRESH_MS;
 		}
 		if (stop_requested)
 			break;
-		now = xf_wall_ms();
+		now = monotonic_ms();
 		if (looks_left && now >= look_ms) {
 			if (n->failures == 0 && pending(n->store) > 0) {
 				if (next_ms > now + POKE_DELAY_MS)
@@ -331,7 +340,7 @@ static int run(struct node *n)
 			return log_error_errno(-errno, "poll");
 		if (r > 0 && (fds[1].revents & POLLIN) && drain_inotify(n->inotify)) {
 			looks_left = LOOKS_AFTER_WRITE;
-			look_ms = xf_wall_ms();
+			look_ms = monotonic_ms();
 		}
 	}
 	sd_notify(0, "STOPPING=1");
@@ -382,7 +391,6 @@ int main(int argc, char **argv)
 	if (n.cfg.listen[0]) {
 		r = server_start(&n.srv, &n.cfg, n.store, n.key);
 		if (r < 0) {
-			log_error_errno(r, "cannot serve on %s", n.cfg.listen);
 			node_close(&n);
 			return EXIT_FAILURE;
 		}

@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -26,6 +27,7 @@
 #define STATUS_PATH "/v1/status"
 #define METRICS_PATH "/metrics"
 #define ADMIN_TOKEN_MIN 16
+#define ADMIN_TOKEN_MAX 512
 /* Children whose request rate is tracked; a table this size holds a
  * county's townships or a township's villages many times over. */
 #define RATE_SLOTS 4096
@@ -453,12 +455,14 @@ static int resolve(const char *listen, struct sockaddr_storage *addr)
 }
 
 /* The admin token from PATH: a file only its owner may read, one line of
- * at least ADMIN_TOKEN_MIN characters. Kept only as a hash. */
+ * ADMIN_TOKEN_MIN to ADMIN_TOKEN_MAX characters. Kept only as a hash. A
+ * longer line is refused rather than cut: its prefix would open status. */
 static int load_admin_token(server *srv, const char *path)
 {
-	char token[512];
+	char token[ADMIN_TOKEN_MAX + 2]; /* a character more than a token may have: a longer line shows */
 	struct stat st;
 	FILE *f = fopen(path, "re");
+	size_t len = 0;
 	int r = 0;
 
 	if (!f)
@@ -466,11 +470,14 @@ static int load_admin_token(server *srv, const char *path)
 	if (fstat(fileno(f), &st) < 0 || (st.st_mode & 077) || st.st_uid != geteuid()) {
 		log_error("%s: the admin token must be a file of this user's, closed to others (chmod 600)", path);
 		r = XF_EUNSAFE;
-	} else if (!fgets(token, sizeof(token), f) || (token[strcspn(token, "\r\n")] = '\0', strlen(token)) <
-								  ADMIN_TOKEN_MIN) {
+	} else if (!fgets(token, sizeof(token), f) || (len = strcspn(token, "\r\n")) < ADMIN_TOKEN_MIN) {
 		log_error("%s: the admin token must be one line of at least %d characters", path, ADMIN_TOKEN_MIN);
 		r = XF_ECONFIG;
+	} else if (len > ADMIN_TOKEN_MAX) {
+		log_error("%s: the admin token must be one line of at most %d characters", path, ADMIN_TOKEN_MAX);
+		r = XF_ECONFIG;
 	} else {
+		token[len] = '\0';
 		crypto_generichash(srv->admin_token_hash, sizeof(srv->admin_token_hash), (const uint8_t *)token,
 				   strlen(token), NULL, 0);
 		srv->admin = true;
@@ -509,6 +516,28 @@ static int read_pem(const char *path, bool secret, char **out)
 	return 0;
 }
 
+/* libmicrohttpd fails to start on a certificate or key it cannot use just
+ * as it does on a port in use, and says which only in passing: try the
+ * pair first the way it will (GnuTLS), to name the fault. */
+static int check_tls_pair(const server *srv)
+{
+	gnutls_certificate_credentials_t cred;
+	gnutls_datum_t cert = { (unsigned char *)srv->tls_cert, (unsigned)strlen(srv->tls_cert) };
+	gnutls_datum_t key = { (unsigned char *)srv->tls_key, (unsigned)strlen(srv->tls_key) };
+	int r;
+
+	if (gnutls_certificate_allocate_credentials(&cred) < 0)
+		return log_error_errno(-ENOMEM, "cannot set up TLS");
+	r = gnutls_certificate_set_x509_key_mem(cred, &cert, &key, GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_free_credentials(cred);
+	if (r < 0) {
+		log_error("%s, %s: not a TLS certificate and its key: %s", srv->cfg->tls_cert, srv->cfg->tls_key,
+			  gnutls_strerror(r));
+		return XF_ECONFIG;
+	}
+	return 0;
+}
+
 static void server_free(server *srv)
 {
 	pthread_mutex_destroy(&srv->rate_lock);
@@ -532,12 +561,12 @@ int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *
 
 	r = resolve(cfg->listen, &addr);
 	if (r < 0)
-		return r;
+		return log_error_errno(r, "cannot serve on %s", cfg->listen);
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
-		return -ENOMEM;
+		return log_error_errno(-ENOMEM, "cannot serve on %s", cfg->listen);
 	srv->store = s;
 	srv->key = key;
 	srv->cfg = cfg;
@@ -546,18 +575,23 @@ int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *
 	srv->rates = calloc(RATE_SLOTS, sizeof(*srv->rates));
 	if (!srv->rates) {
 		server_free(srv);
-		return -ENOMEM;
+		return log_error_errno(-ENOMEM, "cannot serve on %s", cfg->listen);
 	}
-	if (cfg->admin_token_file[0] && (sodium_init() < 0 || (r = load_admin_token(srv, cfg->admin_token_file)) < 0)) {
+	if (cfg->admin_token_file[0] && sodium_init() < 0) {
 		server_free(srv);
-		return r < 0 ? r : -ENOMEM;
+		return log_error_errno(-ENOMEM, "cannot set up libsodium");
+	}
+	if (cfg->admin_token_file[0] && (r = load_admin_token(srv, cfg->admin_token_file)) < 0) {
+		server_free(srv);
+		return r;
 	}
 	if (cfg->tls_cert[0]) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			log_error("this libmicrohttpd has no TLS: serve plain HTTP or install one built with GnuTLS");
 			r = XF_ECONFIG;
-		} else if ((r = read_pem(cfg->tls_cert, false, &srv->tls_cert)) == 0) {
-			r = read_pem(cfg->tls_key, true, &srv->tls_key);
+		} else if ((r = read_pem(cfg->tls_cert, false, &srv->tls_cert)) == 0 &&
+			   (r = read_pem(cfg->tls_key, true, &srv->tls_key)) == 0) {
+			r = check_tls_pair(srv);
 		}
 		if (r < 0) {
 			server_free(srv);
@@ -578,9 +612,11 @@ int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *
 				    srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
 				    MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
 				    MHD_OPTION_END);
+	/* The TLS pair held above: what is left to fail is the address (the
+	 * line libmicrohttpd logged before this one says how). */
 	if (!srv->mhd) {
 		server_free(srv);
-		return -EADDRINUSE;
+		return log_error_errno(-EADDRINUSE, "cannot serve on %s", cfg->listen);
 	}
 	*out = srv;
 	return 0;

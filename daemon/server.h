@@ -10,7 +10,8 @@ typedef struct server server;
 /* Serve S (and sign receipts with KEY) on CFG's [server] listen; CFG, S
  * and KEY are borrowed for the server's life. Children sync on POST
  * /v1/sync; with an admin_token_file, GET /v1/status and /metrics answer
- * the administrator's bearer token. */
+ * the administrator's bearer token. On failure, logs why in one line and
+ * returns a negative code. */
 int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *key);
 void server_stop(server *srv);
 

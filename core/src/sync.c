@@ -19,6 +19,7 @@
 #include "xf/error.h"
 #include "xf/mem.h"
 #include "xf/sync.h"
+#include "xf/text.h"
 #include "xf/wire.h"
 
 #define ORIGINS_MAX 1024
@@ -964,8 +965,11 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t c
 	get_uint(&root, "head", &head);
 	if ((r = is_stale(s, client, client_ms, &stale)) < 0 || (!stale && (r = rollback_check(s, client, head, stats)) < 0))
 		goto cleanup;
+	/* The software string is shown in status: jansson drops a key whose
+	 * value is not UTF-8, and control characters garble a terminal. */
 	r = XF_EPROTO;
-	if (map_get(&root, "sw") && !get_str(map_get(&root, "sw"), software, sizeof(software)))
+	if (map_get(&root, "sw") && (!get_str(map_get(&root, "sw"), software, sizeof(software)) ||
+				     xf_text_check(software, sizeof(software) - 1) < 0))
 		goto cleanup;
 	if ((r = get_events(&root, "push", &push, &n_push)) < 0)
 		goto cleanup;

@@ -200,6 +200,21 @@ PY
 	[[ "$stderr" == *"at least 16 characters"* ]]
 }
 
+@test "an admin token line over 512 characters stops the township rather than being cut; 512 open status" {
+	long=$(printf '%0513d' 7)
+	printf '%s\n' "$long" >"$BATS_TEST_TMPDIR/admin.token"
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town.conf"
+	echo "$stderr" >&2
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$stderr" == *"admin.token: the admin token must be one line of at most 512 characters" ]]
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+	# Its first 512 characters, on their own, are a token.
+	printf '%s\n' "${long:0:512}" >"$BATS_TEST_TMPDIR/admin.token"
+	start town
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${long:0:512}" "$URL/v1/status")" = 200 ]
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${long:0:511}" "$URL/v1/status")" = 401 ]
+}
+
 @test "under a systemd watchdog the daemons ping WATCHDOG=1 several times a period, village and township" {
 	for n in town a; do
 		notify_listen $n
@@ -212,4 +227,33 @@ PY
 		# At least two a period (400 ms), and no flood.
 		[ "$pings" -ge 10 ] && [ "$pings" -le 60 ]
 	done
+}
+
+# hold_sync_lock NAME: hold NAME's sync lock, as a long `xinfangctl sync`
+# does, until $BATS_TEST_TMPDIR/release exists (20 s at most).
+hold_sync_lock() {
+	flock "$BATS_TEST_TMPDIR/$1/sync.lock" sh -c 'touch "$1.held"; for i in $(seq 200); do
+		[ -e "$1" ] && exit 0; sleep 0.1; done' sh "$BATS_TEST_TMPDIR/release" </dev/null >/dev/null 2>&1 3>&- &
+	until_true 5 test -e "$BATS_TEST_TMPDIR/release.held"
+}
+
+@test "a village waiting for the sync lock keeps pinging the watchdog, stops at once on SIGTERM, then syncs" {
+	start town
+	hold_sync_lock a
+	notify_listen a
+	NOTIFY_SOCKET=$BATS_TEST_TMPDIR/a.sock WATCHDOG_USEC=400000 start a
+	until_true 5 grep -qx 'READY=1' "$BATS_TEST_TMPDIR/a.notify"
+	until_true 5 grep -q '^STATUS=syncing with' "$BATS_TEST_TMPDIR/a.notify"
+	sleep 1.5
+	pings=$(grep -cx 'WATCHDOG=1' "$BATS_TEST_TMPDIR/a.notify")
+	echo "$pings pings while waiting for the lock" >&2
+	[ "$pings" -ge 6 ]
+	[ "$(log_count a '^<6>synced')" -eq 0 ]
+	rc=0
+	stop_within 2 a || rc=$?
+	[ "$rc" -eq 0 ]
+	[ "$(log_count a '^<6>synced')" -eq 0 ]
+	touch "$BATS_TEST_TMPDIR/release"
+	start a
+	until_true 10 log_has a '^<6>synced'
 }

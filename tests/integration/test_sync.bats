@@ -458,6 +458,24 @@ assert seqs == list(range(1, int(sys.argv[2]) + 1)), "not exactly the frames bef
 	verified a
 }
 
+@test "the village daemon keeps syncing every interval when its wall clock is set back an hour" {
+	clone_nodes "$BATS_FILE_TMPDIR/three"
+	start town
+	# tests/tools/preload/clockjump.c sets the wall clock back an hour once
+	# the file "jump" exists; loaded before the ASan runtime, which
+	# verify_asan_link_order=0 allows.
+	LD_PRELOAD=$XF_BUILD/tests/tools/clockjump.so XF_CLOCK_JUMP=$BATS_TEST_TMPDIR/jump \
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 start a
+	until_true 20 idle_sync town $VA
+	touch "$BATS_TEST_TMPDIR/jump"
+	n=$(log_count a '^<6>synced:')
+	# Interval 1 s: two more syncs soon, not an hour from now.
+	until_true 8 eval '[ "$(log_count a "^<6>synced:")" -ge $((n + 2)) ]'
+	# The clock did go back: the township saw it, and the village made up.
+	log_has town "refused '$VA': its clock is -3[56][0-9]{2} s off ours"
+	running a
+}
+
 @test "SIGTERM stops the daemons with exit 0, idle and mid-sync; every log line has a priority prefix" {
 	clone_nodes "$BATS_FILE_TMPDIR/long"
 	start town

@@ -109,3 +109,30 @@ held_by_town() {
 	[ "$status" -ne 0 ]
 	[[ "$stderr" == *"tls_cert and tls_key go together"* ]]
 }
+
+@test "a certificate or key TLS cannot use stops the township with one line naming it, not the address" {
+	echo "not a cert" >"$T/town.pem"
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town.conf"
+	echo "$stderr" >&2
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$stderr" == *"$T/town.pem"*"TLS certificate"* ]]
+	[[ "$stderr" != *"Address already in use"* ]]
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+	# A good certificate with another key.
+	cert town good-ca
+	cert other good-ca
+	sed -i "s|^tls_key = .*|tls_key = $T/other.key|" "$BATS_TEST_TMPDIR/town.conf"
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town.conf"
+	echo "$stderr" >&2
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$stderr" == *"TLS certificate"*"do not match"* ]]
+	[[ "$stderr" != *"Address already in use"* ]]
+	# A good pair on a port another township holds: that is the address.
+	sed -i "s|^tls_key = .*|tls_key = $T/town.key|" "$BATS_TEST_TMPDIR/town.conf"
+	start town
+	make_township busy 370102005
+	sed -i "s|^listen = .*|listen = 127.0.0.1:$(cat "$BATS_TEST_TMPDIR/town.port")|" "$BATS_TEST_TMPDIR/busy.conf"
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/busy.conf"
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$stderr" == *"Address already in use"* ]]
+}

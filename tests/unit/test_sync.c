@@ -901,6 +901,11 @@ static void test_serve_refuses_malformed_requests(void **state)
 		static const uint8_t push_str[] = { 0x83, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0x00,
 						    0xa4, 'p',	'u', 's',  'h',	 0x91, 0xa1, 'x' };
 		static const uint8_t v_str[] = { 0x82, 0xa1, 'v', 0xa1, '1', 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0x00 };
+		/* "sw" in Latin-1, not UTF-8; and with an escape character. */
+		static const uint8_t sw_latin1[] = { 0x83, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00,
+						     0x00, 0xa2, 's', 'w', 0xa4, 'c', 'a', 'f', 0xe9 };
+		static const uint8_t sw_escape[] = { 0x83, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00,
+						     0x00, 0xa2, 's', 'w', 0xa4, 'c', 'a', 'f', 0x1b };
 
 		REFUSED(array, sizeof(array), XF_EPROTO);
 		REFUSED(no_cur, sizeof(no_cur), XF_EPROTO);
@@ -909,6 +914,8 @@ static void test_serve_refuses_malformed_requests(void **state)
 		REFUSED(push_map, sizeof(push_map), XF_EPROTO);
 		REFUSED(push_str, sizeof(push_str), XF_EPROTO);
 		REFUSED(v_str, sizeof(v_str), XF_EPROTO);
+		REFUSED(sw_latin1, sizeof(sw_latin1), XF_EPROTO);
+		REFUSED(sw_escape, sizeof(sw_escape), XF_EPROTO);
 	}
 	{
 		xf_blob *many = calloc(XF_SYNC_BATCH_EVENTS + 1, sizeof(*many));
@@ -936,6 +943,14 @@ static void test_serve_refuses_malformed_requests(void **state)
 	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, bad.data, bad.len, WALL, &resp, &st), 0);
 	xf_buf_dispose(&resp);
 	xf_buf_dispose(&bad);
+	/* And so is the map of sw_latin1 with "sw" in UTF-8. */
+	{
+		static const uint8_t sw_utf8[] = { 0x83, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0x00,
+						   0xa2, 's', 'w', 0xa5, 'c', 'a', 'f', 0xc3, 0xa9 };
+
+		assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, sw_utf8, sizeof(sw_utf8), WALL, &resp, &st), 0);
+		xf_buf_dispose(&resp);
+	}
 	/* And the real request still works. */
 	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, good.data, good.len, WALL, &resp, &st), 0);
 	assert_int_equal(st.stored, 5);
