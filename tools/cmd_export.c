@@ -263,7 +263,7 @@ static int print_rows(struct export *x)
 	if (x->csv) {
 		for (i = 0; i < x->n; i++)
 			fputs(x->rows[i].csv, stdout);
-		return fflush(stdout) == 0 ? EXIT_OK : ctl_fail(x->c, "cannot write output");
+		return EXIT_OK; /* main() checks that it was written */
 	}
 	array = json_array();
 	for (i = 0; array && i < x->n; i++)

@@ -321,9 +321,24 @@ int ctl_print_json(ctl *c, json_t *v)
 	r = json_dumpf(v, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	json_decref(v);
 	if (r < 0)
-		return ctl_fail(c, "cannot write output");
+		return ferror(stdout) ? ctl_flush(c, NULL) : ctl_fail(c, "cannot write output");
 	putchar('\n');
 	return EXIT_OK;
+}
+
+/* stdout is buffered: a write that fails (a full disk, a closed pipe)
+ * may only show when the buffer goes out, long after the printf. */
+int ctl_flush(ctl *c, const char *done)
+{
+	int err;
+
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return EXIT_OK;
+	err = errno ? errno : EIO;
+	if (done)
+		return ctl_fail(c, "%s, but cannot write output: %s", done, strerror(err));
+	return ctl_fail(c, "cannot write output: %s", strerror(err));
 }
 
 int ctl_lang(ctl *c, const char *lang, bool *chinese)
@@ -359,12 +374,15 @@ void ctl_close(ctl *c)
 
 int ctl_create(ctl *c, const char *type, char kind, xf_body *body)
 {
-	char id[XF_ENTITY_ID_MAX + 1];
+	char id[XF_ENTITY_ID_MAX + 1], done[XF_ENTITY_ID_MAX + 32];
 	int r = ctl_record(c, type, NULL, kind, body, id);
 
-	if (r == EXIT_OK)
-		printf("%s\n", id);
-	return r;
+	if (r != EXIT_OK)
+		return r;
+	/* The record stands even if its id cannot be printed: say which it is. */
+	printf("%s\n", id);
+	snprintf(done, sizeof(done), "recorded %s", id);
+	return ctl_flush(c, done);
 }
 
 int ctl_list_open(ctl *c, int argc, char **argv, json_t **array)

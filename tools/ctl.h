@@ -131,6 +131,12 @@ json_t *ctl_value_json(const xf_value *v);
 /* A record's current state as JSON, what `show --json` prints. */
 json_t *ctl_entity_json(const xf_entity *e);
 
+/* Flush stdout. If anything printed could not be written, print "cannot
+ * write output: REASON" (after DONE, what was done all the same, when not
+ * NULL) and return EXIT_FAIL; else EXIT_OK. main() calls it after every
+ * verb that succeeded. */
+int ctl_flush(ctl *c, const char *done);
+
 void ctl_close(ctl *c);
 
 /* Spreadsheets: CSV in UTF-8 starting with a byte-order mark, without

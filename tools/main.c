@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "help") == 0) {
 		usage(stdout);
-		return EXIT_OK;
+		return ctl_flush(&c, NULL);
 	}
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		words = verb_match(verbs[i].name, argc - first, argv + first);
@@ -104,6 +104,9 @@ int main(int argc, char **argv)
 	c.now_ms = xf_wall_ms();
 	/* The verb sees its last word as argv[0], as getopt expects. */
 	r = verbs[i].run(&c, argc - first - words + 1, argv + first + words - 1);
+	/* A verb that failed has said why in its one line already. */
+	if (r == EXIT_OK)
+		r = ctl_flush(&c, NULL);
 	ctl_close(&c);
 	return r;
 }
