@@ -1,6 +1,9 @@
 /* xinfangctl: the clerk's and administrator's command line. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 
@@ -73,12 +76,32 @@ static int verb_match(const char *name, int argc, char **argv)
 		       : 0;
 }
 
+/* A descriptor 0, 1 or 2 that whoever started us left closed would be
+ * handed to the next file opened, LMDB's lock or data file, and what we
+ * print would be written into the log. Each is held with /dev/null, read
+ * only, so that printing to it fails and says so rather than vanishing. */
+static int hold_std_fds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd <= STDERR_FILENO)
+		;
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	ctl c = { .config_path = XF_CONFIG_DEFAULT };
 	int first = 1, words = 0, r;
 	size_t i;
 
+	if ((r = hold_std_fds()) < 0) {
+		fprintf(stderr, "xinfangctl: /dev/null: %s\n", strerror(-r));
+		return EXIT_FAIL;
+	}
 	/* -c FILE may come before the verb as well as among its options. */
 	while (first + 1 < argc && (strcmp(argv[first], "-c") == 0 || strcmp(argv[first], "--config") == 0)) {
 		c.config_path = argv[first + 1];

@@ -83,3 +83,33 @@ fails_on_full() {
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 }
+
+# closed CMD...: CMD with stdout and stderr closed, as a careless cron job
+# or unit file may start it; no_stdout CMD...: with stdout closed.
+closed() {
+	"$@" >&- 2>&-
+}
+
+no_stdout() {
+	"$@" >&-
+}
+
+@test "with stdout and stderr closed, nothing is written into the log" {
+	mdb=$(data_dir)/data.mdb
+	sum=$(sha256sum <"$mdb")
+	# Both fail: a closed stdout cannot be written, and the entity is
+	# not there; neither message may land in a file the store opened.
+	run closed ctl case show C-$NODE-99
+	[ "$status" -eq 1 ]
+	run closed ctl log
+	[ "$status" -eq 1 ]
+	run closed ctl visit list --json
+	[ "$status" -eq 1 ]
+	[ "$(sha256sum <"$mdb")" = "$sum" ]
+	run ctl verify
+	[ "$status" -eq 0 ]
+	# With only stdout closed, the refusal is the usual one line.
+	run --separate-stderr no_stdout ctl log
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "xinfangctl log: cannot write output: Bad file descriptor" ]
+}
