@@ -126,25 +126,59 @@ int ctl_load_config(ctl *c)
 	return 0;
 }
 
+#define ROLE_MAX 16
+
+/* The role the log was initialised with: its first event enrols the
+ * node's own key and names it. "" for a log that does not. */
+static int first_role(const xf_event *ev, void *vctx)
+{
+	char relation[16], *role = vctx;
+	xf_fields *f = NULL;
+
+	if (strcmp(ev->type, "node.enrolled") == 0 && xf_fields_parse(ev->body, ev->body_len, &f) == 0) {
+		xf_value_str(xf_fields_get(f, "relation"), relation, sizeof(relation));
+		if (strcmp(relation, "self") == 0)
+			xf_value_str(xf_fields_get(f, "role"), role, ROLE_MAX);
+	}
+	xf_fields_free(f);
+	return 1; /* the first event is all there is to read */
+}
+
 int ctl_open(ctl *c)
 {
+	char role[ROLE_MAX] = "";
+	xf_store *s = NULL;
 	int r;
 
 	if (c->store)
 		return 0;
 	if (!c->cfg.node_id[0] && (r = ctl_load_config(c)) != 0)
 		return r;
-	r = xf_store_open(&c->store, c->cfg.data_dir, c->cfg.node_id);
+	r = xf_store_open(&s, c->cfg.data_dir, c->cfg.node_id);
+	if (r == 0)
+		r = xf_store_scan(s, c->cfg.node_id, 1, first_role, role);
 	if (r == XF_ENOTFOUND)
-		return ctl_fail(c, "%s: no log here; run 'xinfangctl init' first", c->cfg.data_dir);
-	if (r == XF_EUNSAFE)
-		return ctl_fail(c, "%s: data dir must belong to this user and be closed to others (chmod 700)",
-				c->cfg.data_dir);
-	if (r == XF_ESCHEMA)
-		return ctl_fail(c, "%s: written by a newer version of xinfang-sync (this one reads schema %d); "
-				"left untouched: upgrade this node", c->cfg.data_dir, XF_SCHEMA_VERSION);
-	if (r < 0)
-		return ctl_fail(c, "%s: %s", c->cfg.data_dir, xf_strerror(r));
+		r = ctl_fail(c, "%s: no log here; run 'xinfangctl init' first", c->cfg.data_dir);
+	else if (r == XF_EUNSAFE)
+		r = ctl_fail(c, "%s: data dir must belong to this user and be closed to others (chmod 700)",
+			     c->cfg.data_dir);
+	else if (r == XF_ESCHEMA)
+		r = ctl_fail(c, "%s: written by a newer version of xinfang-sync (this one reads schema %d); "
+			     "left untouched: upgrade this node", c->cfg.data_dir, XF_SCHEMA_VERSION);
+	else if (r < 0)
+		r = ctl_fail(c, "%s: %s", c->cfg.data_dir, xf_strerror(r));
+	/* A village's log under a township's config would take a township's
+	 * acts (enrolling children) that no village may make. */
+	else if (role[0] && strcmp(role, c->cfg.role) != 0)
+		r = ctl_fail(c, "%s: data dir belongs to a %s node, but %s says role = %s", c->cfg.data_dir, role,
+			     c->config_path, c->cfg.role);
+	else
+		r = 0;
+	if (r != 0) {
+		xf_store_close(s);
+		return r;
+	}
+	c->store = s;
 	return 0;
 }
 

@@ -327,6 +327,26 @@ bad_conf() {
 	refuses ctl_on bad "${VISIT[@]}"
 }
 
+@test "a config whose role is not the data dir's is refused" {
+	sed 's/^role = village$/role = township/' "$BATS_TEST_TMPDIR/village.conf" >"$BATS_TEST_TMPDIR/bad.conf"
+	make_node other 370102001002
+	key=$(ctl_on other init)
+	# A township's act on a village's log: a child enrolled.
+	refuses ctl_on bad enroll 370102001002 "$key"
+	[[ "$stderr" == *"$(data_dir)"*village*"role = township"* ]] || { echo "$stderr" >&2; false; }
+	refuses ctl_on bad "${VISIT[@]}"
+	refuses ctl_on bad log
+	# And a village's config on a township's log.
+	make_node town 370102 township
+	ctl_on town init >/dev/null
+	sed 's/^role = township$/role = village/' "$BATS_TEST_TMPDIR/town.conf" >"$BATS_TEST_TMPDIR/bad.conf"
+	run --separate-stderr ctl_on bad "${VISIT[@]}"
+	fails_one_line
+	[[ "$stderr" == *township*"role = village"* ]] || { echo "$stderr" >&2; false; }
+	run ctl_on town log --json
+	json_assert 'assert len(j) == 1, j'
+}
+
 @test "an act the entity's state forbids is refused" {
 	# Reopen a case that is open, in each open state.
 	refuses ctl case reopen "$case_id" --reason 不满意
