@@ -317,7 +317,9 @@ int ctl_entity_arg(ctl *c, int argc, char **argv, char kind, const char **id)
 		return ctl_usage(c, "an id is required (see --help)");
 	if (optind + 1 < argc)
 		return ctl_usage(c, "unexpected argument '%s'", argv[optind + 1]);
-	if ((kind && argv[optind][0] != kind) || argv[optind][1] != '-' || strlen(argv[optind]) > XF_ENTITY_ID_MAX)
+	/* "" ends before the kind letter: the '-' after it is not there to read. */
+	if (!argv[optind][0] || (kind && argv[optind][0] != kind) || argv[optind][1] != '-' ||
+	    strlen(argv[optind]) > XF_ENTITY_ID_MAX)
 		return ctl_fail(c, "'%s' is not a %s id", argv[optind],
 				kind == 'C' ? "case" : kind == 'R' ? "risk" : kind == 'V' ? "visit" : kind == 'L' ? "letter" : "record");
 	*id = argv[optind];

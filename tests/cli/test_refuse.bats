@@ -142,6 +142,19 @@ VISIT=(visit add --people 3 --category 土地 --summary 测试)
 		refuses ctl case note "$id" --text 走访
 	done
 	refuses ctl case show nonsense
+	# An empty id, wherever it stands among the options.
+	refuses ctl conflicts resolve "" --keep "$NODE:1"
+	[ "$stderr" = "xinfangctl conflicts resolve: '' is not a record id" ] || { echo "$stderr" >&2; false; }
+	refuses ctl conflicts resolve --keep "$NODE:1" ""
+	[ "$stderr" = "xinfangctl conflicts resolve: '' is not a record id" ] || { echo "$stderr" >&2; false; }
+	refuses ctl case resolve "" --keep "$NODE:1"
+	[ "$stderr" = "xinfangctl case resolve: '' is not a case id" ] || { echo "$stderr" >&2; false; }
+	refuses ctl case show ""
+	[ "$stderr" = "xinfangctl case show: '' is not a case id" ] || { echo "$stderr" >&2; false; }
+	refuses ctl case note "" --text 走访
+	[[ "$stderr" == *"'' is not a case id" ]] || { echo "$stderr" >&2; false; }
+	refuses ctl risk resolve --outcome 化解 ""
+	[[ "$stderr" == *"'' is not a risk id" ]] || { echo "$stderr" >&2; false; }
 	refuses ctl case show "$visit"
 	refuses ctl risk resolve "$case_id" --outcome 化解
 	refuses ctl visit show "$case_id"
