@@ -50,6 +50,32 @@ int ctl_usage(const ctl *c, const char *fmt, ...)
 
 #define OPTIONS_MAX 24
 
+/* getopt_long refused ARG, the word it stopped at: name the option as it
+ * was typed (without any "=VALUE") and say what is wrong with it. */
+static void bad_option(const ctl *c, const char *arg, const struct option *all)
+{
+	size_t len, i, matches = 0;
+
+	/* A short option may sit in a cluster ("-xy"): only optopt names it. */
+	if (strncmp(arg, "--", 2) != 0) {
+		ctl_usage(c, "unknown option '-%c' (see --help)", optopt);
+		return;
+	}
+	len = strcspn(arg, "=");
+	/* getopt_long sets optopt to a long option's value when it knew the
+	 * option but not its "=VALUE", and to 0 when it knew no option. */
+	if (optopt) {
+		ctl_usage(c, "%.*s takes no value", (int)len, arg);
+		return;
+	}
+	for (i = 0; all[i].name; i++)
+		matches += strncmp(all[i].name, arg + 2, len - 2) == 0;
+	if (matches > 1)
+		ctl_usage(c, "option '%.*s' is ambiguous (see --help)", (int)len, arg);
+	else
+		ctl_usage(c, "unknown option '%.*s' (see --help)", (int)len, arg);
+}
+
 int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struct option *options)
 {
 	static const struct option common[] = {
@@ -85,10 +111,7 @@ int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struc
 			ctl_usage(c, "option '%s' needs a value", argv[optind - 1]);
 			return '?';
 		case '?':
-			if (optopt)
-				ctl_usage(c, "unknown option '-%c' (see --help)", optopt);
-			else
-				ctl_usage(c, "unknown option '%s' (see --help)", argv[optind - 1]);
+			bad_option(c, argv[optind - 1], all);
 			return '?';
 		default:
 			return opt;

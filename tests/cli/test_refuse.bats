@@ -90,7 +90,9 @@ VISIT=(visit add --people 3 --category 土地 --summary 测试)
 	[[ "$stderr" == *--bogus* ]]
 	refuses ctl "${VISIT[@]}" -x
 	refuses ctl "${VISIT[@]}" --bogus=1
+	[[ "$stderr" == *"unknown option '--bogus'"* ]] || { echo "$stderr" >&2; false; }
 	refuses ctl letter add --category 土地 --summary 测试 --escalated
+	[[ "$stderr" == *"'--escalated'"* ]] || { echo "$stderr" >&2; false; }
 	refuses ctl case note "$case_id" --text 走访 --due 2099-01-01
 	refuses ctl case open --title 测试 --from "$visit" --leader 王镇长
 	refuses ctl risk report --level major --summary 测试 --people 3
@@ -103,6 +105,29 @@ VISIT=(visit add --people 3 --category 土地 --summary 测试)
 	refuses ctl log extra
 	refuses ctl verify extra
 	refuses ctl case note "$case_id" "$case_id" --text 走访
+}
+
+@test "an option refused is named as typed, with what is wrong with it" {
+	# A visit's option given to a letter, with a value after it.
+	refuses ctl letter add --people 3 --category 土地 --summary 测试
+	[ "$stderr" = "xinfangctl letter add: unknown option '--people' (see --help)" ] || { echo "$stderr" >&2; false; }
+	refuses ctl letter add --category 土地 --summary 测试 --phone 138
+	[[ "$stderr" == *"'--phone'"* ]] || { echo "$stderr" >&2; false; }
+	# A value given to an option that takes none.
+	refuses ctl "${VISIT[@]}" --escalated=yes
+	[ "$stderr" = "xinfangctl visit add: --escalated takes no value" ] || { echo "$stderr" >&2; false; }
+	refuses ctl log --json=1
+	[ "$stderr" = "xinfangctl log: --json takes no value" ] || { echo "$stderr" >&2; false; }
+	make_node other 370102001002
+	key=$(ctl_on other init)
+	refuses ctl enroll 370102001002 "$key" --upstream=1
+	[ "$stderr" = "xinfangctl enroll: --upstream takes no value" ] || { echo "$stderr" >&2; false; }
+	# An abbreviation that fits two options.
+	refuses ctl visit add --p 3 --category 土地 --summary 测试
+	[ "$stderr" = "xinfangctl visit add: option '--p' is ambiguous (see --help)" ] || { echo "$stderr" >&2; false; }
+	# A short option stays named by its letter.
+	refuses ctl log -x
+	[ "$stderr" = "xinfangctl log: unknown option '-x' (see --help)" ] || { echo "$stderr" >&2; false; }
 }
 
 @test "an unknown verb is refused" {
