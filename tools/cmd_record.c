@@ -45,7 +45,7 @@ static int put_text(xf_body *body, const char *key, const char *val, size_t max,
 	if (r == XF_ETOOBIG)
 		return ctl_refuse(why, size, "%s is longer than %zu bytes", key, max);
 	if (r == XF_EUTF8)
-		return ctl_refuse(why, size, "%s is not valid UTF-8 text", key);
+		return ctl_refuse(why, size, "%s %s", key, ctl_text_fault(val));
 	return r;
 }
 

@@ -255,6 +255,12 @@ int ctl_date(ctl *c, const char *date, char out[XF_DATE_LEN + 1])
 	return r == CTL_REFUSED ? ctl_usage(c, "--%s", why) : r;
 }
 
+const char *ctl_text_fault(const char *text)
+{
+	return xf_text_is_utf8(text) ? "holds a control character (only newline and tab are allowed)"
+				     : "is not valid UTF-8 text";
+}
+
 int ctl_put_text(ctl *c, xf_body *body, const char *key, const char *option, const char *val, size_t max)
 {
 	int r;
@@ -267,7 +273,7 @@ int ctl_put_text(ctl *c, xf_body *body, const char *key, const char *option, con
 	if (r == XF_ETOOBIG)
 		return ctl_usage(c, "--%s is longer than %zu bytes", option, max);
 	if (r == XF_EUTF8)
-		return ctl_usage(c, "--%s is not valid UTF-8 text", option);
+		return ctl_usage(c, "--%s %s", option, ctl_text_fault(val));
 	if (r < 0)
 		return ctl_fail(c, "--%s: %s", option, xf_strerror(r));
 	return 0;

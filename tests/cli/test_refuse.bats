@@ -187,11 +187,21 @@ VISIT=(visit add --people 3 --category 土地 --summary 测试)
 }
 
 @test "invalid UTF-8 or control characters in any text are refused" {
-	for bad in $'\xff' $'a\xffb' $'\xc0\xaf' $'\xed\xa0\x80' $'\xe4\xb8' $'\xf4\x90\x80\x80' $'\xe4\xb8\xad\x80' \
-		$'a\x01b' $'a\x1b[2Jb' $'a\x7fb'; do
+	for bad in $'\xff' $'a\xffb' $'\xc0\xaf' $'\xed\xa0\x80' $'\xe4\xb8' $'\xf4\x90\x80\x80' $'\xe4\xb8\xad\x80'; do
 		refuses ctl visit add --people 3 --category 土地 --summary "$bad"
-		[[ "$stderr" == *--summary* ]] || { echo "$stderr" >&2; false; }
+		[ "$stderr" = "xinfangctl visit add: --summary is not valid UTF-8 text" ] || { echo "$stderr" >&2; false; }
 	done
+	# Valid UTF-8, but holding a control character: said as such.
+	for bad in $'a\x01b' $'a\x1b[2Jb' $'a\x7fb' $'cr\rx' $'x\x7f' $'a\xc2\x9bb'; do
+		refuses ctl visit add --people 3 --category 土地 --summary "$bad"
+		[ "$stderr" = "xinfangctl visit add: --summary holds a control character (only newline and tab are allowed)" ] ||
+			{ echo "$stderr" >&2; false; }
+	done
+	refuses ctl case note "$case_id" --text $'a\x01b'
+	[ "$stderr" = "xinfangctl case note: --text holds a control character (only newline and tab are allowed)" ] ||
+		{ echo "$stderr" >&2; false; }
+	refuses ctl risk report --level major --summary $'\xff'
+	[ "$stderr" = "xinfangctl risk report: --summary is not valid UTF-8 text" ] || { echo "$stderr" >&2; false; }
 	bad=$(printf '\xff')
 	refuses ctl visit add --people 3 --category "$bad" --summary 测试
 	refuses ctl "${VISIT[@]}" --name "$bad"
