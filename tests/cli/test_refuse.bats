@@ -375,6 +375,17 @@ bad_conf() {
 	refuses ctl_on bad "${VISIT[@]}"
 }
 
+@test "a directory given where a file is expected is refused as one" {
+	dir=$BATS_TEST_TMPDIR/adir
+	mkdir "$dir"
+	refuses "$XF_CTL" -c "$dir" log
+	[ "$stderr" = "xinfangctl log: $dir: Is a directory" ] || { echo "$stderr" >&2; false; }
+	refuses "$XF_CTL" -c "$dir" "${VISIT[@]}"
+	[ "$stderr" = "xinfangctl visit add: $dir: Is a directory" ] || { echo "$stderr" >&2; false; }
+	refuses ctl bundle import "$dir"
+	[ "$stderr" = "xinfangctl bundle import: $dir: Is a directory" ] || { echo "$stderr" >&2; false; }
+}
+
 @test "a config whose role is not the data dir's is refused" {
 	sed 's/^role = village$/role = township/' "$BATS_TEST_TMPDIR/village.conf" >"$BATS_TEST_TMPDIR/bad.conf"
 	make_node other 370102001002
