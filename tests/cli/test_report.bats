@@ -121,6 +121,14 @@ PY
 	refuses ctl report --weekly --week 2026-W54
 	[[ "$stderr" == *"not an ISO week"* ]]
 	refuses ctl report --weekly --week 2026-10
+	# Exactly YYYY-Www: no sign, space or single digit in a field.
+	for w in 2026-W+5 "2026-W 5" 2026-W5 2026-W-5 " 2026-W05" +026-W05 2026-W005 2026-w05 2026-W00 2025-W53; do
+		refuses ctl report --weekly --week "$w"
+		[ "$stderr" = "xinfangctl report: --week '$w' is not an ISO week YYYY-Www" ] || { echo "$stderr" >&2; false; }
+	done
+	# 2026 has 53 weeks, 2025 only 52.
+	run ctl report --weekly --week 2026-W53 --json
+	[ "$status" -eq 0 ]
 	refuses ctl report --overdue --as-of yesterday
 	refuses ctl report --from 2026-01-01 --to 2026-02-01 --as-of 2026-01-01
 	refuses ctl report --from 2026-01-01 --to 2026-02-01 extra
