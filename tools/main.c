@@ -42,9 +42,11 @@ static const ctl_verb verbs[] = {
 	{ "rebuild", "", "re-derive every projection from the log; say what differed", cmd_rebuild },
 	{ "sync", "", "sync with the upstream once, now (no daemon needed)", cmd_sync },
 	{ "status", "[--json]", "sync status of this node and, on a township, of each child", cmd_status },
-	{ "report", "--from D --to D [--village ID] [--json|--csv] [--lang zh|en] | --overdue | --weekly [--week YYYY-Www]",
+	{ "report", "--from D --to D [--village ID] [--json|--csv] [--lang zh|en] | "
+		    "--overdue [--as-of D] [--village ID] [--json] | "
+		    "--weekly [--week YYYY-Www] [--as-of D] [--village ID] [--json]",
 	  "figures for a period, overdue cases, the weekly dispatch sheet", cmd_report },
-	{ "export", "--type visits|letters|cases|risks --from D --to D --format csv|json [--lang zh|en]",
+	{ "export", "--type visits|letters|cases|risks [--from D] [--to D] --format csv|json [--village ID] [--lang zh|en]",
 	  "one row per record, its current state (CSV for WPS and Excel)", cmd_export },
 	{ "import", "--type visits|letters FILE.csv [--skip-bad] [--encoding utf-8|gb18030]",
 	  "record a spreadsheet ledger's rows, once", cmd_import },
@@ -92,6 +94,31 @@ static int hold_std_fds(void)
 	return 0;
 }
 
+/* -c FILE, -cFILE, --config FILE or --config=FILE at ARGV[*I], the forms
+ * a verb's own options take, into C; *I moves past it. Returns 1 when
+ * one was taken, 0 when ARGV[*I] is none, -1 when it has no FILE. */
+static int config_option(ctl *c, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *file;
+	int words = 1;
+
+	if (strncmp(a, "--config=", 9) == 0) {
+		file = a + 9;
+	} else if (strncmp(a, "-c", 2) == 0 && a[2]) {
+		file = a + 2;
+	} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+		file = *i + 1 < argc ? argv[*i + 1] : "";
+		words = 2;
+	} else {
+		return 0;
+	}
+	if (!*file)
+		return -1;
+	c->config_path = file;
+	*i += words;
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	ctl c = { .config_path = XF_CONFIG_DEFAULT };
@@ -103,10 +130,10 @@ int main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	/* -c FILE may come before the verb as well as among its options. */
-	while (first + 1 < argc && (strcmp(argv[first], "-c") == 0 || strcmp(argv[first], "--config") == 0)) {
-		c.config_path = argv[first + 1];
-		first += 2;
-	}
+	while (first < argc && (r = config_option(&c, argc, argv, &first)) > 0)
+		;
+	if (first < argc && r < 0)
+		return ctl_usage(&c, "option '%s' needs a value", argv[first]);
 	if (first >= argc) {
 		fprintf(stderr, "xinfangctl: no verb given (see xinfangctl --help)\n");
 		return EXIT_USAGE;

@@ -144,6 +144,21 @@ VISIT=(visit add --people 3 --category 土地 --summary 测试)
 	refuses "$XF_CTL"
 }
 
+@test "-c before the verb takes the forms a verb's options take, and needs its FILE" {
+	conf=$BATS_TEST_TMPDIR/village.conf
+	refuses "$XF_CTL" -c
+	[ "$stderr" = "xinfangctl: option '-c' needs a value" ] || { echo "$stderr" >&2; false; }
+	refuses "$XF_CTL" --config
+	[ "$stderr" = "xinfangctl: option '--config' needs a value" ] || { echo "$stderr" >&2; false; }
+	refuses "$XF_CTL" --config=
+	for form in "--config=$conf" "-c$conf" "--config $conf"; do
+		# shellcheck disable=SC2086 # "--config FILE" is two words
+		run --separate-stderr "$XF_CTL" $form log
+		[ "$status" -eq 0 ] || { echo "$form: $stderr" >&2; false; }
+		[[ "$output" == *"$NODE:1 "* ]]
+	done
+}
+
 @test "an unknown entity id, well-formed or not, is refused" {
 	absent=C-$NODE-99
 	refuses ctl case assign "$absent" --leader 王镇长

@@ -260,6 +260,22 @@ PY
 	refuses ctl export --type visits --format csv --from 2026-13-01
 	refuses ctl export --type visits --format csv --from 2026-05-01 --to 2026-04-01
 	refuses ctl export --type visits --format csv --lang de
+	# As report refuses --csv with --json.
+	refuses ctl export --type visits --format csv --json
+	[ "$stderr" = "xinfangctl export: --json goes with --format json, not csv" ] || { echo "$stderr" >&2; false; }
+}
+
+@test "export and report --help show every option they take, as the README does" {
+	run --separate-stderr ctl export --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"[--from D] [--to D]"* && "$output" == *"[--village ID]"* ]] || { echo "$output" >&2; false; }
+	run --separate-stderr ctl report --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--overdue [--as-of D]"* && "$output" == *"--weekly [--week YYYY-Www] [--as-of D]"* ]] ||
+		{ echo "$output" >&2; false; }
+	# And export takes what its help says: neither date is required.
+	run --separate-stderr ctl export --type visits --format json --village "$NODE"
+	[ "$status" -eq 0 ]
 }
 
 @test "an exported sheet imports into another node as the same records, and back here as nothing new" {
