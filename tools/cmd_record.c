@@ -45,7 +45,7 @@ static int put_text(xf_body *body, const char *key, const char *val, size_t max,
 	if (r == XF_ETOOBIG)
 		return ctl_refuse(why, size, "%s is longer than %zu bytes", key, max);
 	if (r == XF_EUTF8)
-		return ctl_refuse(why, size, "%s is not valid UTF-8 text", key);
+		return ctl_refuse(why, size, "%s %s", key, ctl_text_fault(val));
 	return r;
 }
 
@@ -77,14 +77,16 @@ int ctl_petition_body(const ctl *c, const ctl_petition *p, bool visit, xf_body *
 
 static int record_petition(ctl *c, int argc, char **argv, bool visit)
 {
+	/* A letter takes the options after the visit's own first three, so
+	 * that getopt itself names any of those three given to letter add. */
 	static const struct option options[] = {
-		{ "date", required_argument, NULL, 'd' },
 		{ "people", required_argument, NULL, 'p' },
+		{ "phone", required_argument, NULL, 't' },
+		{ "escalated", no_argument, NULL, 'e' },
+		{ "date", required_argument, NULL, 'd' },
 		{ "category", required_argument, NULL, 'k' },
 		{ "summary", required_argument, NULL, 's' },
 		{ "name", required_argument, NULL, 'n' },
-		{ "phone", required_argument, NULL, 't' },
-		{ "escalated", no_argument, NULL, 'e' },
 		{ 0 },
 	};
 	ctl_petition p = { 0 };
@@ -92,8 +94,11 @@ static int record_petition(ctl *c, int argc, char **argv, bool visit)
 	char why[256];
 	int opt, r;
 
-	while ((opt = ctl_getopt(c, argc, argv, "", options)) != -1) {
+	while ((opt = ctl_getopt(c, argc, argv, "", visit ? options : options + 3)) != -1) {
 		switch (opt) {
+		case 'p': p.people = optarg; break;
+		case 't': p.phone = optarg; break;
+		case 'e': p.escalated = true; break;
 		case 'd': p.date = optarg; break;
 		case 'k': p.category = optarg; break;
 		case 's': p.summary = optarg; break;
@@ -101,16 +106,6 @@ static int record_petition(ctl *c, int argc, char **argv, bool visit)
 			if (p.n_names == LIMIT_NAMES)
 				return ctl_usage(c, "at most %d --name", LIMIT_NAMES);
 			p.names[p.n_names++] = optarg;
-			break;
-		case 'p': case 't': case 'e':
-			if (!visit)
-				return ctl_usage(c, "unknown option '%s' (see --help)", argv[optind - 1]);
-			if (opt == 'p')
-				p.people = optarg;
-			else if (opt == 't')
-				p.phone = optarg;
-			else
-				p.escalated = true;
 			break;
 		case 'h': return EXIT_OK;
 		default: return EXIT_USAGE;

@@ -444,7 +444,10 @@ static bool week_parse(const char *s, int32_t *monday)
 	int year, week, n = 0;
 	int32_t first, next;
 
-	if (strlen(s) != 8 || sscanf(s, "%4d-W%2d%n", &year, &week, &n) != 2 || n != 8 || year < 1971 || year > 9998)
+	/* sscanf alone takes a sign or spaces in a field ("2026-W+5"). */
+	if (strlen(s) != 8 || strspn(s, "0123456789") != 4 || s[4] != '-' || s[5] != 'W' ||
+	    strspn(s + 6, "0123456789") != 2 || sscanf(s, "%4d-W%2d%n", &year, &week, &n) != 2 || n != 8 ||
+	    year < 1971 || year > 9998)
 		return false;
 	first = week1_monday(year);
 	next = week1_monday(year + 1);

@@ -50,6 +50,32 @@ int ctl_usage(const ctl *c, const char *fmt, ...)
 
 #define OPTIONS_MAX 24
 
+/* getopt_long refused ARG, the word it stopped at: name the option as it
+ * was typed (without any "=VALUE") and say what is wrong with it. */
+static void bad_option(const ctl *c, const char *arg, const struct option *all)
+{
+	size_t len, i, matches = 0;
+
+	/* A short option may sit in a cluster ("-xy"): only optopt names it. */
+	if (strncmp(arg, "--", 2) != 0) {
+		ctl_usage(c, "unknown option '-%c' (see --help)", optopt);
+		return;
+	}
+	len = strcspn(arg, "=");
+	/* getopt_long sets optopt to a long option's value when it knew the
+	 * option but not its "=VALUE", and to 0 when it knew no option. */
+	if (optopt) {
+		ctl_usage(c, "%.*s takes no value", (int)len, arg);
+		return;
+	}
+	for (i = 0; all[i].name; i++)
+		matches += strncmp(all[i].name, arg + 2, len - 2) == 0;
+	if (matches > 1)
+		ctl_usage(c, "option '%.*s' is ambiguous (see --help)", (int)len, arg);
+	else
+		ctl_usage(c, "unknown option '%.*s' (see --help)", (int)len, arg);
+}
+
 int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struct option *options)
 {
 	static const struct option common[] = {
@@ -85,10 +111,7 @@ int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struc
 			ctl_usage(c, "option '%s' needs a value", argv[optind - 1]);
 			return '?';
 		case '?':
-			if (optopt)
-				ctl_usage(c, "unknown option '-%c' (see --help)", optopt);
-			else
-				ctl_usage(c, "unknown option '%s' (see --help)", argv[optind - 1]);
+			bad_option(c, argv[optind - 1], all);
 			return '?';
 		default:
 			return opt;
@@ -126,25 +149,59 @@ int ctl_load_config(ctl *c)
 	return 0;
 }
 
+#define ROLE_MAX 16
+
+/* The role the log was initialised with: its first event enrols the
+ * node's own key and names it. "" for a log that does not. */
+static int first_role(const xf_event *ev, void *vctx)
+{
+	char relation[16], *role = vctx;
+	xf_fields *f = NULL;
+
+	if (strcmp(ev->type, "node.enrolled") == 0 && xf_fields_parse(ev->body, ev->body_len, &f) == 0) {
+		xf_value_str(xf_fields_get(f, "relation"), relation, sizeof(relation));
+		if (strcmp(relation, "self") == 0)
+			xf_value_str(xf_fields_get(f, "role"), role, ROLE_MAX);
+	}
+	xf_fields_free(f);
+	return 1; /* the first event is all there is to read */
+}
+
 int ctl_open(ctl *c)
 {
+	char role[ROLE_MAX] = "";
+	xf_store *s = NULL;
 	int r;
 
 	if (c->store)
 		return 0;
 	if (!c->cfg.node_id[0] && (r = ctl_load_config(c)) != 0)
 		return r;
-	r = xf_store_open(&c->store, c->cfg.data_dir, c->cfg.node_id);
+	r = xf_store_open(&s, c->cfg.data_dir, c->cfg.node_id);
+	if (r == 0)
+		r = xf_store_scan(s, c->cfg.node_id, 1, first_role, role);
 	if (r == XF_ENOTFOUND)
-		return ctl_fail(c, "%s: no log here; run 'xinfangctl init' first", c->cfg.data_dir);
-	if (r == XF_EUNSAFE)
-		return ctl_fail(c, "%s: data dir must belong to this user and be closed to others (chmod 700)",
-				c->cfg.data_dir);
-	if (r == XF_ESCHEMA)
-		return ctl_fail(c, "%s: written by a newer version of xinfang-sync (this one reads schema %d); "
-				"left untouched: upgrade this node", c->cfg.data_dir, XF_SCHEMA_VERSION);
-	if (r < 0)
-		return ctl_fail(c, "%s: %s", c->cfg.data_dir, xf_strerror(r));
+		r = ctl_fail(c, "%s: no log here; run 'xinfangctl init' first", c->cfg.data_dir);
+	else if (r == XF_EUNSAFE)
+		r = ctl_fail(c, "%s: data dir must belong to this user and be closed to others (chmod 700)",
+			     c->cfg.data_dir);
+	else if (r == XF_ESCHEMA)
+		r = ctl_fail(c, "%s: written by a newer version of xinfang-sync (this one reads schema %d); "
+			     "left untouched: upgrade this node", c->cfg.data_dir, XF_SCHEMA_VERSION);
+	else if (r < 0)
+		r = ctl_fail(c, "%s: %s", c->cfg.data_dir, xf_strerror(r));
+	/* A village's log under a township's config would take a township's
+	 * acts (enrolling children) that no village may make. */
+	else if (role[0] && strcmp(role, c->cfg.role) != 0)
+		r = ctl_fail(c, "%s: data dir belongs to a %s node, but %s says role = %s", c->cfg.data_dir, role,
+			     c->config_path, c->cfg.role);
+	else
+		r = 0;
+	if (r != 0) {
+		xf_store_close(s);
+		return r;
+	}
+	c->store = s;
 	return 0;
 }
 
@@ -198,6 +255,12 @@ int ctl_date(ctl *c, const char *date, char out[XF_DATE_LEN + 1])
 	return r == CTL_REFUSED ? ctl_usage(c, "--%s", why) : r;
 }
 
+const char *ctl_text_fault(const char *text)
+{
+	return xf_text_is_utf8(text) ? "holds a control character (only newline and tab are allowed)"
+				     : "is not valid UTF-8 text";
+}
+
 int ctl_put_text(ctl *c, xf_body *body, const char *key, const char *option, const char *val, size_t max)
 {
 	int r;
@@ -210,7 +273,7 @@ int ctl_put_text(ctl *c, xf_body *body, const char *key, const char *option, con
 	if (r == XF_ETOOBIG)
 		return ctl_usage(c, "--%s is longer than %zu bytes", option, max);
 	if (r == XF_EUTF8)
-		return ctl_usage(c, "--%s is not valid UTF-8 text", option);
+		return ctl_usage(c, "--%s %s", option, ctl_text_fault(val));
 	if (r < 0)
 		return ctl_fail(c, "--%s: %s", option, xf_strerror(r));
 	return 0;
@@ -283,7 +346,9 @@ int ctl_entity_arg(ctl *c, int argc, char **argv, char kind, const char **id)
 		return ctl_usage(c, "an id is required (see --help)");
 	if (optind + 1 < argc)
 		return ctl_usage(c, "unexpected argument '%s'", argv[optind + 1]);
-	if ((kind && argv[optind][0] != kind) || argv[optind][1] != '-' || strlen(argv[optind]) > XF_ENTITY_ID_MAX)
+	/* "" ends before the kind letter: the '-' after it is not there to read. */
+	if (!argv[optind][0] || (kind && argv[optind][0] != kind) || argv[optind][1] != '-' ||
+	    strlen(argv[optind]) > XF_ENTITY_ID_MAX)
 		return ctl_fail(c, "'%s' is not a %s id", argv[optind],
 				kind == 'C' ? "case" : kind == 'R' ? "risk" : kind == 'V' ? "visit" : kind == 'L' ? "letter" : "record");
 	*id = argv[optind];
@@ -321,9 +386,24 @@ int ctl_print_json(ctl *c, json_t *v)
 	r = json_dumpf(v, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	json_decref(v);
 	if (r < 0)
-		return ctl_fail(c, "cannot write output");
+		return ferror(stdout) ? ctl_flush(c, NULL) : ctl_fail(c, "cannot write output");
 	putchar('\n');
 	return EXIT_OK;
+}
+
+/* stdout is buffered: a write that fails (a full disk, a closed pipe)
+ * may only show when the buffer goes out, long after the printf. */
+int ctl_flush(ctl *c, const char *done)
+{
+	int err;
+
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return EXIT_OK;
+	err = errno ? errno : EIO;
+	if (done)
+		return ctl_fail(c, "%s, but cannot write output: %s", done, strerror(err));
+	return ctl_fail(c, "cannot write output: %s", strerror(err));
 }
 
 int ctl_lang(ctl *c, const char *lang, bool *chinese)
@@ -359,12 +439,15 @@ void ctl_close(ctl *c)
 
 int ctl_create(ctl *c, const char *type, char kind, xf_body *body)
 {
-	char id[XF_ENTITY_ID_MAX + 1];
+	char id[XF_ENTITY_ID_MAX + 1], done[XF_ENTITY_ID_MAX + 32];
 	int r = ctl_record(c, type, NULL, kind, body, id);
 
-	if (r == EXIT_OK)
-		printf("%s\n", id);
-	return r;
+	if (r != EXIT_OK)
+		return r;
+	/* The record stands even if its id cannot be printed: say which it is. */
+	printf("%s\n", id);
+	snprintf(done, sizeof(done), "recorded %s", id);
+	return ctl_flush(c, done);
 }
 
 int ctl_list_open(ctl *c, int argc, char **argv, json_t **array)

@@ -93,6 +93,11 @@ typedef struct ctl_petition {
  * 10000"); negative on failure. */
 int ctl_petition_body(const ctl *c, const ctl_petition *p, bool visit, xf_body *body, char *why, size_t size);
 
+/* What is wrong with TEXT that xf_text_check refused with XF_EUTF8, as
+ * words to follow its name: "is not valid UTF-8 text", or "holds a
+ * control character ...". */
+const char *ctl_text_fault(const char *text);
+
 /* Put a text option into BODY, with a one-line error naming OPTION. */
 int ctl_put_text(ctl *c, xf_body *body, const char *key, const char *option, const char *val, size_t max);
 
@@ -130,6 +135,12 @@ int ctl_print_json(ctl *c, json_t *v);
 json_t *ctl_value_json(const xf_value *v);
 /* A record's current state as JSON, what `show --json` prints. */
 json_t *ctl_entity_json(const xf_entity *e);
+
+/* Flush stdout. If anything printed could not be written, print "cannot
+ * write output: REASON" (after DONE, what was done all the same, when not
+ * NULL) and return EXIT_FAIL; else EXIT_OK. main() calls it after every
+ * verb that succeeded. */
+int ctl_flush(ctl *c, const char *done);
 
 void ctl_close(ctl *c);
 

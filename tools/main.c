@@ -1,6 +1,9 @@
 /* xinfangctl: the clerk's and administrator's command line. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 
@@ -39,9 +42,11 @@ static const ctl_verb verbs[] = {
 	{ "rebuild", "", "re-derive every projection from the log; say what differed", cmd_rebuild },
 	{ "sync", "", "sync with the upstream once, now (no daemon needed)", cmd_sync },
 	{ "status", "[--json]", "sync status of this node and, on a township, of each child", cmd_status },
-	{ "report", "--from D --to D [--village ID] [--json|--csv] [--lang zh|en] | --overdue | --weekly [--week YYYY-Www]",
+	{ "report", "--from D --to D [--village ID] [--json|--csv] [--lang zh|en] | "
+		    "--overdue [--as-of D] [--village ID] [--json] | "
+		    "--weekly [--week YYYY-Www] [--as-of D] [--village ID] [--json]",
 	  "figures for a period, overdue cases, the weekly dispatch sheet", cmd_report },
-	{ "export", "--type visits|letters|cases|risks --from D --to D --format csv|json [--lang zh|en]",
+	{ "export", "--type visits|letters|cases|risks [--from D] [--to D] --format csv|json [--village ID] [--lang zh|en]",
 	  "one row per record, its current state (CSV for WPS and Excel)", cmd_export },
 	{ "import", "--type visits|letters FILE.csv [--skip-bad] [--encoding utf-8|gb18030]",
 	  "record a spreadsheet ledger's rows, once", cmd_import },
@@ -73,24 +78,69 @@ static int verb_match(const char *name, int argc, char **argv)
 		       : 0;
 }
 
+/* A descriptor 0, 1 or 2 that whoever started us left closed would be
+ * handed to the next file opened, LMDB's lock or data file, and what we
+ * print would be written into the log. Each is held with /dev/null, read
+ * only, so that printing to it fails and says so rather than vanishing. */
+static int hold_std_fds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd <= STDERR_FILENO)
+		;
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* -c FILE, -cFILE, --config FILE or --config=FILE at ARGV[*I], the forms
+ * a verb's own options take, into C; *I moves past it. Returns 1 when
+ * one was taken, 0 when ARGV[*I] is none, -1 when it has no FILE. */
+static int config_option(ctl *c, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *file;
+	int words = 1;
+
+	if (strncmp(a, "--config=", 9) == 0) {
+		file = a + 9;
+	} else if (strncmp(a, "-c", 2) == 0 && a[2]) {
+		file = a + 2;
+	} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+		file = *i + 1 < argc ? argv[*i + 1] : "";
+		words = 2;
+	} else {
+		return 0;
+	}
+	if (!*file)
+		return -1;
+	c->config_path = file;
+	*i += words;
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	ctl c = { .config_path = XF_CONFIG_DEFAULT };
 	int first = 1, words = 0, r;
 	size_t i;
 
-	/* -c FILE may come before the verb as well as among its options. */
-	while (first + 1 < argc && (strcmp(argv[first], "-c") == 0 || strcmp(argv[first], "--config") == 0)) {
-		c.config_path = argv[first + 1];
-		first += 2;
+	if ((r = hold_std_fds()) < 0) {
+		fprintf(stderr, "xinfangctl: /dev/null: %s\n", strerror(-r));
+		return EXIT_FAIL;
 	}
+	/* -c FILE may come before the verb as well as among its options. */
+	while (first < argc && (r = config_option(&c, argc, argv, &first)) > 0)
+		;
+	if (first < argc && r < 0)
+		return ctl_usage(&c, "option '%s' needs a value", argv[first]);
 	if (first >= argc) {
 		fprintf(stderr, "xinfangctl: no verb given (see xinfangctl --help)\n");
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "help") == 0) {
 		usage(stdout);
-		return EXIT_OK;
+		return ctl_flush(&c, NULL);
 	}
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		words = verb_match(verbs[i].name, argc - first, argv + first);
@@ -104,6 +154,9 @@ int main(int argc, char **argv)
 	c.now_ms = xf_wall_ms();
 	/* The verb sees its last word as argv[0], as getopt expects. */
 	r = verbs[i].run(&c, argc - first - words + 1, argv + first + words - 1);
+	/* A verb that failed has said why in its one line already. */
+	if (r == EXIT_OK)
+		r = ctl_flush(&c, NULL);
 	ctl_close(&c);
 	return r;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "xf/config.h"
 #include "xf/error.h"
@@ -180,8 +181,9 @@ int xf_config_load(const char *path, xf_config *out, char *err, size_t err_size)
 {
 	struct parse_ctx ctx = { 0 };
 	xf_config cfg = { 0 };
+	struct stat st;
 	FILE *f;
-	int line;
+	int line = 0, r = 0;
 	const char *missing = NULL;
 
 	ctx.cfg = &cfg;
@@ -189,16 +191,22 @@ int xf_config_load(const char *path, xf_config *out, char *err, size_t err_size)
 	cfg.stale_after_s = XF_STALE_AFTER_DEFAULT;
 	cfg.rate_limit = XF_RATE_LIMIT_DEFAULT;
 	f = fopen(path, "re");
-	if (!f) {
-		int r = -errno;
-
+	/* A directory opens, and a failed read ends like the file does: both
+	 * would be refused for a missing [node] id instead of for what they are. */
+	if (!f || fstat(fileno(f), &st) < 0)
+		r = -errno;
+	else if (S_ISDIR(st.st_mode))
+		r = -EISDIR;
+	if (r == 0 && (line = check_sections(f, &ctx)) == 0)
+		line = ini_parse_file(f, on_entry, &ctx);
+	if (r == 0 && ferror(f))
+		r = -EIO;
+	if (f)
+		fclose(f);
+	if (r < 0) {
 		snprintf(err, err_size, "%s: %s", path, strerror(-r));
 		return r;
 	}
-	line = check_sections(f, &ctx);
-	if (line == 0)
-		line = ini_parse_file(f, on_entry, &ctx);
-	fclose(f);
 	if (line != 0) {
 		snprintf(err, err_size, "%s:%d: %s", path, line, ctx.reason[0] ? ctx.reason : "syntax error");
 		return XF_ECONFIG;

@@ -48,25 +48,37 @@ static size_t utf8_seq(const unsigned char *s)
 	return n;
 }
 
-int xf_text_check(const char *s, size_t max)
+/* 0 if S is valid UTF-8 and, unless CONTROLS_OK, holds no control
+ * character but newline and tab; XF_EUTF8 otherwise. */
+static int text_scan(const char *s, bool controls_ok)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
-	if (strlen(s) > max)
-		return XF_ETOOBIG;
 	while (*p) {
 		size_t n = utf8_seq(p);
 
 		if (n == 0)
 			return XF_EUTF8;
-		if (n == 1 && ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f))
+		if (!controls_ok && n == 1 && ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f))
 			return XF_EUTF8;
 		/* C1 controls, U+0080..U+009F: CSI among them acts on terminals. */
-		if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
+		if (!controls_ok && n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
 			return XF_EUTF8;
 		p += n;
 	}
 	return 0;
+}
+
+int xf_text_check(const char *s, size_t max)
+{
+	if (strlen(s) > max)
+		return XF_ETOOBIG;
+	return text_scan(s, false);
+}
+
+bool xf_text_is_utf8(const char *s)
+{
+	return text_scan(s, true) == 0;
 }
 
 /* Days from 1970-01-01 to Y-M-D in the proleptic Gregorian calendar

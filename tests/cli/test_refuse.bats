@@ -90,7 +90,9 @@ VISIT=(visit add --people 3 --category 土地 --summary 测试)
 	[[ "$stderr" == *--bogus* ]]
 	refuses ctl "${VISIT[@]}" -x
 	refuses ctl "${VISIT[@]}" --bogus=1
+	[[ "$stderr" == *"unknown option '--bogus'"* ]] || { echo "$stderr" >&2; false; }
 	refuses ctl letter add --category 土地 --summary 测试 --escalated
+	[[ "$stderr" == *"'--escalated'"* ]] || { echo "$stderr" >&2; false; }
 	refuses ctl case note "$case_id" --text 走访 --due 2099-01-01
 	refuses ctl case open --title 测试 --from "$visit" --leader 王镇长
 	refuses ctl risk report --level major --summary 测试 --people 3
@@ -105,6 +107,29 @@ VISIT=(visit add --people 3 --category 土地 --summary 测试)
 	refuses ctl case note "$case_id" "$case_id" --text 走访
 }
 
+@test "an option refused is named as typed, with what is wrong with it" {
+	# A visit's option given to a letter, with a value after it.
+	refuses ctl letter add --people 3 --category 土地 --summary 测试
+	[ "$stderr" = "xinfangctl letter add: unknown option '--people' (see --help)" ] || { echo "$stderr" >&2; false; }
+	refuses ctl letter add --category 土地 --summary 测试 --phone 138
+	[[ "$stderr" == *"'--phone'"* ]] || { echo "$stderr" >&2; false; }
+	# A value given to an option that takes none.
+	refuses ctl "${VISIT[@]}" --escalated=yes
+	[ "$stderr" = "xinfangctl visit add: --escalated takes no value" ] || { echo "$stderr" >&2; false; }
+	refuses ctl log --json=1
+	[ "$stderr" = "xinfangctl log: --json takes no value" ] || { echo "$stderr" >&2; false; }
+	make_node other 370102001002
+	key=$(ctl_on other init)
+	refuses ctl enroll 370102001002 "$key" --upstream=1
+	[ "$stderr" = "xinfangctl enroll: --upstream takes no value" ] || { echo "$stderr" >&2; false; }
+	# An abbreviation that fits two options.
+	refuses ctl visit add --p 3 --category 土地 --summary 测试
+	[ "$stderr" = "xinfangctl visit add: option '--p' is ambiguous (see --help)" ] || { echo "$stderr" >&2; false; }
+	# A short option stays named by its letter.
+	refuses ctl log -x
+	[ "$stderr" = "xinfangctl log: unknown option '-x' (see --help)" ] || { echo "$stderr" >&2; false; }
+}
+
 @test "an unknown verb is refused" {
 	refuses ctl frob
 	[[ "$stderr" == *frob* ]]
@@ -117,6 +142,21 @@ VISIT=(visit add --people 3 --category 土地 --summary 测试)
 @test "no verb at all gets a one-line message, not the whole usage" {
 	refuses ctl
 	refuses "$XF_CTL"
+}
+
+@test "-c before the verb takes the forms a verb's options take, and needs its FILE" {
+	conf=$BATS_TEST_TMPDIR/village.conf
+	refuses "$XF_CTL" -c
+	[ "$stderr" = "xinfangctl: option '-c' needs a value" ] || { echo "$stderr" >&2; false; }
+	refuses "$XF_CTL" --config
+	[ "$stderr" = "xinfangctl: option '--config' needs a value" ] || { echo "$stderr" >&2; false; }
+	refuses "$XF_CTL" --config=
+	for form in "--config=$conf" "-c$conf" "--config $conf"; do
+		# shellcheck disable=SC2086 # "--config FILE" is two words
+		run --separate-stderr "$XF_CTL" $form log
+		[ "$status" -eq 0 ] || { echo "$form: $stderr" >&2; false; }
+		[[ "$output" == *"$NODE:1 "* ]]
+	done
 }
 
 @test "an unknown entity id, well-formed or not, is refused" {
@@ -142,6 +182,19 @@ VISIT=(visit add --people 3 --category 土地 --summary 测试)
 		refuses ctl case note "$id" --text 走访
 	done
 	refuses ctl case show nonsense
+	# An empty id, wherever it stands among the options.
+	refuses ctl conflicts resolve "" --keep "$NODE:1"
+	[ "$stderr" = "xinfangctl conflicts resolve: '' is not a record id" ] || { echo "$stderr" >&2; false; }
+	refuses ctl conflicts resolve --keep "$NODE:1" ""
+	[ "$stderr" = "xinfangctl conflicts resolve: '' is not a record id" ] || { echo "$stderr" >&2; false; }
+	refuses ctl case resolve "" --keep "$NODE:1"
+	[ "$stderr" = "xinfangctl case resolve: '' is not a case id" ] || { echo "$stderr" >&2; false; }
+	refuses ctl case show ""
+	[ "$stderr" = "xinfangctl case show: '' is not a case id" ] || { echo "$stderr" >&2; false; }
+	refuses ctl case note "" --text 走访
+	[[ "$stderr" == *"'' is not a case id" ]] || { echo "$stderr" >&2; false; }
+	refuses ctl risk resolve --outcome 化解 ""
+	[[ "$stderr" == *"'' is not a risk id" ]] || { echo "$stderr" >&2; false; }
 	refuses ctl case show "$visit"
 	refuses ctl risk resolve "$case_id" --outcome 化解
 	refuses ctl visit show "$case_id"
@@ -149,11 +202,21 @@ VISIT=(visit add --people 3 --category 土地 --summary 测试)
 }
 
 @test "invalid UTF-8 or control characters in any text are refused" {
-	for bad in $'\xff' $'a\xffb' $'\xc0\xaf' $'\xed\xa0\x80' $'\xe4\xb8' $'\xf4\x90\x80\x80' $'\xe4\xb8\xad\x80' \
-		$'a\x01b' $'a\x1b[2Jb' $'a\x7fb'; do
+	for bad in $'\xff' $'a\xffb' $'\xc0\xaf' $'\xed\xa0\x80' $'\xe4\xb8' $'\xf4\x90\x80\x80' $'\xe4\xb8\xad\x80'; do
 		refuses ctl visit add --people 3 --category 土地 --summary "$bad"
-		[[ "$stderr" == *--summary* ]] || { echo "$stderr" >&2; false; }
+		[ "$stderr" = "xinfangctl visit add: --summary is not valid UTF-8 text" ] || { echo "$stderr" >&2; false; }
 	done
+	# Valid UTF-8, but holding a control character: said as such.
+	for bad in $'a\x01b' $'a\x1b[2Jb' $'a\x7fb' $'cr\rx' $'x\x7f' $'a\xc2\x9bb'; do
+		refuses ctl visit add --people 3 --category 土地 --summary "$bad"
+		[ "$stderr" = "xinfangctl visit add: --summary holds a control character (only newline and tab are allowed)" ] ||
+			{ echo "$stderr" >&2; false; }
+	done
+	refuses ctl case note "$case_id" --text $'a\x01b'
+	[ "$stderr" = "xinfangctl case note: --text holds a control character (only newline and tab are allowed)" ] ||
+		{ echo "$stderr" >&2; false; }
+	refuses ctl risk report --level major --summary $'\xff'
+	[ "$stderr" = "xinfangctl risk report: --summary is not valid UTF-8 text" ] || { echo "$stderr" >&2; false; }
 	bad=$(printf '\xff')
 	refuses ctl visit add --people 3 --category "$bad" --summary 测试
 	refuses ctl "${VISIT[@]}" --name "$bad"
@@ -325,6 +388,37 @@ bad_conf() {
 	# The log belongs to another node id.
 	sed 's/^id = .*/id = 370102001009/' "$BATS_TEST_TMPDIR/village.conf" >"$BATS_TEST_TMPDIR/bad.conf"
 	refuses ctl_on bad "${VISIT[@]}"
+}
+
+@test "a directory given where a file is expected is refused as one" {
+	dir=$BATS_TEST_TMPDIR/adir
+	mkdir "$dir"
+	refuses "$XF_CTL" -c "$dir" log
+	[ "$stderr" = "xinfangctl log: $dir: Is a directory" ] || { echo "$stderr" >&2; false; }
+	refuses "$XF_CTL" -c "$dir" "${VISIT[@]}"
+	[ "$stderr" = "xinfangctl visit add: $dir: Is a directory" ] || { echo "$stderr" >&2; false; }
+	refuses ctl bundle import "$dir"
+	[ "$stderr" = "xinfangctl bundle import: $dir: Is a directory" ] || { echo "$stderr" >&2; false; }
+}
+
+@test "a config whose role is not the data dir's is refused" {
+	sed 's/^role = village$/role = township/' "$BATS_TEST_TMPDIR/village.conf" >"$BATS_TEST_TMPDIR/bad.conf"
+	make_node other 370102001002
+	key=$(ctl_on other init)
+	# A township's act on a village's log: a child enrolled.
+	refuses ctl_on bad enroll 370102001002 "$key"
+	[[ "$stderr" == *"$(data_dir)"*village*"role = township"* ]] || { echo "$stderr" >&2; false; }
+	refuses ctl_on bad "${VISIT[@]}"
+	refuses ctl_on bad log
+	# And a village's config on a township's log.
+	make_node town 370102 township
+	ctl_on town init >/dev/null
+	sed 's/^role = township$/role = village/' "$BATS_TEST_TMPDIR/town.conf" >"$BATS_TEST_TMPDIR/bad.conf"
+	run --separate-stderr ctl_on bad "${VISIT[@]}"
+	fails_one_line
+	[[ "$stderr" == *township*"role = village"* ]] || { echo "$stderr" >&2; false; }
+	run ctl_on town log --json
+	json_assert 'assert len(j) == 1, j'
 }
 
 @test "an act the entity's state forbids is refused" {

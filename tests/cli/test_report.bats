@@ -121,6 +121,14 @@ PY
 	refuses ctl report --weekly --week 2026-W54
 	[[ "$stderr" == *"not an ISO week"* ]]
 	refuses ctl report --weekly --week 2026-10
+	# Exactly YYYY-Www: no sign, space or single digit in a field.
+	for w in 2026-W+5 "2026-W 5" 2026-W5 2026-W-5 " 2026-W05" +026-W05 2026-W005 2026-w05 2026-W00 2025-W53; do
+		refuses ctl report --weekly --week "$w"
+		[ "$stderr" = "xinfangctl report: --week '$w' is not an ISO week YYYY-Www" ] || { echo "$stderr" >&2; false; }
+	done
+	# 2026 has 53 weeks, 2025 only 52.
+	run ctl report --weekly --week 2026-W53 --json
+	[ "$status" -eq 0 ]
 	refuses ctl report --overdue --as-of yesterday
 	refuses ctl report --from 2026-01-01 --to 2026-02-01 --as-of 2026-01-01
 	refuses ctl report --from 2026-01-01 --to 2026-02-01 extra
@@ -252,6 +260,22 @@ PY
 	refuses ctl export --type visits --format csv --from 2026-13-01
 	refuses ctl export --type visits --format csv --from 2026-05-01 --to 2026-04-01
 	refuses ctl export --type visits --format csv --lang de
+	# As report refuses --csv with --json.
+	refuses ctl export --type visits --format csv --json
+	[ "$stderr" = "xinfangctl export: --json goes with --format json, not csv" ] || { echo "$stderr" >&2; false; }
+}
+
+@test "export and report --help show every option they take, as the README does" {
+	run --separate-stderr ctl export --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"[--from D] [--to D]"* && "$output" == *"[--village ID]"* ]] || { echo "$output" >&2; false; }
+	run --separate-stderr ctl report --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--overdue [--as-of D]"* && "$output" == *"--weekly [--week YYYY-Www] [--as-of D]"* ]] ||
+		{ echo "$output" >&2; false; }
+	# And export takes what its help says: neither date is required.
+	run --separate-stderr ctl export --type visits --format json --village "$NODE"
+	[ "$status" -eq 0 ]
 }
 
 @test "an exported sheet imports into another node as the same records, and back here as nothing new" {

@@ -97,6 +97,22 @@ static void test_text_rejects_c1_controls(void **state)
 	assert_rc(xf_text_check("\xc2\x9b" "31mred", 20), XF_EUTF8); /* U+009B CSI */
 }
 
+/* Which of xf_text_check's rules refused text, for the message. */
+static void test_text_is_utf8_tells_controls_from_bad_bytes(void **state)
+{
+	(void)state;
+	assert_true(xf_text_is_utf8(""));
+	assert_true(xf_text_is_utf8("张三\n\t"));
+	assert_true(xf_text_is_utf8("a\x01" "b"));
+	assert_true(xf_text_is_utf8("cr\rx"));
+	assert_true(xf_text_is_utf8("x\x7f"));
+	assert_true(xf_text_is_utf8("a\xc2\x9b" "b")); /* U+009B CSI */
+	assert_false(xf_text_is_utf8("\xff"));
+	assert_false(xf_text_is_utf8("a\x01\xc0\xaf")); /* a control, then an overlong '/' */
+	assert_false(xf_text_is_utf8("\xed\xa0\x80"));
+	assert_false(xf_text_is_utf8("\xe4\xb8"));
+}
+
 static void test_date_parse_known_days(void **state)
 {
 	int32_t days = -1;
@@ -232,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_text_rejects_invalid_utf8),
 		cmocka_unit_test(test_text_rejects_c0_controls_and_delete),
 		cmocka_unit_test(test_text_rejects_c1_controls),
+		cmocka_unit_test(test_text_is_utf8_tells_controls_from_bad_bytes),
 		cmocka_unit_test(test_date_parse_known_days),
 		cmocka_unit_test(test_date_parse_rejects_what_is_not_a_date),
 		cmocka_unit_test(test_date_format_and_parse_round_trip),

@@ -19,6 +19,10 @@ int xf_node_id_check(const char *id);
  * other than newline and tab; XF_EUTF8 or XF_ETOOBIG otherwise. */
 int xf_text_check(const char *s, size_t max);
 
+/* Whether S is valid UTF-8, control characters or not: which rule text
+ * that xf_text_check refused with XF_EUTF8 broke. */
+bool xf_text_is_utf8(const char *s);
+
 /* Parse a calendar date YYYY-MM-DD into days since 1970-01-01. XF_EDATE if
  * it is not a real date. */
 int xf_date_parse(const char *s, int32_t *days_out);
