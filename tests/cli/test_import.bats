@@ -257,7 +257,7 @@ bad_ledger() {
 		"2025-01-01,1,土地,,,,"                   "summary must not be empty"
 		"2025-01-01,1,,测试,,,"                   "category must not be empty"
 		"2025-01-01,1,土地,$long,,,"              "summary is longer than 4000 bytes"
-		"2025-01-01,1,土地,$(printf 'a\001b'),,," "summary is not valid UTF-8 text"
+		"2025-01-01,1,土地,$(printf 'a\001b'),,," "summary holds a control character (only newline and tab are allowed)"
 		"2025-01-01,1,土地,测试,$name,,"          "name must be non-empty UTF-8 text of at most 64 bytes"
 		"2025-01-01,1,土地,测试,$many,,"          "more than 20 names"
 		"2025-01-01,1,土地,测试,,也许,"           "escalated must be 是, 否, yes, no, true, false, 1 or 0"
