@@ -35,7 +35,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(O)/%.o)
 LIB := $(O)/libxinfang.a
 CTL_SRC := $(wildcard tools/*.c)
 # `xinfangctl sync` runs the daemon's own sync client once; `status` shares its JSON.
-CTL_OBJ := $(CTL_SRC:%.c=$(O)/%.o) $(O)/daemon/client.o $(O)/daemon/status.o
+CTL_OBJ := $(CTL_SRC:%.c=$(O)/%.o) $(O)/daemon/client.o $(O)/daemon/status.o $(O)/daemon/log.o
 CTL := $(O)/xinfangctl
 XFD_SRC := $(wildcard daemon/*.c)
 XFD_OBJ := $(XFD_SRC:%.c=$(O)/%.o)

@@ -1,7 +1,22 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "log.h"
+
+int log_hold_std_fds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd <= STDERR_FILENO)
+		;
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
 
 static void log_line(const char *prefix, const char *suffix, const char *fmt, va_list ap)
 {

@@ -7,6 +7,13 @@
 
 #include "xf/xf.h"
 
+/* A descriptor 0, 1 or 2 that whoever started us left closed would be
+ * handed to the next file opened, LMDB's lock or data file, and what is
+ * logged or printed would be written into the log. Hold each such with
+ * /dev/null, read only, so that writing to it fails rather than lands
+ * there. Call first thing in main(); 0 or a negative errno. */
+int log_hold_std_fds(void);
+
 void log_at(const char *prefix, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Log with the description of error R appended; returns R. */
 int log_errno(const char *prefix, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

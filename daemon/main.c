@@ -355,6 +355,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int r;
 
+	if ((r = log_hold_std_fds()) < 0)
+		return EXIT_FAILURE; /* nowhere to say so */
 	r = parse_args(argc, argv);
 	if (r <= 0)
 		return r == 0 ? EXIT_SUCCESS : 2;

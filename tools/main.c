@@ -1,10 +1,8 @@
 /* xinfangctl: the clerk's and administrator's command line. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "../daemon/log.h"
 #include "ctl.h"
 
 static const ctl_verb verbs[] = {
@@ -78,22 +76,6 @@ static int verb_match(const char *name, int argc, char **argv)
 		       : 0;
 }
 
-/* A descriptor 0, 1 or 2 that whoever started us left closed would be
- * handed to the next file opened, LMDB's lock or data file, and what we
- * print would be written into the log. Each is held with /dev/null, read
- * only, so that printing to it fails and says so rather than vanishing. */
-static int hold_std_fds(void)
-{
-	int fd;
-
-	while ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd <= STDERR_FILENO)
-		;
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
-}
-
 /* -c FILE, -cFILE, --config FILE or --config=FILE at ARGV[*I], the forms
  * a verb's own options take, into C; *I moves past it. Returns 1 when
  * one was taken, 0 when ARGV[*I] is none, -1 when it has no FILE. */
@@ -125,7 +107,7 @@ int main(int argc, char **argv)
 	int first = 1, words = 0, r;
 	size_t i;
 
-	if ((r = hold_std_fds()) < 0) {
+	if ((r = log_hold_std_fds()) < 0) {
 		fprintf(stderr, "xinfangctl: /dev/null: %s\n", strerror(-r));
 		return EXIT_FAIL;
 	}

@@ -114,3 +114,20 @@ assert seqs == list(range(1, len(seqs) + 1)), "a seq skipped or repeated"'
 	[[ "$stderr" == *"cannot open the log: data written by a newer schema version"* ]]
 	[ "$(sha256sum <"$BATS_TEST_TMPDIR/town/data.mdb")" = "$sum" ]
 }
+
+@test "a daemon started with stdout and stderr closed writes nothing into its log's files" {
+	make_township town $VT
+	make_village va $VA town
+	on va visit add --people 1 --category 土地 --summary 关闭的输出 >/dev/null
+	# The township is down: the village logs a failed sync at once.
+	"$XF_D" -c "$BATS_TEST_TMPDIR/va.conf" >&- 2>&- &
+	echo $! >"$BATS_TEST_TMPDIR/va.pid"
+	until_true 10 test -e "$BATS_TEST_TMPDIR/va/xinfangd.state"
+	sleep 1
+	# The descriptors the store would otherwise have been given.
+	[ "$(readlink "/proc/$(cat "$BATS_TEST_TMPDIR/va.pid")/fd/1")" = /dev/null ]
+	[ "$(readlink "/proc/$(cat "$BATS_TEST_TMPDIR/va.pid")/fd/2")" = /dev/null ]
+	stop va
+	run on va verify
+	[ "$status" -eq 0 ]
+}
