@@ -2,8 +2,9 @@
  *
  * A node with children files every event it stores under the feed of the
  * child whose subtree the event's entity belongs to (the entity id names
- * the node that created it), unless the event came from that subtree in
- * the first place; enrolments of upstream nodes go to the broadcast feed,
+ * the node that created it; a case opened above from a record below
+ * belongs where that record does), unless the event came from that
+ * subtree in the first place; enrolments of upstream nodes go to the broadcast feed,
  * so that every node below can verify events from above. A child's pull
  * then walks its own feed from its cursor: scope costs nothing at read
  * time, and no child ever sees another's records. */
@@ -90,9 +91,61 @@ static bool upstream_enrolment(xf_store *s, MDB_txn *txn, const xf_event *ev)
 	return strcmp(relation, "upstream") == 0;
 }
 
+/* The node the first record a case was opened from belongs to, found
+ * from the act that opens it. */
+struct case_source {
+	char home[XF_NODE_ID_MAX + 1];
+	bool found;
+};
+
+static int case_source(xf_store *s, MDB_txn *txn, const xf_event *ev, void *vctx)
+{
+	struct case_source *c = vctx;
+	char id[XF_ENTITY_ID_MAX + 1];
+	const xf_value *from;
+	xf_fields *f = NULL;
+
+	(void)s, (void)txn;
+	if (strcmp(ev->type, "case.opened") != 0)
+		return 0;
+	if (xf_fields_parse(ev->body, ev->body_len, &f) == 0) {
+		from = xf_fields_get(f, "from");
+		if (from && from->type == XF_VALUE_ARRAY && from->len > 0 && from->items[0].type == XF_VALUE_STR) {
+			xf_value_str(&from->items[0], id, sizeof(id));
+			c->found = xf_entity_id_parse(id, c->home, NULL) == 0;
+		}
+		xf_fields_free(f);
+	}
+	return 1; /* a case has one act that opens it */
+}
+
+/* The child of this node whose subtree EV's entity belongs to, into CHILD:
+ * that of the node the entity id names or, for a case opened here or above
+ * from a record below, that of the first record it was opened from (a
+ * case the township opens from a village's visit is that village's, as
+ * its reports count it). 1 if found, 0 if none. */
+static int entity_child(xf_store *s, MDB_txn *txn, const xf_event *ev, char child[XF_NODE_ID_MAX + 1])
+{
+	char home[XF_NODE_ID_MAX + 1];
+	struct case_source source = { .found = false };
+	int r;
+
+	if (xf_entity_id_parse(ev->entity, home, NULL) < 0)
+		return 0;
+	r = child_above(s, txn, home, child);
+	if (r != 0 || ev->entity[0] != 'C')
+		return r;
+	/* The act that opens the case is in the entity index by now, this
+	 * event's own included. */
+	r = entity_walk(s, txn, ev->entity, case_source, &source);
+	if (r < 0)
+		return r;
+	return source.found ? child_above(s, txn, source.home, child) : 0;
+}
+
 int feed_file(xf_store *s, MDB_txn *txn, const xf_event *ev)
 {
-	char home[XF_NODE_ID_MAX + 1], child[XF_NODE_ID_MAX + 1], from[XF_NODE_ID_MAX + 1];
+	char child[XF_NODE_ID_MAX + 1], from[XF_NODE_ID_MAX + 1];
 	char feed[XF_NODE_ID_MAX + 2];
 	int r;
 
@@ -100,9 +153,7 @@ int feed_file(xf_store *s, MDB_txn *txn, const xf_event *ev)
 		return upstream_enrolment(s, txn, ev) ? feed_append(s, txn, XF_FEED_BROADCAST, ev) : 0;
 	if (ev->entity[0] == 'B')
 		return feed_append(s, txn, XF_FEED_BROADCAST, ev);
-	if (xf_entity_id_parse(ev->entity, home, NULL) < 0)
-		return 0;
-	r = child_above(s, txn, home, child);
+	r = entity_child(s, txn, ev, child);
 	if (r <= 0)
 		return r;
 	/* What came up from the child's subtree is there already. */

@@ -208,9 +208,10 @@ log_count() {
 # scoped TOWNSHIP VILLAGE...: the township and its villages have converged.
 # The township holds every event each village made, and each village holds
 # exactly its own events and the township's events about its own entities
-# (an entity id K-<node>-<seq> names its home node) or broadcast (B-...):
-# nothing of another village. No log holds an event id twice. On failure
-# the differences go to stderr.
+# (an entity id K-<node>-<seq> names its home node; a case the township
+# opened is at home where the first record it was opened from is) or
+# broadcast (B-...): nothing of another village. No log holds an event id
+# twice. On failure the differences go to stderr.
 scoped() {
 	local name
 	for name in "$@"; do
@@ -219,16 +220,21 @@ scoped() {
 	(cd "$BATS_TEST_TMPDIR" && python3 - "$@" <<'PY'
 import json, sys
 
-def home(entity):
-    if entity.startswith("B-"):
-        return "*"
-    return entity[2:entity.rindex("-")]
-
 names = sys.argv[1:]
 logs = {n: json.load(open(n + ".scoped.json")) for n in names}
 ids = {n: {e["id"] for e in logs[n]} for n in names}
 node = {n: next(e["origin"] for e in logs[n] if e["seq"] == 1 and e["type"] == "node.enrolled"
                 and e["body"].get("relation") == "self") for n in names}
+opened = {e["entity"]: e["body"].get("from") or [] for e in logs[names[0]] if e["type"] == "case.opened"}
+
+def home(entity):
+    if entity.startswith("B-"):
+        return "*"
+    node_id = entity[2:entity.rindex("-")]
+    if entity.startswith("C-") and node_id == node[names[0]] and opened.get(entity):
+        return home(opened[entity][0])
+    return node_id
+
 ok = True
 for n in names:
     if len(ids[n]) != len(logs[n]):

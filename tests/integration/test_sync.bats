@@ -177,6 +177,37 @@ PY
 	verified town a b c
 }
 
+@test "a case the township opens from a village's visit reaches that village and no other, and counts alike" {
+	clone_nodes "$BATS_FILE_TMPDIR/three"
+	start town
+	for v in a b c; do
+		start $v
+	done
+	until_true 20 scoped town a b c
+	visit=$(on a visit list --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+	case_t=$(on town case open --title 镇立案 --from "$visit")
+	[[ "$case_t" == C-$TOWN-* ]]
+	on town case assign "$case_t" --leader 王镇长 >/dev/null
+	until_true 10 eval 'on a case show "$case_t" --json | grep -q "\"leader\": \"王镇长\""'
+	idle_b=$(idle_count town $VB)
+	idle_c=$(idle_count town $VC)
+	until_true 10 eval '[ "$(idle_count town $VB)" -ge $((idle_b + 2)) ] && [ "$(idle_count town $VC)" -ge $((idle_c + 2)) ]'
+	scoped town a b c
+	for v in b c; do
+		run --separate-stderr on $v case show "$case_t"
+		[ "$status" -ne 0 ]
+	done
+	# The village's own figures are the township's for it.
+	on town report --from 2000-01-01 --to 2099-12-31 --village $VA --json >"$BATS_TEST_TMPDIR/town.report"
+	on a report --from 2000-01-01 --to 2099-12-31 --json >"$BATS_TEST_TMPDIR/a.report"
+	python3 - "$BATS_TEST_TMPDIR/town.report" "$BATS_TEST_TMPDIR/a.report" <<'PY'
+import json, sys
+town, village = (json.load(open(f))["totals"] for f in sys.argv[1:])
+assert town == village and village["cases_opened"] == 3, (town, village)
+PY
+	verified town a b c
+}
+
 @test "kill -9 of a village and of the township mid-sync: nothing lost, nothing duplicated, verify passes" {
 	clone_nodes "$BATS_FILE_TMPDIR/long"
 	case_a=$(cat "$BATS_TEST_TMPDIR/a.case")
