@@ -535,6 +535,7 @@ static int reject_as(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, 
 
 	c->status[i] = err;
 	c->stats->rejected++;
+	c->stats->early += !worth_quarantine(err);
 	if (c->stats->first_error == 0) {
 		c->stats->first_error = err;
 		if (ev->origin[0])
@@ -762,7 +763,8 @@ static int ingest_txn(xf_store *s, MDB_txn *txn, void *vctx)
 		if (c->decoded[i] == 0 && (r = ingest_run(s, txn, c, i, j)) < 0)
 			return r;
 	}
-	if ((r = state_put(s, txn, c->opts->state, c->opts->n_state)) < 0)
+	if (!(c->opts->state_needs_all && c->stats->early) &&
+	    (r = state_put(s, txn, c->opts->state, c->opts->n_state)) < 0)
 		return r;
 	return meta_put_u64(s, txn, "hlc", c->hlc);
 }

@@ -677,7 +677,9 @@ static int read_acks(struct kv_list *l, const msgpack_object *root)
 int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, size_t len, uint64_t wall_ms,
 		  xf_sync_stats *stats)
 {
-	xf_ingest_opts opts = { .sparse = true };
+	/* Pulled events refused as come too early (the key of a county above
+	 * not here yet) must come again: the cursors wait for them. */
+	xf_ingest_opts opts = { .sparse = true, .state_needs_all = true };
 	xf_ingest_stats in;
 	msgpack_zone zone;
 	msgpack_object root;

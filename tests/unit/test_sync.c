@@ -1108,18 +1108,21 @@ static void test_apply_refuses_malformed_responses(void **state)
 	free(before);
 }
 
-/* RESP with its "ack" filled up to N_ACKS acknowledgements with origins
- * no node has, and N_FOREIGN events of as many unknown origins (signed by
- * KEY) pulled after its own: what only a hostile upstream sends. */
-static void crowd_response(xf_buf *resp, size_t n_acks, size_t n_foreign, const xf_key *key)
+/* RESP rewritten as only a hostile or broken upstream answers: its "ack"
+ * filled up to N_ACKS acknowledgements (0: left as it is) with origins no
+ * node has, its pulled events of type DROP (NULL: none) left out, and
+ * N_FOREIGN events of as many unknown origins (signed by KEY) pulled
+ * after the rest. */
+static void rewrite_response(xf_buf *resp, size_t n_acks, const char *drop, size_t n_foreign, const xf_key *key)
 {
 	msgpack_zone zone;
 	msgpack_object root;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	const msgpack_object *pull = NULL, *ack = NULL;
-	size_t off = 0, i;
+	size_t off = 0, i, n_ack, n_pull = 0;
 	char id[XF_NODE_ID_MAX + 1];
+	xf_event ev;
 	uint32_t kept = 0;
 
 	assert_true(msgpack_zone_init(&zone, 4096));
@@ -1138,8 +1141,8 @@ static void crowd_response(xf_buf *resp, size_t n_acks, size_t n_foreign, const 
 			kept++;
 	}
 	assert_non_null(pull);
-	assert_non_null(ack);
-	assert_true(ack->via.map.size <= n_acks);
+	n_ack = ack ? ack->via.map.size : 0;
+	assert_true(n_ack <= n_acks || n_acks == 0);
 	msgpack_pack_map(&pk, kept + 2);
 	for (i = 0; i < root.via.map.size; i++) {
 		const msgpack_object_kv *kv = &root.via.map.ptr[i];
@@ -1150,22 +1153,30 @@ static void crowd_response(xf_buf *resp, size_t n_acks, size_t n_foreign, const 
 		msgpack_pack_object(&pk, kv->val);
 	}
 	pack_str(&pk, "ack");
-	msgpack_pack_map(&pk, n_acks);
-	for (i = 0; i < ack->via.map.size; i++) {
+	msgpack_pack_map(&pk, n_acks ? n_acks : n_ack);
+	for (i = 0; i < n_ack; i++) {
 		msgpack_pack_object(&pk, ack->via.map.ptr[i].key);
 		msgpack_pack_object(&pk, ack->via.map.ptr[i].val);
 	}
-	for (i = ack->via.map.size; i < n_acks; i++) {
+	for (i = n_ack; i < n_acks; i++) {
 		snprintf(id, sizeof(id), "ack-%zu", i);
 		pack_str(&pk, id);
 		msgpack_pack_uint64(&pk, 0);
 	}
 	pack_str(&pk, "pull");
-	msgpack_pack_array(&pk, pull->via.array.size + n_foreign);
-	for (i = 0; i < pull->via.array.size; i++)
-		msgpack_pack_object(&pk, pull->via.array.ptr[i]);
+	for (i = 0; i < pull->via.array.size; i++) {
+		assert_rc(xf_event_decode((const uint8_t *)pull->via.array.ptr[i].via.bin.ptr,
+					  pull->via.array.ptr[i].via.bin.size, &ev), 0);
+		n_pull += !drop || strcmp(ev.type, drop) != 0;
+	}
+	msgpack_pack_array(&pk, n_pull + n_foreign);
+	for (i = 0; i < pull->via.array.size; i++) {
+		assert_rc(xf_event_decode((const uint8_t *)pull->via.array.ptr[i].via.bin.ptr,
+					  pull->via.array.ptr[i].via.bin.size, &ev), 0);
+		if (!drop || strcmp(ev.type, drop) != 0)
+			msgpack_pack_object(&pk, pull->via.array.ptr[i]);
+	}
 	for (i = 0; i < n_foreign; i++) {
-		xf_event ev;
 		uint8_t *bytes;
 		size_t len;
 
@@ -1183,15 +1194,25 @@ static void crowd_response(xf_buf *resp, size_t n_acks, size_t n_foreign, const 
 	resp->len = sb.size;
 }
 
+/* A copy of RESP, to rewrite. */
+static void copy_response(xf_buf *out, const xf_buf *resp)
+{
+	out->data = malloc(resp->len);
+	assert_non_null(out->data);
+	memcpy(out->data, resp->data, resp->len);
+	out->len = resp->len;
+}
+
 /* As many acknowledgements as a response may carry, pulled events of many
- * origins and a receipt: all of it is state to keep, however much. */
+ * origins and a receipt: all of it is state to keep, however much; but
+ * none of it while a pulled event came too early. */
 static void test_apply_keeps_state_of_a_crowded_response(void **state)
 {
 	struct fixture *f = *state;
 	struct node *t = node_init(f, 0, "xiang-1", "township");
 	struct node *a = node_init(f, 1, "cun-a", "village");
 	char ids[1][XF_ENTITY_ID_MAX + 1];
-	xf_buf resp = { 0 };
+	xf_buf resp = { 0 }, crowded = { 0 };
 	xf_sync_push push;
 	xf_sync_stats served, applied;
 	struct keys k = { 0 };
@@ -1206,13 +1227,25 @@ static void test_apply_keeps_state_of_a_crowded_response(void **state)
 	assert_int_equal(served.pulled, 1);
 	/* 1024 acknowledgements, the township's own origin, 6 more and the
 	 * two cursors: once exactly the room a fixed list had, and the
-	 * receipt was written past its end. */
-	crowd_response(&resp, 1024, 6, t->key);
-
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
-	assert_true(applied.receipt);
+	 * receipt was written past its end. The 6 are of origins this
+	 * village does not know (yet, as far as it can tell). */
+	copy_response(&crowded, &resp);
+	rewrite_response(&crowded, 1024, NULL, 6, t->key);
+	assert_rc(xf_sync_apply(a->store, &push, crowded.data, crowded.len, WALL, &applied), 0);
 	assert_int_equal(applied.pulled, 1);
 	assert_int_equal(applied.rejected, 6);
+	assert_int_equal(applied.first_error, XF_EUNKNOWNNODE);
+	assert_true(pending(a) > 0);
+	assert_rc(xf_store_state_scan(a->store, "receipt:", keys_cb, &k), 0);
+	assert_int_equal(k.n, 1);
+	keys_dispose(&k);
+	assert_rc(xf_store_state_scan(a->store, "up:ack-", count_cb, &acks), 0);
+	assert_int_equal(acks, 0);
+
+	rewrite_response(&resp, 1024, NULL, 0, NULL);
+	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_true(applied.receipt);
+	assert_int_equal(applied.rejected, 0);
 	assert_int_equal(pending(a), 0);
 	assert_rc(xf_store_state_scan(a->store, "receipt:", keys_cb, &k), 0);
 	assert_int_equal(k.n, 2);
@@ -1221,6 +1254,7 @@ static void test_apply_keeps_state_of_a_crowded_response(void **state)
 	assert_int_equal(acks, 1024 - 1);
 	assert_sound(a);
 	xf_buf_dispose(&resp);
+	xf_buf_dispose(&crowded);
 }
 
 static void test_apply_refuses_tampered_receipt(void **state)
@@ -1539,6 +1573,45 @@ static void test_county_act_reaches_village_after_late_join(void **state)
 	assert_sound(v1);
 }
 
+/* A county's act pulled before the key that proves it (the township's
+ * enrolment of the county, on the broadcast feed) is refused as come too
+ * early, and the village's cursors wait for it: the next sync brings both. */
+static void test_event_pulled_before_its_key_comes_again(void **state)
+{
+	struct fixture *f = *state;
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t = node_init(f, 1, "xiang-1", "township");
+	struct node *v = node_init(f, 2, "cun-a", "village");
+	char ids[1][XF_ENTITY_ID_MAX + 1];
+	xf_buf resp = { 0 };
+	xf_sync_push push;
+	xf_sync_stats served, applied;
+	struct round rd;
+	int rounds;
+
+	link_nodes(t, v, "child");
+	open_cases(v, 1, ids);
+	sync_all(v, t);
+	link_nodes(c, t, "township");
+	sync_all(t, c);
+	note_on(c, ids, 1);
+	sync_all(t, c);
+	assert_int_equal(count_events(t, "county-1"), 1);
+
+	request_and_serve(v, t, &push, &resp, &served);
+	rewrite_response(&resp, 0, "node.enrolled", 0, NULL);
+	assert_rc(xf_sync_apply(v->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_int_equal(applied.rejected, 1);
+	assert_int_equal(applied.first_error, XF_EUNKNOWNNODE);
+	assert_int_equal(count_events(v, "county-1"), 0);
+	xf_buf_dispose(&resp);
+
+	for (rounds = 0; rounds < 3 && count_events(v, "county-1") == 0; rounds++)
+		assert_rc(sync_round(v, t, &rd), 0);
+	assert_int_equal(count_events(v, "county-1"), 1);
+	assert_sound(v);
+}
+
 /* Only a township speaks for villages: a village (or a township enrolled
  * as a plain child) that enrols nodes of its own cannot bring them in. */
 static void test_village_cannot_introduce_nodes(void **state)
@@ -1704,6 +1777,7 @@ int main(void)
 		FIXTURE_TEST(test_bundle_export_and_import),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
 		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),
+		FIXTURE_TEST(test_event_pulled_before_its_key_comes_again),
 		FIXTURE_TEST(test_village_cannot_introduce_nodes),
 		FIXTURE_TEST(test_plain_child_township_does_not_speak_for_villages),
 		FIXTURE_TEST(test_a_late_replay_is_no_rollback),

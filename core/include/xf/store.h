@@ -85,6 +85,8 @@ typedef struct xf_ingest_stats {
 	size_t forks;      /* a different, validly signed event for a held origin:seq: kept as evidence */
 	size_t rejected;   /* not stored: see first_error and first_rejected */
 	size_t quarantined; /* of the rejected, those kept aside as evidence of damage or forgery */
+	size_t early;      /* of the rejected, those that came too early and will come again: an
+			    * origin not enrolled here yet, a gap in its chain */
 	int first_error;
 	char first_rejected[XF_EVENT_ID_MAX + 1];
 } xf_ingest_stats;
@@ -105,6 +107,10 @@ typedef struct xf_ingest_opts {
 	/* Written in the same transaction as the events they describe. */
 	const xf_kv *state;
 	size_t n_state;
+	/* STATE is left unwritten if an event came too early (see
+	 * xf_ingest_stats.early): state that says the batch was taken, such
+	 * as a pull cursor, must not pass events that are to come again. */
+	bool state_needs_all;
 	/* Told, inside the transaction, the head this node holds of each
 	 * origin the batch named, after the batch. */
 	void (*on_head)(const char *origin, uint64_t seq, const uint8_t hash[XF_HASH_BYTES], void *ctx);
