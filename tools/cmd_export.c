@@ -29,19 +29,9 @@ struct export {
 /* Rows are written to OUT, a memory stream while they are collected. */
 static FILE *out;
 
-/* Text a person typed may start like a formula (=, +, -, @), which WPS
- * and Excel would run when the sheet is opened: a leading apostrophe
- * keeps it text, and import takes it off again. */
 static void cell(const char *text, bool last)
 {
-	char *guarded;
-
-	if (!text[0] || !strchr("=+-@", text[0]) || asprintf(&guarded, "'%s", text) < 0) {
-		ctl_csv_cell(out, text, last);
-		return;
-	}
-	ctl_csv_cell(out, guarded, last);
-	free(guarded);
+	ctl_csv_text(out, text, last);
 }
 
 static void date_cell(int32_t day, bool last)

@@ -265,9 +265,7 @@ static void on_cell(void *data, size_t len, void *ctx)
 			cell[n++] = '\n';
 	cell[n] = '\0';
 	trim(cell);
-	/* export guards text that starts like a formula with an apostrophe */
-	if (cell[0] == '\'' && cell[1] && strchr("=+-@", cell[1]))
-		memmove(cell, cell + 1, strlen(cell));
+	ctl_csv_unguard(cell);
 	row->cells[row->n_cells - 1] = cell;
 }
 
@@ -659,6 +657,23 @@ static const char *exported_id(const struct import *im, const struct row *row)
 	return NULL;
 }
 
+/* A and B as import reads a cell: the spaces and newlines around them go
+ * (visit add keeps them, and export writes them). */
+static bool same_text(const xf_value *a, const xf_value *b)
+{
+	char *ta = strndup(a->s, a->len), *tb = strndup(b->s, b->len);
+	bool same = ta && tb;
+
+	if (same) {
+		trim(ta);
+		trim(tb);
+		same = strcmp(ta, tb) == 0;
+	}
+	free(ta);
+	free(tb);
+	return same;
+}
+
 static bool same_value(const xf_value *a, const xf_value *b)
 {
 	size_t i;
@@ -668,7 +683,7 @@ static bool same_value(const xf_value *a, const xf_value *b)
 	switch (a->type) {
 	case XF_VALUE_BOOL: return a->b == b->b;
 	case XF_VALUE_INT: return a->i == b->i;
-	case XF_VALUE_STR: return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+	case XF_VALUE_STR: return same_text(a, b);
 	case XF_VALUE_ARRAY:
 		for (i = 0; a->len == b->len && i < a->len; i++)
 			if (!same_value(&a->items[i], &b->items[i]))

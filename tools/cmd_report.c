@@ -227,7 +227,7 @@ static void csv_rows(const struct labels *l, const char *scope, const char *name
 	for (i = 0; i < COLUMNS; i++) {
 		item_text(now, before, i, "", &t);
 		csv_cell(scope, false);
-		csv_cell(name, false);
+		ctl_csv_text(stdout, name, false); /* a category as a person typed it */
 		csv_cell(column_label(l, i), false);
 		csv_cell(t.now, false);
 		csv_cell(t.before, false);

@@ -429,6 +429,40 @@ void ctl_csv_cell(FILE *f, const char *text, bool last)
 	fputc(last ? '\n' : ',', f);
 }
 
+/* Does TEXT, past any leading apostrophes (at least MIN_QUOTES), start
+ * like a formula? */
+static bool formula_behind_quotes(const char *text, size_t min_quotes)
+{
+	size_t quotes = strspn(text, "'");
+
+	return quotes >= min_quotes && text[quotes] && strchr("=+-@", text[quotes]);
+}
+
+void ctl_csv_text(FILE *f, const char *text, bool last)
+{
+	const char *p;
+
+	if (!formula_behind_quotes(text, 0)) {
+		ctl_csv_cell(f, text, last);
+		return;
+	}
+	/* Quoted as csv_fwrite quotes, the apostrophe inside the quotes. */
+	fputs("\"'", f);
+	for (p = text; *p; p++) {
+		if (*p == '"')
+			fputc('"', f);
+		fputc(*p, f);
+	}
+	fputc('"', f);
+	fputc(last ? '\n' : ',', f);
+}
+
+void ctl_csv_unguard(char *cell)
+{
+	if (formula_behind_quotes(cell, 1))
+		memmove(cell, cell + 1, strlen(cell));
+}
+
 void ctl_close(ctl *c)
 {
 	xf_store_close(c->store);

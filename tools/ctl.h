@@ -150,6 +150,14 @@ void ctl_close(ctl *c);
 #define CTL_CSV_BOM "\xEF\xBB\xBF"
 void ctl_csv_cell(FILE *f, const char *text, bool last);
 
+/* A cell of text a person typed. Text that starts like a formula (=, +,
+ * -, @), which WPS and Excel would run when the sheet is opened, is
+ * written after an apostrophe that keeps it text, and so is text whose
+ * leading apostrophes come before one of those: ctl_csv_unguard() takes
+ * exactly one off again, so what was typed comes back whole. */
+void ctl_csv_text(FILE *f, const char *text, bool last);
+void ctl_csv_unguard(char *cell);
+
 /* --lang zh (the default, LANG NULL) or en. */
 int ctl_lang(ctl *c, const char *lang, bool *chinese);
 

@@ -106,6 +106,19 @@ assert ["按村", "370102001001", "派驻工作组", "1", "0", "-"] in rows
 PY
 }
 
+@test "report --csv keeps a category that starts like a formula as text" {
+	ctl visit add --date 2026-03-01 --people 1 --category '=HYPERLINK("http://x","点")' --summary 测试 >/dev/null
+	ctl visit add --date 2026-03-01 --people 1 --category -3 --summary 测试 >/dev/null
+	ctl report --from 2026-01-01 --to 2026-06-30 --csv >"$BATS_TEST_TMPDIR/r.csv"
+	python3 - "$BATS_TEST_TMPDIR/r.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], encoding="utf-8-sig")))
+names = {r[1] for r in rows if r[0] == "按类别"}
+assert """'=HYPERLINK("http://x","点")""" in names and "'-3" in names, names
+assert not any(n[:1] in "=+-@" and n for n in names), names
+PY
+}
+
 @test "report refuses bad options with one line and changes nothing" {
 	refuses ctl report
 	[[ "$stderr" == *"--from YYYY-MM-DD and --to YYYY-MM-DD are required"* ]]
