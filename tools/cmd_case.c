@@ -102,20 +102,45 @@ static const struct act {
 	{ "risk resolve", "risk.resolved", "outcome", "outcome", LIMIT_TEXT },
 };
 
+/* The regulations allow one extension of the 60 days per handling,
+ * granted before they run out. */
+static int check_extension(ctl *c, const xf_entity *e, const char *date)
+{
+	/* An accepted case's deadline runs from its acceptance or its
+	 * reopening, whenever it was received. */
+	xf_record_meta m = { .received = 0 };
+	char due[XF_DATE_LEN + 1];
+	xf_deadline d;
+	int32_t day;
+
+	if (xf_case_extended(e))
+		return ctl_fail(c, "%s was already extended on %s: the 30 days can be added once", e->id,
+				xf_entity_attr(e, "extended_on")->str);
+	if (xf_date_parse(date, &day) < 0 || !xf_case_deadline(e, &m, &d) || !d.accepted || day <= d.due)
+		return 0;
+	xf_date_format(d.due, due);
+	return ctl_fail(c, "--date %s is after %s's deadline of %s: an extension is granted before it", date, e->id,
+			due);
+}
+
 /* What the log must hold for ACT on ID dated DATE: the record began by
- * then, and the regulations allow one extension of the 60 days per
- * handling. */
+ * then, a reopening comes after the closing, and an extension is the
+ * handling's first and within its deadline. */
 static int check_act(ctl *c, const struct act *act, const char *id, const char *date)
 {
+	const xf_attr *closed;
 	xf_entity *e = NULL;
 	int r;
 
 	if ((r = ctl_open(c)) != 0 || (r = ctl_load_entity(c, id, &e)) != 0)
 		return r;
 	r = check_not_before(c, e, date);
-	if (r == 0 && strcmp(act->type, "case.extended") == 0 && xf_case_extended(e))
-		r = ctl_fail(c, "%s was already extended on %s: the 30 days can be added once", id,
-			     xf_entity_attr(e, "extended_on")->str);
+	closed = xf_entity_attr(e, "closed_on");
+	if (r == 0 && strcmp(act->type, "case.reopened") == 0 && closed && closed->type == XF_VALUE_STR &&
+	    strcmp(date, closed->str) < 0)
+		r = ctl_fail(c, "--date %s is before %s was closed, on %s", date, id, closed->str);
+	if (r == 0 && strcmp(act->type, "case.extended") == 0)
+		r = check_extension(c, e, date);
 	xf_entity_free(e);
 	return r;
 }

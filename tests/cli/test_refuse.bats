@@ -484,6 +484,21 @@ bad_conf() {
 	[ "$status" -eq 0 ]
 }
 
+@test "a reopening dated before the closing, or an extension after the deadline, is refused" {
+	v=$(ctl visit add --date 2026-01-01 --people 1 --category 土地 --summary 旧案)
+	c=$(ctl case open --title 旧案 --from "$v" --date 2026-01-02)
+	ctl case assign "$c" --leader 王镇长 --date 2026-01-03
+	ctl case close "$c" --outcome 办结 --date 2026-01-20
+	refuses ctl case reopen "$c" --reason 不满意 --date 2026-01-10
+	[ "$stderr" = "xinfangctl case reopen: --date 2026-01-10 is before $c was closed, on 2026-01-20" ]
+	ctl case reopen "$c" --reason 不满意 --date 2026-01-20
+	# 60 days from the reopening: 2026-03-21 is the last.
+	refuses ctl case extend "$c" --reason 情况复杂 --date 2026-03-22
+	[ "$stderr" = "xinfangctl case extend: --date 2026-03-22 is after $c's deadline of 2026-03-21: an extension is granted before it" ]
+	run ctl case extend "$c" --reason 情况复杂 --date 2026-03-21
+	[ "$status" -eq 0 ]
+}
+
 @test "case open --from one record twice is refused" {
 	refuses ctl case open --title 测试 --from "$visit" --from "$visit"
 	[ "$stderr" = "xinfangctl case open: --from $visit is given twice" ]
