@@ -1535,6 +1535,21 @@ static void test_county_accepts_villages_through_township(void **state)
 	assert_int_equal(assert_sound(c), 2 + 15 + 1);
 }
 
+/* Village V's case, synced up to township T, which joined county C late;
+ * C's note on it, synced down to T but not yet to V. */
+static void county_note_at_township(struct node *c, struct node *t, struct node *v,
+				    char ids[1][XF_ENTITY_ID_MAX + 1])
+{
+	link_nodes(t, v, "child");
+	open_cases(v, 1, ids);
+	sync_all(v, t);
+	link_nodes(c, t, "township");
+	sync_all(t, c);
+	note_on(c, ids, 1);
+	sync_all(t, c);
+	assert_int_equal(count_events(t, "county-1"), 1);
+}
+
 /* A township that joins a county after its villages last synced: the
  * county's act on a village case must still reach the village (its pull
  * then carries both the act and the enrolment of the county that
@@ -1550,15 +1565,7 @@ static void test_county_act_reaches_village_after_late_join(void **state)
 	size_t rounds = 0, rejected = 0;
 	int first_error = 0;
 
-	link_nodes(t, v1, "child");
-	open_cases(v1, 1, ids1);
-	sync_all(v1, t);
-
-	link_nodes(c, t, "township");
-	sync_all(t, c);
-	note_on(c, ids1, 1);
-	sync_all(t, c);
-	assert_int_equal(count_events(t, "county-1"), 1);
+	county_note_at_township(c, t, v1, ids1);
 
 	/* However many rounds it takes, the village ends with the act. */
 	do {
@@ -1589,15 +1596,7 @@ static void test_event_pulled_before_its_key_comes_again(void **state)
 	struct round rd;
 	int rounds;
 
-	link_nodes(t, v, "child");
-	open_cases(v, 1, ids);
-	sync_all(v, t);
-	link_nodes(c, t, "township");
-	sync_all(t, c);
-	note_on(c, ids, 1);
-	sync_all(t, c);
-	assert_int_equal(count_events(t, "county-1"), 1);
-
+	county_note_at_township(c, t, v, ids);
 	request_and_serve(v, t, &push, &resp, &served);
 	rewrite_response(&resp, 0, "node.enrolled", 0, NULL);
 	assert_rc(xf_sync_apply(v->store, &push, resp.data, resp.len, WALL, &applied), 0);
