@@ -4,10 +4,10 @@
  * child whose subtree the event's entity belongs to (the entity id names
  * the node that created it; a case opened above from a record below
  * belongs where that record does), unless the event came from that
- * subtree in the first place; enrolments of upstream nodes go to the broadcast feed,
- * so that every node below can verify events from above. A child's pull
- * then walks its own feed from its cursor: scope costs nothing at read
- * time, and no child ever sees another's records. */
+ * subtree in the first place; enrolments of upstream nodes go to the
+ * broadcast feed, so that every node below can verify events from above.
+ * A child's pull then walks its own feed from its cursor: scope costs
+ * nothing at read time, and no child ever sees another's records. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
