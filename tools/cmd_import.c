@@ -57,7 +57,6 @@ struct record {
 	uint8_t same[crypto_generichash_BYTES]; /* equal for identical rows */
 	char key[KEY_HEX + 1];
 	bool present;
-	bool clashes; /* its id names a record held here with other values */
 };
 
 struct import {
@@ -70,7 +69,7 @@ struct import {
 	size_t width;             /* cells in the header */
 	struct sheet sheet;
 	struct record *records;
-	size_t n_records, n_bad, n_present, n_clashing;
+	size_t n_records, n_bad, n_present;
 	char (*existing)[KEY_HEX + 1]; /* the keys of rows imported before, sorted */
 	size_t n_existing, cap_existing;
 };
@@ -765,13 +764,14 @@ static int holds_exported(ctl *c, const struct import *im, const struct record *
 
 /* Mark the records an earlier import of the same rows already wrote, on
  * this node or on any whose records this one holds, and the rows of an
- * export whose records this node holds; print each exported row that
- * names a record held here with other values. */
+ * export whose records this node holds. An exported row that names a
+ * record held here with other values is a bad row: it is printed, and
+ * leaves the records. */
 static int find_present(ctl *c, struct import *im)
 {
 	struct record *rec;
 	bool held, same;
-	size_t i;
+	size_t i, kept = 0;
 	int r = xf_store_projections(c->store, im->kind, NULL, collect_key, im);
 
 	if (r < 0)
@@ -780,22 +780,23 @@ static int find_present(ctl *c, struct import *im)
 		qsort(im->existing, im->n_existing, sizeof(*im->existing), compare_keys);
 	for (i = 0; i < im->n_records; i++) {
 		rec = &im->records[i];
-		if (im->n_existing &&
-		    bsearch(rec->key, im->existing, im->n_existing, sizeof(*im->existing), compare_keys)) {
-			rec->present = true;
-		} else if ((r = holds_exported(c, im, rec, &held, &same)) < 0) {
+		held = same = true;
+		if (!(im->n_existing &&
+		      bsearch(rec->key, im->existing, im->n_existing, sizeof(*im->existing), compare_keys)) &&
+		    (r = holds_exported(c, im, rec, &held, &same)) < 0)
 			return ctl_fail(c, "%s", xf_strerror(r));
-		} else if (held && !same) {
+		if (held && !same) {
 			ctl_fail(c, "%s:%zu: %s is recorded here with other values: empty its id cell to record the row as new",
 				 im->path, rec->row->line, exported_id(im, rec->row));
-			rec->clashes = true;
-			im->n_clashing++;
+			xf_body_free(rec->body);
 			im->n_bad++;
-		} else {
-			rec->present = held;
+			continue;
 		}
-		im->n_present += rec->present;
+		rec->present = held;
+		im->n_present += held;
+		im->records[kept++] = *rec;
 	}
+	im->n_records = kept;
 	return 0;
 }
 
@@ -803,7 +804,7 @@ static int find_present(ctl *c, struct import *im)
  * ledger lands whole or not at all. Their ids go into IDS. */
 static int append_records(ctl *c, struct import *im, json_t *ids)
 {
-	size_t n = im->n_records - im->n_present - im->n_clashing, i, k = 0;
+	size_t n = im->n_records - im->n_present, i, k = 0;
 	xf_draft *drafts = calloc(n ? n : 1, sizeof(*drafts));
 	xf_appended *done = calloc(n ? n : 1, sizeof(*done));
 	int r = 0;
@@ -813,7 +814,7 @@ static int append_records(ctl *c, struct import *im, json_t *ids)
 		goto cleanup;
 	}
 	for (i = 0; i < im->n_records && r == 0; i++) {
-		if (im->records[i].present || im->records[i].clashes)
+		if (im->records[i].present)
 			continue;
 		drafts[k] = (xf_draft){ .type = im->event, .new_kind = im->kind, .author = c->cfg.author };
 		r = xf_body_bytes(im->records[i].body, &drafts[k].body, &drafts[k].body_len);
@@ -896,7 +897,7 @@ static void import_dispose(struct import *im)
 
 static int print_summary(ctl *c, const struct import *im, json_t *ids)
 {
-	size_t imported = im->n_records - im->n_present - im->n_clashing;
+	size_t imported = im->n_records - im->n_present;
 
 	if (c->json)
 		return ctl_print_json(c, json_pack("{s:I, s:I, s:I, s:O}", "imported", (json_int_t)imported, "present",
@@ -982,7 +983,7 @@ int cmd_import(ctl *c, int argc, char **argv)
 	}
 	if ((r = ctl_open(c)) != 0 || (r = lock_imports(c, &lock)) != 0 || (r = find_present(c, &im)) != 0 ||
 	    (r = stop_at_bad_rows(c, &im, skip_bad)) != 0 ||
-	    (im.n_present + im.n_clashing < im.n_records && (r = ctl_open_key(c)) != 0) ||
+	    (im.n_present < im.n_records && (r = ctl_open_key(c)) != 0) ||
 	    (r = append_records(c, &im, ids)) != 0)
 		goto cleanup;
 	r = print_summary(c, &im, ids);
