@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../daemon/client.h"
 #include "ctl.h"
@@ -53,15 +52,10 @@ int cmd_bundle_export(ctl *c, int argc, char **argv)
 int cmd_bundle_import(ctl *c, int argc, char **argv)
 {
 	xf_ingest_stats st;
-	struct stat file;
 	int r;
 
 	if ((r = ctl_plain_args(c, argc, argv, 1)) != 0)
 		return r == CTL_HELPED ? EXIT_OK : r;
-	/* A directory opens and reads as nothing, which the import would
-	 * report as a damaged bundle. */
-	if (stat(argv[optind], &file) == 0 && S_ISDIR(file.st_mode))
-		return ctl_fail(c, "%s: %s", argv[optind], strerror(EISDIR));
 	if ((r = ctl_open(c)) != 0)
 		return r;
 	r = xf_bundle_import(c->store, argv[optind], c->now_ms, &st);

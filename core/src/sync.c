@@ -1206,9 +1206,12 @@ int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
+	errno = 0;
 	if (fread(magic, 1, sizeof(magic), f) != sizeof(magic) || memcmp(magic, BUNDLE_MAGIC, sizeof(magic)) != 0) {
+		/* A file that cannot be read (a directory opens) is not a damaged bundle. */
+		r = ferror(f) ? (errno ? -errno : -EIO) : XF_EPROTO;
 		fclose(f);
-		return XF_EPROTO;
+		return r;
 	}
 	while ((r = read_frame(f, &wire)) == 0) {
 		if (++frames > BUNDLE_FRAMES_MAX) {
