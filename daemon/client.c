@@ -23,9 +23,11 @@ struct client {
 	volatile sig_atomic_t *stop;
 	int64_t offset_ms;     /* added to our clock when signing: learnt from the upstream */
 	char url[1100];
+	xf_auth request;       /* the Authorization of the request under way */
 	/* the response being received */
 	xf_buf body;
 	uint64_t server_time;
+	char sig[XF_REPLY_SIG_MAX];
 	bool deflated;
 };
 
@@ -103,6 +105,20 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 		c->deflated = strstr(data + 17, "deflate") != NULL;
 	if (len > 10 && strncasecmp(data, "X-Xf-Time:", 10) == 0)
 		c->server_time = strtoull(data + 10, NULL, 10);
+	if (len > 9 && strncasecmp(data, XF_REPLY_HEADER ":", 9) == 0) {
+		/* curl's header line is not NUL-terminated. */
+		size_t at = 9, sig_len = 0;
+
+		while (at < len && (data[at] == ' ' || data[at] == '\t'))
+			at++;
+		while (at + sig_len < len && !strchr(" \t\r\n", data[at + sig_len]))
+			sig_len++;
+		/* One that does not fit is left empty: the answer is refused. */
+		if (sig_len < sizeof(c->sig)) {
+			memcpy(c->sig, data + at, sig_len);
+			c->sig[sig_len] = '\0';
+		}
+	}
 	return len;
 }
 
@@ -142,9 +158,12 @@ static int post(client *c, const xf_buf *wire, bool deflated, client_report *rep
 
 	xf_buf_dispose(&c->body);
 	c->server_time = 0;
+	c->sig[0] = '\0';
 	c->deflated = false;
 	r = xf_auth_make(c->key, c->cfg->node_id, "POST", XF_SYNC_PATH, (uint64_t)((int64_t)xf_wall_ms() + c->offset_ms),
 			 wire->data, wire->len, auth_value);
+	if (r == 0)
+		r = xf_auth_parse(auth_value, &c->request);
 	if (r < 0)
 		return r;
 	snprintf(auth, sizeof(auth), "Authorization: %s", auth_value);
@@ -260,11 +279,15 @@ static int round_trip(client *c, xf_store *s, client_report *rep, bool *more)
 		refusal(c, status, rep);
 		return status == 413 ? XF_ETOOBIG : -EACCES;
 	}
-	r = xf_sync_apply(s, &push, c->body.data, c->body.len, xf_wall_ms(), &st);
+	r = xf_sync_apply(s, &push, &c->request, c->body.data, c->body.len, c->sig, xf_wall_ms(), &st);
 	if (r < 0) {
 		if (r == XF_EUNKNOWNNODE)
 			snprintf(rep->error, sizeof(rep->error),
 				 "upstream '%s' is not enrolled here as this node's upstream (xinfangctl enroll)", st.peer);
+		else if (r == XF_EBADSIG)
+			snprintf(rep->error, sizeof(rep->error),
+				 "upstream '%s': its answer or receipt is not signed by its key for this request "
+				 "(altered on the way, or an old answer); nothing applied", st.peer);
 		else
 			snprintf(rep->error, sizeof(rep->error), "cannot apply the upstream's answer: %s", xf_strerror(r));
 		return r;

@@ -59,12 +59,13 @@ struct upload {
 	struct timespec start;
 };
 
+/* HEADER_NAME: NULL, or one more header to send. */
 static enum MHD_Result respond(server *srv, struct MHD_Connection *conn, unsigned status, const char *content_type,
-			       const uint8_t *body, size_t len, bool deflated, uint64_t server_time)
+			       const uint8_t *body, size_t len, bool deflated, const char *header_name,
+			       const char *header_value)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	char t[24];
 
 	metrics_response(&srv->metrics, status);
 	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -73,10 +74,8 @@ static enum MHD_Result respond(server *srv, struct MHD_Connection *conn, unsigne
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	if (deflated)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "deflate");
-	if (server_time) {
-		snprintf(t, sizeof(t), "%" PRIu64, server_time);
-		MHD_add_response_header(resp, "X-Xf-Time", t);
-	}
+	if (header_name)
+		MHD_add_response_header(resp, header_name, header_value);
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -98,7 +97,8 @@ static enum MHD_Result refuse(server *srv, struct MHD_Connection *conn, unsigned
 	if (n < 0 || (size_t)n >= sizeof(msg) - 1)
 		n = (int)strlen(msg);
 	msg[n++] = '\n';
-	return respond(srv, conn, status, "text/plain; charset=utf-8", (const uint8_t *)msg, (size_t)n, false, 0);
+	return respond(srv, conn, status, "text/plain; charset=utf-8", (const uint8_t *)msg, (size_t)n, false, NULL,
+		       NULL);
 }
 
 static unsigned status_for(int r)
@@ -190,14 +190,15 @@ static int authenticate(server *srv, struct MHD_Connection *conn, const struct u
 	}
 	r = xf_auth_check(auth, pubkey, "POST", XF_SYNC_PATH, up->body.data, up->body.len, now);
 	if (r == XF_ESKEW) {
-		char why[128];
+		char why[128], server_time[24];
 
 		snprintf(why, sizeof(why), "clock %+.0f s off the township's", ((double)auth->time_ms - (double)now) / 1000);
 		log_notice("refused '%s': its clock is %+.0f s off ours", auth->node,
 			   ((double)auth->time_ms - (double)now) / 1000);
 		note_refusal(srv, auth->node, why);
+		snprintf(server_time, sizeof(server_time), "%" PRIu64, now);
 		*ret = respond(srv, conn, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8",
-			       (const uint8_t *)"clock skew: see X-Xf-Time\n", 26, false, now);
+			       (const uint8_t *)"clock skew: see X-Xf-Time\n", 26, false, "X-Xf-Time", server_time);
 		return -EACCES;
 	}
 	if (r < 0) {
@@ -212,6 +213,7 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 	const char *encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
 	xf_buf inflated = { 0 }, answer = { 0 }, wire = { 0 };
 	const xf_buf *req = &up->body, *out;
+	char sig[XF_REPLY_SIG_MAX];
 	enum MHD_Result ret = MHD_NO;
 	xf_sync_stats st;
 	xf_auth auth;
@@ -239,8 +241,7 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 	} else if (encoding && strcmp(encoding, "identity") != 0) {
 		return refuse(srv, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Encoding must be deflate, gzip or identity");
 	}
-	r = xf_sync_serve(srv->store, srv->key, auth.node, auth.time_ms, req->data, req->len, xf_wall_ms(), &answer,
-			  &st);
+	r = xf_sync_serve(srv->store, srv->key, &auth, req->data, req->len, xf_wall_ms(), &answer, sig, &st);
 	if (r < 0) {
 		log_warning("refused sync from '%s': %s", auth.node, xf_strerror(r));
 		if (r != -EPERM)
@@ -272,7 +273,8 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 		log_warning("'%s' pushed %s", auth.node, why);
 		note_refusal(srv, auth.node, why);
 	}
-	ret = respond(srv, conn, MHD_HTTP_OK, XF_SYNC_CONTENT_TYPE, out->data, out->len, out == &wire, 0);
+	ret = respond(srv, conn, MHD_HTTP_OK, XF_SYNC_CONTENT_TYPE, out->data, out->len, out == &wire, XF_REPLY_HEADER,
+		      sig);
 	xf_store_trim(srv->store);
 cleanup:
 	xf_buf_dispose(&inflated);
@@ -317,7 +319,8 @@ static enum MHD_Result serve_admin(server *srv, struct MHD_Connection *conn, con
 		json_decref(st);
 		if (!text)
 			return refuse(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", xf_strerror(r ? r : -ENOMEM));
-		ret = respond(srv, conn, MHD_HTTP_OK, "application/json", (const uint8_t *)text, strlen(text), false, 0);
+		ret = respond(srv, conn, MHD_HTTP_OK, "application/json", (const uint8_t *)text, strlen(text), false, NULL,
+			      NULL);
 		free(text);
 		return ret;
 	}
@@ -329,7 +332,7 @@ static enum MHD_Result serve_admin(server *srv, struct MHD_Connection *conn, con
 		r = -EIO;
 	ret = r < 0 ? refuse(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", xf_strerror(r))
 		    : respond(srv, conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", (const uint8_t *)text,
-			      len, false, 0);
+			      len, false, NULL, NULL);
 	free(text);
 	return ret;
 }

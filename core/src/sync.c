@@ -674,8 +674,8 @@ static int read_acks(struct kv_list *l, const msgpack_object *root)
 	return 0;
 }
 
-int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, size_t len, uint64_t wall_ms,
-		  xf_sync_stats *stats)
+int xf_sync_apply(xf_store *s, const xf_sync_push *push, const xf_auth *request, const uint8_t *resp, size_t len,
+		  const char *sig, uint64_t wall_ms, xf_sync_stats *stats)
 {
 	/* Pulled events refused as come too early (the key of a county above
 	 * not here yet) must come again: the cursors wait for them. */
@@ -694,7 +694,7 @@ int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, si
 	uint64_t v;
 	int r;
 
-	if (!s || !push || !resp || !stats)
+	if (!s || !push || !request || !resp || !stats)
 		return -EINVAL;
 	memset(stats, 0, sizeof(*stats));
 	stats->pushed = push->events;
@@ -703,10 +703,18 @@ int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, si
 	r = parse_message(resp, len, &zone, &root);
 	if (r < 0)
 		goto cleanup;
+	/* The answer names who signed it; only this node's upstream may. */
+	r = XF_EPROTO;
+	if (!get_str(map_get(&root, "node"), stats->peer, sizeof(stats->peer)))
+		goto cleanup;
+	r = xf_store_peer(s, stats->peer, &upstream);
+	if (r == XF_ENOTFOUND || (r == 0 && upstream.relation != XF_PEER_UPSTREAM))
+		r = XF_EUNKNOWNNODE;
+	if (r < 0 || (r = xf_reply_check(sig, upstream.pubkey, request, resp, len)) < 0)
+		goto cleanup;
 	r = XF_EPROTO;
 	cur = map_get(&root, "cur");
-	if (!get_str(map_get(&root, "node"), stats->peer, sizeof(stats->peer)) || !cur ||
-	    cur->type != MSGPACK_OBJECT_ARRAY || cur->via.array.size != 2 ||
+	if (!cur || cur->type != MSGPACK_OBJECT_ARRAY || cur->via.array.size != 2 ||
 	    cur->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 	    cur->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 		goto cleanup;
@@ -720,12 +728,6 @@ int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, si
 	get_str(map_get(&root, "bad"), stats->first_rejected, sizeof(stats->first_rejected));
 	o = map_get(&root, "more");
 	stats->more = push->full || (o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean);
-	/* Only this node's upstream answers it, and only with its own key. */
-	r = xf_store_peer(s, stats->peer, &upstream);
-	if (r == XF_ENOTFOUND || (r == 0 && upstream.relation != XF_PEER_UPSTREAM))
-		r = XF_EUNKNOWNNODE;
-	if (r < 0)
-		goto cleanup;
 	if ((r = get_events(&root, "pull", &pull, &n_pull)) < 0 || (r = read_acks(&l, &root)) < 0 ||
 	    (r = note_pulled(&l, s, pull, n_pull)) < 0 ||
 	    (r = kv_set_u64(&l, "cur:own", cur->via.array.ptr[0].via.u64)) < 0 ||
@@ -917,9 +919,11 @@ static int rollback_check(xf_store *s, const char *client, uint64_t head, xf_syn
 	return 0;
 }
 
-int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t client_ms, const uint8_t *req,
-		  size_t len, uint64_t wall_ms, xf_buf *out, xf_sync_stats *stats)
+int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const uint8_t *req, size_t len,
+		  uint64_t wall_ms, xf_buf *out, char sig[XF_REPLY_SIG_MAX], xf_sync_stats *stats)
 {
+	const char *client = request ? request->node : NULL;
+	uint64_t client_ms = request ? request->time_ms : 0;
 	msgpack_zone zone;
 	msgpack_object root;
 	msgpack_sbuffer sb, pulled, seen;
@@ -939,7 +943,7 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t c
 	bool stale = false;
 	int r;
 
-	if (!s || !key || !client || !req || !out || !stats)
+	if (!s || !key || !request || !req || !out || !sig || !stats)
 		return -EINVAL;
 	memset(stats, 0, sizeof(*stats));
 	snprintf(stats->peer, sizeof(stats->peer), "%s", client);
@@ -1062,6 +1066,8 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t c
 		r = -ENOMEM;
 		goto cleanup;
 	}
+	if ((r = xf_reply_sign(key, request, (const uint8_t *)sb.data, sb.size, sig)) < 0)
+		goto cleanup;
 	out->data = (uint8_t *)sb.data;
 	out->len = sb.size;
 	sb.data = NULL;

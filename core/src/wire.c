@@ -88,24 +88,45 @@ cleanup:
 	return r;
 }
 
+#define SIG_B64_LEN sodium_base64_ENCODED_LEN(XF_SIG_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)
+_Static_assert(XF_REPLY_SIG_MAX >= SIG_B64_LEN, "XF_REPLY_SIG_MAX holds a signature");
+
+static void body_digest_hex(const uint8_t *body, size_t len, char hex[65])
+{
+	uint8_t digest[32];
+
+	crypto_generichash(digest, sizeof(digest), body, len, NULL, 0);
+	sodium_bin2hex(hex, 65, digest, sizeof(digest));
+}
+
 /* The bytes a request signature covers. */
 static int auth_message(char *buf, size_t size, const char *method, const char *path, uint64_t time_ms,
 			const uint8_t *body, size_t len)
 {
-	uint8_t digest[32];
 	char hex[65];
 	int n;
 
-	crypto_generichash(digest, sizeof(digest), body, len, NULL, 0);
-	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+	body_digest_hex(body, len, hex);
 	n = snprintf(buf, size, "XF1 %s %s %" PRIu64 " %s", method, path, time_ms, hex);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
+}
+
+/* The bytes an answer's signature covers. */
+static int reply_message(char *buf, size_t size, const xf_auth *request, const uint8_t *body, size_t len)
+{
+	char hex[65], b64[SIG_B64_LEN];
+	int n;
+
+	body_digest_hex(body, len, hex);
+	sodium_bin2base64(b64, sizeof(b64), request->sig, XF_SIG_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	n = snprintf(buf, size, "XF1 REPLY %s %s", b64, hex);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
 }
 
 int xf_auth_make(const xf_key *key, const char *node, const char *method, const char *path, uint64_t time_ms,
 		 const uint8_t *body, size_t len, char out[XF_AUTH_HEADER_MAX])
 {
-	char msg[512], b64[sodium_base64_ENCODED_LEN(XF_SIG_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	char msg[512], b64[SIG_B64_LEN];
 	uint8_t sig[XF_SIG_BYTES];
 	int n;
 
@@ -166,4 +187,40 @@ int xf_auth_check(const xf_auth *auth, const uint8_t *pubkey, const char *method
 		return r;
 	diff = auth->time_ms > now_ms ? auth->time_ms - now_ms : now_ms - auth->time_ms;
 	return diff > XF_AUTH_WINDOW_MS ? XF_ESKEW : 0;
+}
+
+int xf_reply_sign(const xf_key *key, const xf_auth *request, const uint8_t *body, size_t len,
+		  char out[XF_REPLY_SIG_MAX])
+{
+	uint8_t sig[XF_SIG_BYTES];
+	char msg[256];
+	int n;
+
+	if (!key || !request || (!body && len) || !out)
+		return -EINVAL;
+	n = reply_message(msg, sizeof(msg), request, body, len);
+	if (n < 0)
+		return n;
+	xf_key_sign(key, (const uint8_t *)msg, (size_t)n, sig);
+	sodium_bin2base64(out, XF_REPLY_SIG_MAX, sig, sizeof(sig), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return 0;
+}
+
+int xf_reply_check(const char *sig, const uint8_t *pubkey, const xf_auth *request, const uint8_t *body, size_t len)
+{
+	uint8_t raw[XF_SIG_BYTES];
+	size_t raw_len = 0;
+	char msg[256];
+	int n;
+
+	if (!pubkey || !request || (!body && len))
+		return -EINVAL;
+	if (!sig || sodium_base642bin(raw, sizeof(raw), sig, strlen(sig), NULL, &raw_len, NULL,
+				      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    raw_len != XF_SIG_BYTES)
+		return XF_EBADSIG;
+	n = reply_message(msg, sizeof(msg), request, body, len);
+	if (n < 0)
+		return n;
+	return xf_sig_verify(pubkey, (const uint8_t *)msg, (size_t)n, raw);
 }

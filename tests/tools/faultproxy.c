@@ -25,6 +25,10 @@
  *   duplicate-response  the client gets the response twice in a row: bytes
  *                       after a complete response, on a connection it may
  *                       want to reuse
+ *   stale-response      the request goes through whole, but the client gets
+ *                       the last response the proxy passed on before, not
+ *                       this one: an old answer passed off as new (until
+ *                       there is one, the real response goes down)
  *
  * Faults are dealt from a shuffled deck of LIST, so that every one of them
  * comes up once in each len(LIST) faulty exchanges; with --max-run N no
@@ -34,7 +38,7 @@
  *
  * The proxy reads whole messages, framed by Content-Length (a response
  * without one runs to the end of the connection); nothing else of HTTP
- * is understood, nothing is changed. One line per exchange goes to --log
+ * is understood, no message is altered. One line per exchange goes to --log
  * (default stderr); on SIGTERM or SIGINT it closes its connections (a
  * late copy not yet sent is cancelled), writes a summary line with the
  * count of each fault, and exits 0. With
@@ -68,11 +72,11 @@
 #define DELAY_MAX_MS 3000
 #define TRUNC_CLOSE_DELAY_MS 200
 
-enum fault { CLEAN, DROP, TRUNC_REQ, TRUNC_RESP, DELAY, RESET, DUP_REQ, DUP_RESP, FAULTS };
+enum fault { CLEAN, DROP, TRUNC_REQ, TRUNC_RESP, DELAY, RESET, DUP_REQ, DUP_RESP, STALE_RESP, FAULTS };
 
 static const char *const fault_names[FAULTS] = {
 	"clean", "drop", "truncate-request", "truncate-response",
-	"delay", "reset", "duplicate-request", "duplicate-response",
+	"delay", "reset", "duplicate-request", "duplicate-response", "stale-response",
 };
 
 static const char *arg_listen, *arg_to, *arg_log, *arg_port_file;
@@ -100,6 +104,9 @@ struct buf {
 	uint8_t *data;
 	size_t len, cap;
 };
+
+/* Under lock: the last response passed on whole, for stale-response. */
+static struct buf last_response;
 
 /* A client's connection, and the proxy's own to the upstream for it. */
 struct conn {
@@ -310,6 +317,40 @@ static void consume(struct buf *b, size_t n)
 	b->len -= n;
 }
 
+/* Keep a copy of response P (LEN bytes) as the last one passed on. */
+static int keep_response(const uint8_t *p, size_t len)
+{
+	uint8_t *copy = malloc(len);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, p, len);
+	pthread_mutex_lock(&lock);
+	free(last_response.data);
+	last_response = (struct buf){ copy, len, len };
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+/* A copy of the last response passed on into *OUT, which the caller frees:
+ * 0, or -ENOENT when none was yet. */
+static int copy_last_response(struct buf *out)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&lock);
+	if (last_response.len) {
+		out->data = malloc(last_response.len);
+		r = out->data ? 0 : -ENOMEM;
+		if (r == 0) {
+			memcpy(out->data, last_response.data, last_response.len);
+			out->len = out->cap = last_response.len;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
 static int connect_upstream(void)
 {
 	socklen_t len = sizeof(int);
@@ -444,6 +485,7 @@ static int replay(unsigned long conn, const uint8_t *req, size_t len, int after_
 static int exchange(struct conn *c)
 {
 	char what[96] = "";
+	struct buf stale = { 0 };
 	size_t req_len, resp_len = 0, head, up = 0, down = 0, cut;
 	uint64_t p;
 	enum fault f;
@@ -526,10 +568,24 @@ static int exchange(struct conn *c)
 				goto done;
 		}
 		break;
+	case STALE_RESP:
+		r = copy_last_response(&stale);
+		if (r == -ENOENT) {
+			snprintf(what, sizeof(what), " (none passed on yet: this one went down)");
+			break;
+		}
+		if (r < 0 || (r = write_all(c->client, stale.data, stale.len)) < 0)
+			goto done;
+		down = stale.len;
+		snprintf(what, sizeof(what), " (an earlier one of %zu bytes went down)", stale.len);
+		consume(&c->in, req_len);
+		consume(&c->out, resp_len);
+		r = until_close ? 0 : 1;
+		goto done;
 	default:
 		break;
 	}
-	if ((r = write_all(c->client, c->out.data, resp_len)) < 0)
+	if ((r = write_all(c->client, c->out.data, resp_len)) < 0 || (r = keep_response(c->out.data, resp_len)) < 0)
 		goto done;
 	down = resp_len;
 	if (f == DUP_RESP) {
@@ -541,6 +597,7 @@ static int exchange(struct conn *c)
 	consume(&c->out, resp_len);
 	r = until_close ? 0 : 1;
 done:
+	free(stale.data);
 	say("conn %lu: %s%s: %zu of %zu request bytes up, %zu of %zu response bytes down%s", c->id, fault_names[f],
 	    what, up, req_len, down, resp_len, r < 0 ? " (the exchange failed)" : "");
 	return r;

@@ -86,21 +86,61 @@ struct round {
 	size_t req_len, resp_len;
 };
 
+/* What binds an answer to its request: the request's Authorization, as
+ * the client made it, and the server's signature over the answer. */
+struct seal {
+	xf_auth request;
+	char sig[XF_REPLY_SIG_MAX];
+};
+
+/* CHILD's Authorization of REQ, signed at its clock CHILD_MS. */
+static inline xf_auth request_auth(const struct node *child, uint64_t child_ms, const xf_buf *req)
+{
+	char header[XF_AUTH_HEADER_MAX];
+	xf_auth auth;
+
+	assert_rc(xf_auth_make(child->key, child->id, "POST", XF_SYNC_PATH, child_ms, req->data, req->len, header), 0);
+	assert_rc(xf_auth_parse(header, &auth), 0);
+	return auth;
+}
+
+/* Make SEAL's request an Authorization from NODE at its clock MS, its
+ * signature blank (the daemon checks a request's signature; the core only
+ * answers it). Returns &seal->request. */
+static inline const xf_auth *seal_from(struct seal *seal, const char *node, uint64_t ms)
+{
+	memset(seal, 0, sizeof(*seal));
+	assert_true(strlen(node) < sizeof(seal->request.node));
+	memcpy(seal->request.node, node, strlen(node) + 1);
+	seal->request.time_ms = ms;
+	return &seal->request;
+}
+
+/* Sign RESP again with UP's key, as UP's answer to SEAL's request: a test
+ * that alters an answer reaches past the signature this way. */
+static inline void reseal(const struct node *up, struct seal *seal, const xf_buf *resp)
+{
+	assert_rc(xf_reply_sign(up->key, &seal->request, resp->data, resp->len, seal->sig), 0);
+}
+
 /* One sync of CHILD with UP, as xinfangd does it, but in process, with
  * each side's wall clock given. */
 static inline int sync_round_at(struct node *child, uint64_t child_wall, struct node *up, uint64_t up_wall,
 				struct round *rd)
 {
 	xf_buf req = { 0 }, resp = { 0 };
+	struct seal seal;
 	int r;
 
 	memset(rd, 0, sizeof(*rd));
 	assert_rc(xf_sync_request(child->store, "test/1", &req, &rd->push), 0);
 	rd->req_len = req.len;
-	r = xf_sync_serve(up->store, up->key, child->id, 0, req.data, req.len, up_wall, &resp, &rd->served);
+	seal.request = request_auth(child, 0, &req);
+	r = xf_sync_serve(up->store, up->key, &seal.request, req.data, req.len, up_wall, &resp, seal.sig, &rd->served);
 	if (r == 0) {
 		rd->resp_len = resp.len;
-		r = xf_sync_apply(child->store, &rd->push, resp.data, resp.len, child_wall, &rd->applied);
+		r = xf_sync_apply(child->store, &rd->push, &seal.request, resp.data, resp.len, seal.sig, child_wall,
+				  &rd->applied);
 	}
 	xf_buf_dispose(&req);
 	xf_buf_dispose(&resp);

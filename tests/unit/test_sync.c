@@ -272,14 +272,17 @@ static void keys_dispose(struct keys *k)
 
 /* ---- driving the protocol ---- */
 
-/* CHILD's request, served by UP: the response is kept (not applied). */
+/* CHILD's request, served by UP: the response and its seal are kept (not
+ * applied). */
 static void request_and_serve(struct node *child, struct node *up, xf_sync_push *push, xf_buf *resp,
-			      xf_sync_stats *served)
+			      struct seal *seal, xf_sync_stats *served)
 {
 	xf_buf req = { 0 };
 
 	assert_rc(xf_sync_request(child->store, "test/1", &req, push), 0);
-	assert_rc(xf_sync_serve(up->store, up->key, child->id, 0, req.data, req.len, WALL, resp, served), 0);
+	seal->request = request_auth(child, 0, &req);
+	assert_rc(xf_sync_serve(up->store, up->key, &seal->request, req.data, req.len, WALL, resp, seal->sig, served),
+		  0);
 	xf_buf_dispose(&req);
 }
 
@@ -691,6 +694,7 @@ static void test_lost_response_is_repeated_harmlessly(void **state)
 	char ids[1][XF_ENTITY_ID_MAX + 1];
 	xf_buf lost = { 0 }, resp = { 0 };
 	xf_sync_push push, push2;
+	struct seal lost_seal, seal;
 	xf_sync_stats served, applied;
 	char *a_before;
 	size_t t_events, q, forks;
@@ -703,7 +707,7 @@ static void test_lost_response_is_repeated_harmlessly(void **state)
 
 	/* The township answers; the answer never arrives. */
 	a_before = snapshot(a);
-	request_and_serve(a, t, &push, &lost, &served);
+	request_and_serve(a, t, &push, &lost, &lost_seal, &served);
 	assert_int_equal(push.events, 3);
 	assert_int_equal(served.stored, 3);
 	assert_int_equal(served.pulled, 1);
@@ -715,7 +719,7 @@ static void test_lost_response_is_repeated_harmlessly(void **state)
 
 	/* The village asks again with the same work: nothing is stored
 	 * twice, nothing is refused, nothing is kept as evidence. */
-	request_and_serve(a, t, &push2, &resp, &served);
+	request_and_serve(a, t, &push2, &resp, &seal, &served);
 	assert_int_equal(push2.events, 3);
 	assert_int_equal(served.pushed, 3);
 	assert_int_equal(served.stored, 0);
@@ -727,7 +731,7 @@ static void test_lost_response_is_repeated_harmlessly(void **state)
 	assert_int_equal(forks, 0);
 
 	/* Its answer lands: the village has converged. */
-	assert_rc(xf_sync_apply(a->store, &push2, resp.data, resp.len, WALL, &applied), 0);
+	assert_rc(xf_sync_apply(a->store, &push2, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied), 0);
 	xf_buf_dispose(&resp);
 	assert_int_equal(applied.stored, 0);
 	assert_int_equal(applied.pulled, 1);
@@ -738,10 +742,10 @@ static void test_lost_response_is_repeated_harmlessly(void **state)
 	assert_int_equal(assert_sound(t), 2 + 6 + 1);
 
 	/* And the next round has nothing to do. */
-	request_and_serve(a, t, &push, &resp, &served);
+	request_and_serve(a, t, &push, &resp, &seal, &served);
 	assert_int_equal(push.events, 0);
 	assert_int_equal(served.pulled, 0);
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied), 0);
 	xf_buf_dispose(&resp);
 	assert_int_equal(applied.pulled, 0);
 }
@@ -756,6 +760,7 @@ static void test_response_applied_twice(void **state)
 	char ids[1][XF_ENTITY_ID_MAX + 1];
 	xf_buf resp = { 0 };
 	xf_sync_push push;
+	struct seal seal;
 	xf_sync_stats served, applied;
 	char *once;
 
@@ -764,11 +769,11 @@ static void test_response_applied_twice(void **state)
 	sync_all(a, t);
 	note_on(t, ids, 1);
 	open_cases(a, 2, NULL);
-	request_and_serve(a, t, &push, &resp, &served);
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	request_and_serve(a, t, &push, &resp, &seal, &served);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied), 0);
 	assert_int_equal(applied.pulled, 1);
 	once = snapshot(a);
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied), 0);
 	assert_int_equal(applied.pulled, 0);
 	assert_unchanged(a, once);
 	free(once);
@@ -783,6 +788,7 @@ static void test_serve_refuses_nodes_that_are_not_children(void **state)
 	struct node *u = node_init(f, 2, "xian-1", "county");
 	xf_buf req = { 0 }, resp = { 0 };
 	xf_sync_push push;
+	struct seal seal;
 	xf_sync_stats st;
 	char *before;
 
@@ -794,13 +800,16 @@ static void test_serve_refuses_nodes_that_are_not_children(void **state)
 	assert_int_equal(push.events, 4);
 	/* The township's upstream, and the township itself, are not its
 	 * children. */
-	assert_rc(xf_sync_serve(t->store, t->key, "xian-1", 0, req.data, req.len, WALL, &resp, &st), -EPERM);
+	assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "xian-1", 0), req.data, req.len, WALL, &resp,
+		  seal.sig, &st), -EPERM);
 	assert_null(resp.data);
-	assert_rc(xf_sync_serve(t->store, t->key, "xiang-1", 0, req.data, req.len, WALL, &resp, &st), -EPERM);
+	assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "xiang-1", 0), req.data, req.len, WALL, &resp,
+		  seal.sig, &st), -EPERM);
 	assert_null(resp.data);
 	assert_unchanged(t, before);
 	/* The same request from the child itself is served. */
-	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, req.data, req.len, WALL, &resp, &st), 0);
+	assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "cun-a", 0), req.data, req.len, WALL, &resp,
+		  seal.sig, &st), 0);
 	assert_int_equal(st.stored, 4);
 	xf_buf_dispose(&req);
 	xf_buf_dispose(&resp);
@@ -816,6 +825,7 @@ static void test_serve_refuses_unenrolled_node(void **state)
 	struct node *a = node_init(f, 1, "cun-a", "village");
 	xf_buf req = { 0 }, resp = { 0 };
 	xf_sync_push push;
+	struct seal seal;
 	xf_sync_stats st;
 	char *before;
 
@@ -823,7 +833,8 @@ static void test_serve_refuses_unenrolled_node(void **state)
 	open_cases(a, 2, NULL);
 	before = snapshot(t);
 	assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
-	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, req.data, req.len, WALL, &resp, &st), -EPERM);
+	assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "cun-a", 0), req.data, req.len, WALL, &resp,
+		  seal.sig, &st), -EPERM);
 	assert_null(resp.data);
 	assert_unchanged(t, before);
 	xf_buf_dispose(&req);
@@ -837,6 +848,7 @@ static void test_serve_refuses_malformed_requests(void **state)
 	struct node *a = node_init(f, 1, "cun-a", "village");
 	xf_buf good = { 0 }, bad = { 0 }, resp = { 0 };
 	xf_sync_push push;
+	struct seal seal;
 	xf_sync_stats st;
 	uint8_t noise[300];
 	char *before;
@@ -849,7 +861,9 @@ static void test_serve_refuses_malformed_requests(void **state)
 
 #define REFUSED(bytes_, len_, want_)                                                                     \
 	do {                                                                                             \
-		assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, (bytes_), (len_), WALL, &resp, &st), want_); \
+		assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "cun-a", 0), (bytes_), (len_), WALL, \
+					&resp, seal.sig, &st),                                           \
+			  want_);                                                                        \
 		assert_null(resp.data);                                                                  \
 	} while (0)
 
@@ -940,7 +954,8 @@ static void test_serve_refuses_malformed_requests(void **state)
 	/* A crafted request of the right shape is served (so the refusals
 	 * above were for what they changed), and so is the real one. */
 	craft_request(&bad, 1, NULL, 0);
-	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, bad.data, bad.len, WALL, &resp, &st), 0);
+	assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "cun-a", 0), bad.data, bad.len, WALL, &resp,
+		  seal.sig, &st), 0);
 	xf_buf_dispose(&resp);
 	xf_buf_dispose(&bad);
 	/* And so is the map of sw_latin1 with "sw" in UTF-8. */
@@ -948,11 +963,13 @@ static void test_serve_refuses_malformed_requests(void **state)
 		static const uint8_t sw_utf8[] = { 0x83, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0x00,
 						   0xa2, 's', 'w', 0xa5, 'c', 'a', 'f', 0xc3, 0xa9 };
 
-		assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, sw_utf8, sizeof(sw_utf8), WALL, &resp, &st), 0);
+		assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "cun-a", 0), sw_utf8, sizeof(sw_utf8), WALL,
+			  &resp, seal.sig, &st), 0);
 		xf_buf_dispose(&resp);
 	}
 	/* And the real request still works. */
-	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, good.data, good.len, WALL, &resp, &st), 0);
+	assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "cun-a", 0), good.data, good.len, WALL, &resp,
+		  seal.sig, &st), 0);
 	assert_int_equal(st.stored, 5);
 	xf_buf_dispose(&resp);
 	xf_buf_dispose(&good);
@@ -970,6 +987,7 @@ static void test_refused_events_are_reported(void **state)
 	struct blobs bl = { 0 };
 	xf_buf req = { 0 }, resp = { 0 };
 	xf_sync_push push = { 0 };
+	struct seal seal;
 	xf_sync_stats served, applied;
 	xf_event ev;
 	uint8_t *forged;
@@ -988,7 +1006,8 @@ static void test_refused_events_are_reported(void **state)
 	craft_request(&req, 1, bl.b, bl.n);
 
 	push.events = bl.n;
-	assert_rc(xf_sync_serve(t->store, t->key, "cun-a", 0, req.data, req.len, WALL, &resp, &served), 0);
+	assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "cun-a", 0), req.data, req.len, WALL, &resp,
+		  seal.sig, &served), 0);
 	assert_int_equal(served.pushed, 6);
 	assert_int_equal(served.stored, 5);
 	assert_int_equal(served.rejected, 1);
@@ -998,7 +1017,7 @@ static void test_refused_events_are_reported(void **state)
 	assert_rc(xf_store_evidence(t->store, &q, &forks), 0);
 	assert_int_equal(q, 1);
 
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied), 0);
 	assert_int_equal(applied.stored, 5);
 	assert_int_equal(applied.rejected, 1);
 	assert_int_equal(applied.first_error, XF_EBADSIG);
@@ -1022,6 +1041,7 @@ static void test_apply_refuses_response_from_other_than_upstream(void **state)
 	char ids[1][XF_ENTITY_ID_MAX + 1];
 	xf_buf resp = { 0 };
 	xf_sync_push push;
+	struct seal seal;
 	xf_sync_stats served, applied;
 	char *before;
 
@@ -1030,15 +1050,16 @@ static void test_apply_refuses_response_from_other_than_upstream(void **state)
 	/* Another township takes the village as its child (the village never
 	 * enrolled it), takes its events, acts on its case. */
 	assert_rc(enrol(t2, a, "child"), 0);
-	request_and_serve(a, t2, &push, &resp, &served);
+	request_and_serve(a, t2, &push, &resp, &seal, &served);
 	assert_int_equal(served.stored, 3);
 	xf_buf_dispose(&resp);
 	note_on(t2, ids, 1);
 
 	before = snapshot(a);
-	request_and_serve(a, t2, &push, &resp, &served);
+	request_and_serve(a, t2, &push, &resp, &seal, &served);
 	assert_int_equal(served.pulled, 1);
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), XF_EUNKNOWNNODE);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied),
+		  XF_EUNKNOWNNODE);
 	assert_unchanged(a, before);
 	assert_int_equal(pending(a), 3);
 	xf_buf_dispose(&resp);
@@ -1053,10 +1074,12 @@ static void test_apply_refuses_response_from_other_than_upstream(void **state)
 		xf_buf req = { 0 };
 
 		assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
-		assert_rc(xf_sync_serve(c->store, c->key, "cun-a", 0, req.data, req.len, WALL, &resp, &served), 0);
+		assert_rc(xf_sync_serve(c->store, c->key, seal_from(&seal, "cun-a", 0), req.data, req.len, WALL, &resp,
+			  seal.sig, &served), 0);
 		xf_buf_dispose(&req);
 	}
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), XF_EUNKNOWNNODE);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied),
+		  XF_EUNKNOWNNODE);
 	assert_unchanged(a, before);
 	xf_buf_dispose(&resp);
 
@@ -1074,6 +1097,7 @@ static void test_apply_refuses_malformed_responses(void **state)
 	struct node *a = node_init(f, 1, "cun-a", "village");
 	xf_buf resp = { 0 };
 	xf_sync_push push;
+	struct seal seal;
 	xf_sync_stats served, applied;
 	uint8_t noise[200];
 	char *before;
@@ -1081,15 +1105,17 @@ static void test_apply_refuses_malformed_responses(void **state)
 
 	link_nodes(t, a, "child");
 	open_cases(a, 2, NULL);
-	request_and_serve(a, t, &push, &resp, &served);
+	request_and_serve(a, t, &push, &resp, &seal, &served);
 	before = snapshot(a);
 	for (cut = 0; cut < resp.len; cut++)
-		assert_rc(xf_sync_apply(a->store, &push, resp.data, cut, WALL, &applied), XF_EPROTO);
+		assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, cut, seal.sig, WALL, &applied),
+			  XF_EPROTO);
 	srand(7);
 	for (i = 0; i < 100; i++) {
 		for (cut = 0; cut < sizeof(noise); cut++)
 			noise[cut] = (uint8_t)rand();
-		assert_rc(xf_sync_apply(a->store, &push, noise, sizeof(noise), WALL, &applied), XF_EPROTO);
+		assert_rc(xf_sync_apply(a->store, &push, &seal.request, noise, sizeof(noise), seal.sig, WALL, &applied),
+			  XF_EPROTO);
 	}
 	{
 		/* A map without "node", or of another version. */
@@ -1097,12 +1123,14 @@ static void test_apply_refuses_malformed_responses(void **state)
 		static const uint8_t v2[] = { 0x83, 0xa1, 'v', 0x02, 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0x00,
 					      0xa4, 'n',  'o', 'd',  'e', 0xa7, 'x', 'i', 'a', 'n', 'g', '-', '1' };
 
-		assert_rc(xf_sync_apply(a->store, &push, no_node, sizeof(no_node), WALL, &applied), XF_EPROTO);
-		assert_rc(xf_sync_apply(a->store, &push, v2, sizeof(v2), WALL, &applied), XF_EPROTO);
+		assert_rc(xf_sync_apply(a->store, &push, &seal.request, no_node, sizeof(no_node), seal.sig, WALL,
+			  &applied), XF_EPROTO);
+		assert_rc(xf_sync_apply(a->store, &push, &seal.request, v2, sizeof(v2), seal.sig, WALL, &applied),
+			  XF_EPROTO);
 	}
 	assert_unchanged(a, before);
 	/* The real one still applies. */
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied), 0);
 	assert_int_equal(pending(a), 0);
 	xf_buf_dispose(&resp);
 	free(before);
@@ -1214,6 +1242,7 @@ static void test_apply_keeps_state_of_a_crowded_response(void **state)
 	char ids[1][XF_ENTITY_ID_MAX + 1];
 	xf_buf resp = { 0 }, crowded = { 0 };
 	xf_sync_push push;
+	struct seal crowded_seal, seal;
 	xf_sync_stats served, applied;
 	struct keys k = { 0 };
 	size_t acks = 0;
@@ -1223,7 +1252,7 @@ static void test_apply_keeps_state_of_a_crowded_response(void **state)
 	sync_all(a, t);
 	note_on(t, ids, 1);
 	open_cases(a, 1, NULL);
-	request_and_serve(a, t, &push, &resp, &served);
+	request_and_serve(a, t, &push, &resp, &seal, &served);
 	assert_int_equal(served.pulled, 1);
 	/* 1024 acknowledgements, the township's own origin, 6 more and the
 	 * two cursors: once exactly the room a fixed list had, and the
@@ -1231,7 +1260,10 @@ static void test_apply_keeps_state_of_a_crowded_response(void **state)
 	 * village does not know (yet, as far as it can tell). */
 	copy_response(&crowded, &resp);
 	rewrite_response(&crowded, 1024, NULL, 6, t->key);
-	assert_rc(xf_sync_apply(a->store, &push, crowded.data, crowded.len, WALL, &applied), 0);
+	crowded_seal = seal;
+	reseal(t, &crowded_seal, &crowded);
+	assert_rc(xf_sync_apply(a->store, &push, &crowded_seal.request, crowded.data, crowded.len, crowded_seal.sig,
+		  WALL, &applied), 0);
 	assert_int_equal(applied.pulled, 1);
 	assert_int_equal(applied.rejected, 6);
 	assert_int_equal(applied.first_error, XF_EUNKNOWNNODE);
@@ -1243,7 +1275,8 @@ static void test_apply_keeps_state_of_a_crowded_response(void **state)
 	assert_int_equal(acks, 0);
 
 	rewrite_response(&resp, 1024, NULL, 0, NULL);
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	reseal(t, &seal, &resp);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied), 0);
 	assert_true(applied.receipt);
 	assert_int_equal(applied.rejected, 0);
 	assert_int_equal(pending(a), 0);
@@ -1266,6 +1299,7 @@ static void test_apply_refuses_tampered_receipt(void **state)
 	char ids[1][XF_ENTITY_ID_MAX + 1];
 	xf_buf resp = { 0 }, b_resp = { 0 };
 	xf_sync_push push, b_push;
+	struct seal b_seal, seal;
 	xf_sync_stats served, applied;
 	size_t at, len = 0;
 	char *before;
@@ -1279,37 +1313,45 @@ static void test_apply_refuses_tampered_receipt(void **state)
 	 * pulled event. */
 	note_on(t, ids, 1);
 	open_cases(a, 2, NULL);
-	request_and_serve(a, t, &push, &resp, &served);
+	request_and_serve(a, t, &push, &resp, &seal, &served);
 	assert_int_equal(served.stored, 2);
 	assert_int_equal(served.pulled, 1);
 	before = snapshot(a);
 
+	/* Each answer below is signed afresh by the township: only the
+	 * receipt inside is wrong. */
 	at = find_bin(&resp, "rcpt", &len);
 	assert_true(len > XF_SIG_BYTES);
 	/* A byte of the signature. */
 	resp.data[at + len - 10] ^= 0x01;
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), XF_EBADSIG);
+	reseal(t, &seal, &resp);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied),
+		  XF_EBADSIG);
 	assert_unchanged(a, before);
 	resp.data[at + len - 10] ^= 0x01;
 	/* A byte of the head hash it vouches for (the bin before the last
 	 * uint and the signature). */
 	resp.data[at + len - XF_SIG_BYTES - 12] ^= 0x40;
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), XF_EBADSIG);
+	reseal(t, &seal, &resp);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied),
+		  XF_EBADSIG);
 	assert_unchanged(a, before);
 	resp.data[at + len - XF_SIG_BYTES - 12] ^= 0x40;
+	reseal(t, &seal, &resp);
 	assert_int_equal(pending(a), 2);
 	assert_int_equal(count_events(a, "xiang-1"), 0);
 
 	/* A receipt genuinely signed by the township, but for another
 	 * village: the answer to the other village's request. */
 	open_cases(b, 1, NULL);
-	request_and_serve(b, t, &b_push, &b_resp, &served);
-	assert_rc(xf_sync_apply(a->store, &push, b_resp.data, b_resp.len, WALL, &applied), XF_EBADSIG);
+	request_and_serve(b, t, &b_push, &b_resp, &b_seal, &served);
+	assert_rc(xf_sync_apply(a->store, &push, &b_seal.request, b_resp.data, b_resp.len, b_seal.sig, WALL, &applied),
+		  XF_EBADSIG);
 	assert_unchanged(a, before);
 	xf_buf_dispose(&b_resp);
 
 	/* Untouched, it lands whole. */
-	assert_rc(xf_sync_apply(a->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied), 0);
 	assert_true(applied.receipt);
 	assert_int_equal(applied.pulled, 1);
 	assert_int_equal(pending(a), 0);
@@ -1317,6 +1359,79 @@ static void test_apply_refuses_tampered_receipt(void **state)
 	assert_int_equal(k.n, 2);
 	keys_dispose(&k);
 	xf_buf_dispose(&resp);
+	free(before);
+}
+
+/* Nothing in an answer is believed unless the upstream signed it as the
+ * answer to this very request: a forged acknowledgement would stop the
+ * village pushing records the township never got, an old answer would
+ * hide what the township has sent since. */
+static void test_apply_refuses_answer_not_signed_for_its_request(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	struct node *b = node_init(f, 2, "cun-b", "village");
+	static const uint8_t ack_of_a[] = { 0xa3, 'a', 'c', 'k', 0x81, 0xa5, 'c', 'u', 'n', '-', 'a' };
+	xf_buf req = { 0 }, resp = { 0 }, b_resp = { 0 };
+	xf_sync_push push, b_push;
+	struct seal seal, b_seal, later;
+	xf_sync_stats served, applied;
+	uint8_t *ack;
+	char *before;
+
+	link_nodes(t, a, "child");
+	link_nodes(t, b, "child");
+	open_cases(a, 2, NULL);
+	assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
+	seal.request = request_auth(a, WALL, &req);
+	assert_rc(xf_sync_serve(t->store, t->key, &seal.request, req.data, req.len, WALL, &resp, seal.sig, &served), 0);
+	assert_int_equal(served.stored, 4);
+	before = snapshot(a);
+
+	/* No signature, or one that is not base64 of a signature. */
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, NULL, WALL, &applied), XF_EBADSIG);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, "", WALL, &applied), XF_EBADSIG);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, "c2lnbmF0dXJl", WALL, &applied),
+		  XF_EBADSIG);
+
+	/* The acknowledgement of the village's own events raised on the way
+	 * (4 to 127), with the signature that came. */
+	ack = memmem(resp.data, resp.len, ack_of_a, sizeof(ack_of_a));
+	assert_non_null(ack);
+	assert_int_equal(ack[sizeof(ack_of_a)], 4);
+	ack[sizeof(ack_of_a)] = 0x7f;
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied),
+		  XF_EBADSIG);
+	/* Signed again, by a key that is not the upstream's. */
+	reseal(b, &seal, &resp);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied),
+		  XF_EBADSIG);
+	ack[sizeof(ack_of_a)] = 4;
+	reseal(t, &seal, &resp);
+
+	/* The same answer passed off as the answer to a later request of the
+	 * same bytes, signed a second later. */
+	later.request = request_auth(a, WALL + 1000, &req);
+	memcpy(later.sig, seal.sig, sizeof(later.sig));
+	assert_rc(xf_sync_apply(a->store, &push, &later.request, resp.data, resp.len, later.sig, WALL, &applied),
+		  XF_EBADSIG);
+
+	/* Another village's genuine answer, as if it were this one's. */
+	open_cases(b, 1, NULL);
+	request_and_serve(b, t, &b_push, &b_resp, &b_seal, &served);
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, b_resp.data, b_resp.len, b_seal.sig, WALL, &applied),
+		  XF_EBADSIG);
+	assert_unchanged(a, before);
+	assert_int_equal(pending(a), 4);
+
+	/* The answer as the township signed it lands. */
+	assert_rc(xf_sync_apply(a->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied), 0);
+	assert_true(applied.receipt);
+	assert_int_equal(pending(a), 0);
+	xf_buf_dispose(&req);
+	xf_buf_dispose(&resp);
+	xf_buf_dispose(&b_resp);
 	free(before);
 }
 
@@ -1592,14 +1707,16 @@ static void test_event_pulled_before_its_key_comes_again(void **state)
 	char ids[1][XF_ENTITY_ID_MAX + 1];
 	xf_buf resp = { 0 };
 	xf_sync_push push;
+	struct seal seal;
 	xf_sync_stats served, applied;
 	struct round rd;
 	int rounds;
 
 	county_note_at_township(c, t, v, ids);
-	request_and_serve(v, t, &push, &resp, &served);
+	request_and_serve(v, t, &push, &resp, &seal, &served);
 	rewrite_response(&resp, 0, "node.enrolled", 0, NULL);
-	assert_rc(xf_sync_apply(v->store, &push, resp.data, resp.len, WALL, &applied), 0);
+	reseal(t, &seal, &resp);
+	assert_rc(xf_sync_apply(v->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied), 0);
 	assert_int_equal(applied.rejected, 1);
 	assert_int_equal(applied.first_error, XF_EUNKNOWNNODE);
 	assert_int_equal(count_events(v, "county-1"), 0);
@@ -1709,6 +1826,7 @@ static void test_a_late_replay_is_no_rollback(void **state)
 	struct node *v = node_init(f, 1, "village-1", "village");
 	xf_buf old = { 0 }, newer = { 0 }, resp = { 0 };
 	xf_sync_push push;
+	struct seal seal;
 	xf_sync_stats st;
 	uint64_t held;
 	uint8_t hash[XF_HASH_BYTES];
@@ -1716,19 +1834,22 @@ static void test_a_late_replay_is_no_rollback(void **state)
 	link_nodes(town, v, "child");
 	open_cases(v, 3, NULL);
 	assert_rc(xf_sync_request(v->store, "test/1", &old, &push), 0);
-	assert_rc(xf_sync_serve(town->store, town->key, v->id, WALL + 1000, old.data, old.len, WALL + 1000, &resp, &st), 0);
+	assert_rc(xf_sync_serve(town->store, town->key, seal_from(&seal, v->id, WALL + 1000), old.data, old.len,
+		  WALL + 1000, &resp, seal.sig, &st), 0);
 	assert_false(st.rollback);
-	assert_rc(xf_sync_apply(v->store, &push, resp.data, resp.len, WALL + 1000, &st), 0);
+	assert_rc(xf_sync_apply(v->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL + 1000, &st), 0);
 	xf_buf_dispose(&resp);
 	open_cases(v, 2, NULL);
 	assert_rc(xf_sync_request(v->store, "test/1", &newer, &push), 0);
-	assert_rc(xf_sync_serve(town->store, town->key, v->id, WALL + 2000, newer.data, newer.len, WALL + 2000, &resp, &st), 0);
+	assert_rc(xf_sync_serve(town->store, town->key, seal_from(&seal, v->id, WALL + 2000), newer.data, newer.len,
+		  WALL + 2000, &resp, seal.sig, &st), 0);
 	assert_int_equal(st.stored, 2);
 	xf_buf_dispose(&resp);
 	assert_rc(xf_store_head(town->store, v->id, &held, hash), 0);
 
 	/* The first request again, later: it was signed before the newer one. */
-	assert_rc(xf_sync_serve(town->store, town->key, v->id, WALL + 1000, old.data, old.len, WALL + 3000, &resp, &st), 0);
+	assert_rc(xf_sync_serve(town->store, town->key, seal_from(&seal, v->id, WALL + 1000), old.data, old.len,
+		  WALL + 3000, &resp, seal.sig, &st), 0);
 	assert_false(st.rollback);
 	assert_int_equal(st.stored, 0);
 	xf_buf_dispose(&resp);
@@ -1741,14 +1862,16 @@ static void test_a_late_replay_is_no_rollback(void **state)
 
 	/* Signed long before the last (more than the signature's window
 	 * allows a replay): a client whose clock was set back, judged as new. */
-	assert_rc(xf_sync_serve(town->store, town->key, v->id, WALL + 2000 - 2 * XF_AUTH_WINDOW_MS - 1, old.data,
-				old.len, WALL + 3500, &resp, &st), 0);
+	assert_rc(xf_sync_serve(town->store, town->key, seal_from(&seal, v->id,
+		  WALL + 2000 - 2 * XF_AUTH_WINDOW_MS - 1), old.data,
+				old.len, WALL + 3500, &resp, seal.sig, &st), 0);
 	assert_true(st.rollback);
 	xf_buf_dispose(&resp);
 
 	/* A request signed later that claims less than the township holds is
 	 * a rollback all the same. */
-	assert_rc(xf_sync_serve(town->store, town->key, v->id, WALL + 4000, old.data, old.len, WALL + 4000, &resp, &st), 0);
+	assert_rc(xf_sync_serve(town->store, town->key, seal_from(&seal, v->id, WALL + 4000), old.data, old.len,
+		  WALL + 4000, &resp, seal.sig, &st), 0);
 	assert_true(st.rollback);
 	xf_buf_dispose(&resp);
 	xf_buf_dispose(&old);
@@ -1772,6 +1895,7 @@ int main(void)
 		FIXTURE_TEST(test_apply_refuses_response_from_other_than_upstream),
 		FIXTURE_TEST(test_apply_refuses_malformed_responses),
 		FIXTURE_TEST(test_apply_refuses_tampered_receipt),
+		FIXTURE_TEST(test_apply_refuses_answer_not_signed_for_its_request),
 		FIXTURE_TEST(test_apply_keeps_state_of_a_crowded_response),
 		FIXTURE_TEST(test_bundle_export_and_import),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),

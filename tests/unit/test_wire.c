@@ -588,6 +588,71 @@ static void test_auth_parse_refuses_signed_time(void **state)
 	free_keys(&k);
 }
 
+/* ---- answer signatures ---- */
+
+static void test_reply_signature_binds_answer_to_request(void **state)
+{
+	static const uint8_t answer[] = { 0x81, 0xa1, 'v', 0x01 };
+	uint8_t altered[sizeof(answer)];
+	char header[XF_AUTH_HEADER_MAX], sig[XF_REPLY_SIG_MAX], text[200], hex[65], b64[100];
+	xf_auth request, later;
+	const uint8_t *pub;
+	uint8_t digest[32];
+	struct keys k;
+	int n;
+
+	load_keys(*state, &k);
+	pub = xf_key_public(k.key);
+	assert_rc(xf_auth_make(k.other, "village-1", "POST", "/v1/sync", T0, body, sizeof(body), header), 0);
+	assert_rc(xf_auth_parse(header, &request), 0);
+	assert_rc(xf_reply_sign(k.key, &request, answer, sizeof(answer), sig), 0);
+	assert_int_equal(strlen(sig), 86);
+	assert_rc(xf_reply_check(sig, pub, &request, answer, sizeof(answer)), 0);
+	/* Over the message PROTOCOL.md describes. */
+	{
+		uint8_t raw[XF_SIG_BYTES];
+		size_t raw_len;
+
+		crypto_generichash(digest, sizeof(digest), answer, sizeof(answer), NULL, 0);
+		sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+		sodium_bin2base64(b64, sizeof(b64), request.sig, XF_SIG_BYTES,
+				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		assert_string_equal(b64, strrchr(header, ' ') + 1);
+		n = snprintf(text, sizeof(text), "XF1 REPLY %s %s", b64, hex);
+		assert_int_equal(sodium_base642bin(raw, sizeof(raw), sig, strlen(sig), NULL, &raw_len, NULL,
+						   sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+				 0);
+		assert_rc(xf_sig_verify(pub, (const uint8_t *)text, (size_t)n, raw), 0);
+	}
+
+	/* Another body, another request, another key, no signature. */
+	memcpy(altered, answer, sizeof(answer));
+	altered[3] = 0x02;
+	assert_rc(xf_reply_check(sig, pub, &request, altered, sizeof(altered)), XF_EBADSIG);
+	assert_rc(xf_reply_check(sig, pub, &request, answer, sizeof(answer) - 1), XF_EBADSIG);
+	assert_rc(xf_auth_make(k.other, "village-1", "POST", "/v1/sync", T0 + 1, body, sizeof(body), header), 0);
+	assert_rc(xf_auth_parse(header, &later), 0);
+	assert_rc(xf_reply_check(sig, pub, &later, answer, sizeof(answer)), XF_EBADSIG);
+	assert_rc(xf_reply_check(sig, xf_key_public(k.other), &request, answer, sizeof(answer)), XF_EBADSIG);
+	assert_rc(xf_reply_check(NULL, pub, &request, answer, sizeof(answer)), XF_EBADSIG);
+	assert_rc(xf_reply_check("", pub, &request, answer, sizeof(answer)), XF_EBADSIG);
+	/* Malformed: cut short, one character too many, not base64url,
+	 * padded. */
+	snprintf(text, sizeof(text), "%.85s", sig);
+	assert_rc(xf_reply_check(text, pub, &request, answer, sizeof(answer)), XF_EBADSIG);
+	snprintf(text, sizeof(text), "%sA", sig);
+	assert_rc(xf_reply_check(text, pub, &request, answer, sizeof(answer)), XF_EBADSIG);
+	snprintf(text, sizeof(text), "%s", sig);
+	text[10] = '+';
+	assert_rc(xf_reply_check(text, pub, &request, answer, sizeof(answer)), XF_EBADSIG);
+	snprintf(text, sizeof(text), "%s==", sig);
+	assert_rc(xf_reply_check(text, pub, &request, answer, sizeof(answer)), XF_EBADSIG);
+	/* An empty answer is signed too. */
+	assert_rc(xf_reply_sign(k.key, &request, NULL, 0, sig), 0);
+	assert_rc(xf_reply_check(sig, pub, &request, NULL, 0), 0);
+	free_keys(&k);
+}
+
 /* ---- the msgpack bounds check ---- */
 
 struct packed {
@@ -1029,6 +1094,7 @@ int main(void)
 		TMPDIR_TEST(test_auth_check_time_window),
 		TMPDIR_TEST(test_auth_parse_refuses_malformed_headers),
 		TMPDIR_TEST(test_auth_parse_refuses_signed_time),
+		TMPDIR_TEST(test_reply_signature_binds_answer_to_request),
 		cmocka_unit_test(test_msgpack_check_accepts_every_format),
 		cmocka_unit_test(test_msgpack_check_accepts_nested_objects),
 		cmocka_unit_test(test_msgpack_check_refuses_every_truncation),

@@ -64,21 +64,24 @@ typedef struct xf_sync_push {
  * which the caller disposes of; what it pushes into *push. */
 int xf_sync_request(xf_store *s, const char *software, xf_buf *out, xf_sync_push *push);
 
-/* Client: apply the upstream's response to a request that pushed PUSH, in
- * one transaction: pulled events, acknowledged heads, cursors, receipt.
- * XF_EPROTO for a malformed response, XF_EUNKNOWNNODE when the upstream
- * is not enrolled here as this node's upstream, XF_EBADSIG for a receipt
- * that does not verify. */
-int xf_sync_apply(xf_store *s, const xf_sync_push *push, const uint8_t *resp, size_t len, uint64_t wall_ms,
-		  xf_sync_stats *stats);
+/* Client: apply the upstream's response RESP (inflated) to REQUEST, the
+ * request that pushed PUSH, in one transaction: pulled events,
+ * acknowledged heads, cursors, receipt. SIG is the response's X-Xf-Sig
+ * (wire.h): nothing is believed before it holds. XF_EPROTO for a
+ * malformed response, XF_EUNKNOWNNODE when the upstream is not enrolled
+ * here as this node's upstream, XF_EBADSIG for a response or a receipt
+ * its key did not sign; nothing is written then. */
+int xf_sync_apply(xf_store *s, const xf_sync_push *push, const xf_auth *request, const uint8_t *resp, size_t len,
+		  const char *sig, uint64_t wall_ms, xf_sync_stats *stats);
 
-/* Server: answer child CLIENT's request REQ (inflated) into *out, signing
- * the receipt with KEY. CLIENT_MS is the client's clock when it signed the
- * request (0: not known), kept with when it was seen, for status.
- * XF_EPROTO for a malformed request, XF_ETOOBIG for one over the limits,
- * -EPERM when CLIENT is not a child of this node. */
-int xf_sync_serve(xf_store *s, const xf_key *key, const char *client, uint64_t client_ms, const uint8_t *req,
-		  size_t len, uint64_t wall_ms, xf_buf *out, xf_sync_stats *stats);
+/* Server: answer REQ (inflated), the request REQUEST's node made and signed
+ * at its clock REQUEST->time_ms, into *out, and sign the answer into SIG
+ * and the receipt in it with KEY. The client's clock (0: not known) is kept
+ * with when it was seen, for status. XF_EPROTO for a malformed request,
+ * XF_ETOOBIG for one over the limits, -EPERM when the node is not a child
+ * of this node. */
+int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const uint8_t *req, size_t len,
+		  uint64_t wall_ms, xf_buf *out, char sig[XF_REPLY_SIG_MAX], xf_sync_stats *stats);
 
 /* How many events this node holds that its upstream has not acknowledged:
  * the exact count, from the heads and the acknowledgements. */

@@ -5,7 +5,13 @@
  * signature (base64url, no padding) being the node's Ed25519 signature
  * over "XF1 <method> <path> <time-ms> <hex BLAKE2b-256 of the body as
  * sent>". No secret is shared: the server checks it with the node's
- * enrolled public key and refuses a time too far from its own. */
+ * enrolled public key and refuses a time too far from its own.
+ *
+ * The answer carries "X-Xf-Sig: <signature>", the server's signature over
+ * "XF1 REPLY <the request's signature, base64url> <hex BLAKE2b-256 of the
+ * answer's body, inflated>". The client checks it with the key it enrolled
+ * for its upstream before it believes a word: an answer altered on the way,
+ * or an old one passed off as the answer to this request, is refused. */
 #ifndef XF_WIRE_H
 #define XF_WIRE_H
 
@@ -55,5 +61,17 @@ int xf_auth_parse(const char *header, xf_auth *out);
  * given to the real node). */
 int xf_auth_check(const xf_auth *auth, const uint8_t *pubkey, const char *method, const char *path,
 		  const uint8_t *body, size_t len, uint64_t now_ms);
+
+#define XF_REPLY_HEADER  "X-Xf-Sig"
+#define XF_REPLY_SIG_MAX 88
+
+/* Sign BODY, the answer to REQUEST, into OUT (base64url, no padding). */
+int xf_reply_sign(const xf_key *key, const xf_auth *request, const uint8_t *body, size_t len,
+		  char out[XF_REPLY_SIG_MAX]);
+
+/* Check SIG, the header value that came with BODY, as the signature of
+ * PUBKEY's owner over BODY as the answer to REQUEST. XF_EBADSIG when it is
+ * missing (NULL or empty), malformed or does not verify. */
+int xf_reply_check(const char *sig, const uint8_t *pubkey, const xf_auth *request, const uint8_t *body, size_t len);
 
 #endif
