@@ -192,7 +192,7 @@ static void refresh_status(const struct node *n)
 
 static int node_open(struct node *n)
 {
-	char err[512], path[PATH_MAX];
+	char err[512], path[PATH_MAX], role[XF_ROLE_MAX];
 	int r;
 
 	r = xf_config_load(arg_config, &n->cfg, err, sizeof(err));
@@ -209,6 +209,16 @@ static int node_open(struct node *n)
 		return log_error_errno(r, "%s: cannot open the log (run 'xinfangctl init' first)", n->cfg.data_dir);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot open the log", n->cfg.data_dir);
+	/* A township's config on a village's log would serve children that
+	 * no village may have; a village's on a township's would leave its
+	 * villages unserved. */
+	if ((r = xf_store_role(n->store, role)) < 0)
+		return log_error_errno(r, "%s: cannot read the log", n->cfg.data_dir);
+	if (role[0] && strcmp(role, n->cfg.role) != 0) {
+		log_error("%s: data dir belongs to a %s node, but %s says role = %s", n->cfg.data_dir, role, arg_config,
+			  n->cfg.role);
+		return XF_ECONFIG;
+	}
 	snprintf(path, sizeof(path), "%s/%s", n->cfg.data_dir, XF_KEY_FILE);
 	r = xf_key_load(&n->key, path);
 	if (r < 0)

@@ -149,27 +149,9 @@ int ctl_load_config(ctl *c)
 	return 0;
 }
 
-#define ROLE_MAX 16
-
-/* The role the log was initialised with: its first event enrols the
- * node's own key and names it. "" for a log that does not. */
-static int first_role(const xf_event *ev, void *vctx)
-{
-	char relation[16], *role = vctx;
-	xf_fields *f = NULL;
-
-	if (strcmp(ev->type, "node.enrolled") == 0 && xf_fields_parse(ev->body, ev->body_len, &f) == 0) {
-		xf_value_str(xf_fields_get(f, "relation"), relation, sizeof(relation));
-		if (strcmp(relation, "self") == 0)
-			xf_value_str(xf_fields_get(f, "role"), role, ROLE_MAX);
-	}
-	xf_fields_free(f);
-	return 1; /* the first event is all there is to read */
-}
-
 int ctl_open(ctl *c)
 {
-	char role[ROLE_MAX] = "";
+	char role[XF_ROLE_MAX] = "";
 	xf_store *s = NULL;
 	int r;
 
@@ -179,7 +161,7 @@ int ctl_open(ctl *c)
 		return r;
 	r = xf_store_open(&s, c->cfg.data_dir, c->cfg.node_id);
 	if (r == 0)
-		r = xf_store_scan(s, c->cfg.node_id, 1, first_role, role);
+		r = xf_store_role(s, role);
 	if (r == XF_ENOTFOUND)
 		r = ctl_fail(c, "%s: no log here; run 'xinfangctl init' first", c->cfg.data_dir);
 	else if (r == XF_EUNSAFE)

@@ -131,6 +131,31 @@ static int peer_txn(xf_store *s, MDB_txn *txn, void *vctx)
 	return peer_get(s, txn, c->node, c->out);
 }
 
+static int first_role(const xf_event *ev, void *vctx)
+{
+	char relation[16] = "", *role = vctx;
+	xf_fields *f = NULL;
+
+	if (strcmp(ev->type, "node.enrolled") == 0 && xf_fields_parse(ev->body, ev->body_len, &f) == 0) {
+		xf_value_str(xf_fields_get(f, "relation"), relation, sizeof(relation));
+		if (strcmp(relation, "self") == 0)
+			xf_value_str(xf_fields_get(f, "role"), role, XF_ROLE_MAX);
+	}
+	xf_fields_free(f);
+	return 1; /* the first event is all there is to read */
+}
+
+int xf_store_role(xf_store *s, char role[XF_ROLE_MAX])
+{
+	int r;
+
+	if (!s || !role)
+		return -EINVAL;
+	role[0] = '\0';
+	r = xf_store_scan(s, s->node, 1, first_role, role);
+	return r < 0 ? r : 0;
+}
+
 int xf_store_peer(xf_store *s, const char *node, xf_peer *out)
 {
 	struct peer_ctx c = { node, out, NULL, NULL };

@@ -140,6 +140,28 @@ assert b["last_seen"] is None and b["stale"] is True, b'
 	[ "$(status_of a 's["daemon"]["running"]')" = False ]
 }
 
+@test "xinfangd refuses a config whose role is not its data dir's, in one line, touching nothing" {
+	# A township's config over village a's data dir (it would serve
+	# children no village may have), and a village's over the township's.
+	sed -e "s|^id = .*|id = $VA|" -e "s|^data_dir = .*|data_dir = $BATS_TEST_TMPDIR/a|" \
+		"$BATS_TEST_TMPDIR/town.conf" >"$BATS_TEST_TMPDIR/bad.conf"
+	sed -e "s|^id = .*|id = $TOWN|" -e "s|^data_dir = .*|data_dir = $BATS_TEST_TMPDIR/town|" \
+		"$BATS_TEST_TMPDIR/a.conf" >"$BATS_TEST_TMPDIR/bad2.conf"
+	before=$(on a log --json | sha256sum)
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/bad.conf"
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$stderr" == *"$BATS_TEST_TMPDIR/a: data dir belongs to a village node, but $BATS_TEST_TMPDIR/bad.conf says role = township" ]]
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+	[ "$(on a log --json | sha256sum)" = "$before" ]
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/bad2.conf"
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$stderr" == *"data dir belongs to a township node, but $BATS_TEST_TMPDIR/bad2.conf says role = village" ]]
+	# Their own configs start them.
+	start town
+	start a
+	until_true 10 eval '[ "$(status_of a "s[\"pending\"]")" -eq 0 ]'
+}
+
 @test "GET /v1/status needs the admin token and says what status --json says; /metrics parses as Prometheus text" {
 	start town
 	on a visit add --people 2 --category 土地纠纷 --summary 村民反映 >/dev/null

@@ -200,6 +200,12 @@ int xf_store_peer_key(xf_store *s, const char *node, uint8_t pubkey[XF_PUBKEY_BY
 /* Every enrolled node, in id order; borrowed until CB returns. */
 int xf_store_peers(xf_store *s, int (*cb)(const xf_peer *peer, void *ctx), void *ctx);
 
+/* The role ("village", "township", "county") this node's log was
+ * initialised with, which the first event, the enrolment of the node's
+ * own key, names; "" when it names none. */
+#define XF_ROLE_MAX 16
+int xf_store_role(xf_store *s, char role[XF_ROLE_MAX]);
+
 /* Every origin this node holds events of, with its head. */
 int xf_store_heads(xf_store *s, int (*cb)(const char *origin, uint64_t seq, bool sparse, void *ctx), void *ctx);
 
