@@ -284,6 +284,10 @@ static int round_trip(client *c, xf_store *s, client_report *rep, bool *more)
 		if (r == XF_EUNKNOWNNODE)
 			snprintf(rep->error, sizeof(rep->error),
 				 "upstream '%s' is not enrolled here as this node's upstream (xinfangctl enroll)", st.peer);
+		else if (r == XF_EBADSIG && !c->sig[0])
+			snprintf(rep->error, sizeof(rep->error),
+				 "upstream '%s' sent an unsigned answer (its software is older than this node's, "
+				 "or the answer was altered on the way); nothing applied", st.peer);
 		else if (r == XF_EBADSIG)
 			snprintf(rep->error, sizeof(rep->error),
 				 "upstream '%s': its answer or receipt is not signed by its key for this request "

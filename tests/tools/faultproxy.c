@@ -29,6 +29,8 @@
  *                       the last response the proxy passed on before, not
  *                       this one: an old answer passed off as new (until
  *                       there is one, the real response goes down)
+ *   unsigned-response   the response goes down without its X-Xf-Sig header,
+ *                       as a township older than signed answers sends it
  *
  * Faults are dealt from a shuffled deck of LIST, so that every one of them
  * comes up once in each len(LIST) faulty exchanges; with --max-run N no
@@ -38,7 +40,7 @@
  *
  * The proxy reads whole messages, framed by Content-Length (a response
  * without one runs to the end of the connection); nothing else of HTTP
- * is understood, no message is altered. One line per exchange goes to --log
+ * is understood, and no message is altered but by unsigned-response. One line per exchange goes to --log
  * (default stderr); on SIGTERM or SIGINT it closes its connections (a
  * late copy not yet sent is cancelled), writes a summary line with the
  * count of each fault, and exits 0. With
@@ -72,11 +74,11 @@
 #define DELAY_MAX_MS 3000
 #define TRUNC_CLOSE_DELAY_MS 200
 
-enum fault { CLEAN, DROP, TRUNC_REQ, TRUNC_RESP, DELAY, RESET, DUP_REQ, DUP_RESP, STALE_RESP, FAULTS };
+enum fault { CLEAN, DROP, TRUNC_REQ, TRUNC_RESP, DELAY, RESET, DUP_REQ, DUP_RESP, STALE_RESP, UNSIGNED_RESP, FAULTS };
 
 static const char *const fault_names[FAULTS] = {
 	"clean", "drop", "truncate-request", "truncate-response",
-	"delay", "reset", "duplicate-request", "duplicate-response", "stale-response",
+	"delay", "reset", "duplicate-request", "duplicate-response", "stale-response", "unsigned-response",
 };
 
 static const char *arg_listen, *arg_to, *arg_log, *arg_port_file;
@@ -315,6 +317,24 @@ static void consume(struct buf *b, size_t n)
 {
 	memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
+}
+
+/* Take the header line NAME ("\r\nName:") out of the message at the start
+ * of B, whose headers are HEAD bytes: how many bytes went. */
+static size_t drop_header(struct buf *b, size_t head, const char *name)
+{
+	size_t i, k = strlen(name), eol;
+
+	for (i = 0; i + k <= head; i++) {
+		if (strncasecmp((const char *)b->data + i, name, k) != 0)
+			continue;
+		for (eol = i + 2; eol + 1 < head && memcmp(b->data + eol, "\r\n", 2) != 0; eol++)
+			;
+		memmove(b->data + i, b->data + eol, b->len - eol);
+		b->len -= eol - i;
+		return eol - i;
+	}
+	return 0;
 }
 
 /* Keep a copy of response P (LEN bytes) as the last one passed on. */
@@ -567,6 +587,11 @@ static int exchange(struct conn *c)
 			if ((r = sleep_ms(delay_ms)) < 0)
 				goto done;
 		}
+		break;
+	case UNSIGNED_RESP:
+		cut = drop_header(&c->out, head, "\r\nX-Xf-Sig:");
+		resp_len -= cut;
+		snprintf(what, sizeof(what), " (%zu bytes of X-Xf-Sig taken out)", cut);
 		break;
 	case STALE_RESP:
 		r = copy_last_response(&stale);
