@@ -96,6 +96,25 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata)
 	return len;
 }
 
+/* The X-Xf-Time value in DATA (LEN bytes, not NUL-terminated), or 0 when it
+ * is not a time in ms between 2020 and 2100: the refusal that carries it is
+ * not signed, and a clock offset taken from an absurd time would leave the
+ * client unable to sign a request at all. */
+static uint64_t header_time(const char *data, size_t len)
+{
+	const uint64_t from = 1577836800000ULL, to = 4102444800000ULL;
+	uint64_t t = 0;
+	size_t i = 0, digits = 0;
+
+	while (i < len && (data[i] == ' ' || data[i] == '\t'))
+		i++;
+	for (; i < len && data[i] >= '0' && data[i] <= '9' && digits < 14; i++, digits++)
+		t = t * 10 + (uint64_t)(data[i] - '0');
+	while (i < len && strchr(" \t\r\n", data[i]))
+		i++;
+	return i == len && digits && t >= from && t < to ? t : 0;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 {
 	client *c = userdata;
@@ -104,7 +123,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 	if (len > 17 && strncasecmp(data, "Content-Encoding:", 17) == 0)
 		c->deflated = strstr(data + 17, "deflate") != NULL;
 	if (len > 10 && strncasecmp(data, "X-Xf-Time:", 10) == 0)
-		c->server_time = strtoull(data + 10, NULL, 10);
+		c->server_time = header_time(data + 10, len - 10);
 	if (len > 9 && strncasecmp(data, XF_REPLY_HEADER ":", 9) == 0) {
 		/* curl's header line is not NUL-terminated. */
 		size_t at = 9, sig_len = 0;
@@ -164,8 +183,10 @@ static int post(client *c, const xf_buf *wire, bool deflated, client_report *rep
 			 wire->data, wire->len, auth_value);
 	if (r == 0)
 		r = xf_auth_parse(auth_value, &c->request);
-	if (r < 0)
+	if (r < 0) {
+		snprintf(rep->error, sizeof(rep->error), "cannot sign the request: %s", xf_strerror(r));
 		return r;
+	}
 	snprintf(auth, sizeof(auth), "Authorization: %s", auth_value);
 	headers = curl_slist_append(headers, auth);
 	headers = curl_slist_append(headers, "Content-Type: " XF_SYNC_CONTENT_TYPE);

@@ -1,11 +1,11 @@
 #!/usr/bin/env bats
 # Network faults (issue 7, item 2): villages sync with a real township
 # through tests/tools/faultproxy, which drops, truncates, delays, resets and
-# duplicates requests and responses, passes off old responses as new and
-# strips their signatures. Whatever the network does, they converge: every
-# event on the township exactly once, the same records on both sides,
-# verify passing, a receipt for the village's head; and an old or unsigned
-# response is refused, not applied.
+# duplicates requests and responses, passes off old responses as new,
+# strips their signatures and forges a refusal for clock skew. Whatever the
+# network does, they converge: every event on the township exactly once,
+# the same records on both sides, verify passing, a receipt for the
+# village's head; and an old or unsigned response is refused, not applied.
 #
 # One test per fault, that fault alone on half of the exchanges (never
 # more than two in a row, which keeps the village's backoff short); then
@@ -29,7 +29,7 @@ TOWN=370102007
 VA=370102007001
 VB=370102007002
 FILL=1000
-ALL=drop,truncate-request,truncate-response,delay,reset,duplicate-request,duplicate-response,stale-response,unsigned-response
+ALL=drop,truncate-request,truncate-response,delay,reset,duplicate-request,duplicate-response,stale-response,unsigned-response,forged-skew
 
 # record NAME: a little of every kind of work on village NAME; its case's
 # id goes to $BATS_TEST_TMPDIR/NAME.case.
@@ -265,6 +265,12 @@ proxy_says() {
 	fault_test unsigned-response
 	grep -q '^faultproxy: conn [0-9]*: unsigned-response ([0-9]* bytes of X-Xf-Sig taken out)' "$BATS_TEST_TMPDIR/proxy-a.log"
 	grep -q "sent an unsigned answer" "$BATS_TEST_TMPDIR/a.log"
+}
+
+@test "forged-skew: a refusal whose server time no clock can show is not taken as the time" {
+	fault_test forged-skew
+	grep -q '^faultproxy: conn [0-9]*: forged-skew' "$BATS_TEST_TMPDIR/proxy-a.log"
+	grep -q "upstream refused (HTTP 401): clock skew" "$BATS_TEST_TMPDIR/a.log"
 }
 
 @test "all faults at once on two villages: both converge, each fault struck" {

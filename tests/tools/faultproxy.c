@@ -31,6 +31,9 @@
  *                       there is one, the real response goes down)
  *   unsigned-response   the response goes down without its X-Xf-Sig header,
  *                       as a township older than signed answers sends it
+ *   forged-skew         the request goes nowhere; the client gets a refusal
+ *                       for clock skew (401, unsigned like every refusal)
+ *                       whose X-Xf-Time no clock can show
  *
  * Faults are dealt from a shuffled deck of LIST, so that every one of them
  * comes up once in each len(LIST) faulty exchanges; with --max-run N no
@@ -74,12 +77,23 @@
 #define DELAY_MAX_MS 3000
 #define TRUNC_CLOSE_DELAY_MS 200
 
-enum fault { CLEAN, DROP, TRUNC_REQ, TRUNC_RESP, DELAY, RESET, DUP_REQ, DUP_RESP, STALE_RESP, UNSIGNED_RESP, FAULTS };
+enum fault {
+	CLEAN, DROP, TRUNC_REQ, TRUNC_RESP, DELAY, RESET, DUP_REQ, DUP_RESP, STALE_RESP, UNSIGNED_RESP, FORGED_SKEW,
+	FAULTS
+};
 
 static const char *const fault_names[FAULTS] = {
 	"clean", "drop", "truncate-request", "truncate-response",
 	"delay", "reset", "duplicate-request", "duplicate-response", "stale-response", "unsigned-response",
+	"forged-skew",
 };
+
+static const char forged_skew[] = "HTTP/1.1 401 Unauthorized\r\n"
+				  "Content-Type: text/plain; charset=utf-8\r\n"
+				  "X-Xf-Time: 18000000000000000000\r\n"
+				  "Content-Length: 26\r\n"
+				  "\r\n"
+				  "clock skew: see X-Xf-Time\n";
 
 static const char *arg_listen, *arg_to, *arg_log, *arg_port_file;
 static uint64_t arg_seed = 1;
@@ -525,6 +539,14 @@ static int exchange(struct conn *c)
 	early = p >> 63;
 	if (f == DROP) {
 		r = 0;
+		goto done;
+	}
+	if (f == FORGED_SKEW) {
+		if ((r = write_all(c->client, (const uint8_t *)forged_skew, sizeof(forged_skew) - 1)) < 0)
+			goto done;
+		down = sizeof(forged_skew) - 1;
+		consume(&c->in, req_len);
+		r = until_close ? 0 : 1;
 		goto done;
 	}
 	if (f == TRUNC_REQ) {
