@@ -12,7 +12,7 @@ static const struct {
 } reasons[METRICS_REASONS] = {
 	{ XF_EBADSIG, "bad_signature" }, { XF_ECHAIN, "broken_chain" }, { XF_ESEQ, "seq_gap" },
 	{ XF_EFORK, "fork" },            { XF_EUNKNOWNNODE, "unknown_node" }, { XF_EPROTO, "malformed" },
-	{ XF_ETOOBIG, "too_big" },       { 0, "other" },
+	{ XF_ETOOBIG, "too_big" },       { XF_ESCOPE, "out_of_scope" }, { 0, "other" },
 };
 
 void metrics_init(metrics *m)

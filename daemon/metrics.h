@@ -12,7 +12,7 @@
 #include "xf/xf.h"
 
 #define METRICS_CODES 600
-#define METRICS_REASONS 8
+#define METRICS_REASONS 9
 #define METRICS_BUCKETS 11
 
 typedef struct metrics_counts {

@@ -58,6 +58,8 @@ int cmd_bundle_import(ctl *c, int argc, char **argv)
 		return r == CTL_HELPED ? EXIT_OK : r;
 	if ((r = ctl_open(c)) != 0)
 		return r;
+	if (strcmp(c->cfg.role, "village") == 0)
+		return ctl_fail(c, "a village takes no bundles: what its township has for it comes by sync");
 	r = xf_bundle_import(c->store, argv[optind], c->now_ms, &st);
 	if (r == XF_EPROTO)
 		return ctl_fail(c, "%s is damaged; %zu new events from the frames before the damage landed", argv[optind],

@@ -22,6 +22,7 @@ static const char *const messages[] = {
 	[XF_ENODE - XF_EFIRST] = "data dir belongs to another node",
 	[XF_ESTORE - XF_EFIRST] = "storage engine failure",
 	[XF_ESKEW - XF_EFIRST] = "clock skew: request time too far from the server's",
+	[XF_ESCOPE - XF_EFIRST] = "an act on a record outside its node's scope",
 };
 
 const char *xf_strerror(int r)

@@ -1,13 +1,18 @@
 /* Feeds: what each child node may pull, filed as events land.
  *
- * A node with children files every event it stores under the feed of the
- * child whose subtree the event's entity belongs to (the entity id names
- * the node that created it; a case opened above from a record below
- * belongs where that record does), unless the event came from that
- * subtree in the first place; enrolments of upstream nodes go to the
- * broadcast feed, so that every node below can verify events from above.
- * A child's pull then walks its own feed from its cursor: scope costs
- * nothing at read time, and no child ever sees another's records. */
+ * A node with children files every event it or a node above it signed
+ * under the feed of the child whose subtree the event's entity belongs to
+ * (the entity id names the node that created it; a case opened above from
+ * a record below belongs where that record does); enrolments of upstream
+ * nodes go to the broadcast feed, so that every node below can verify
+ * events from above. What came up from a child's subtree is filed nowhere:
+ * no child can check another's key, and no child's act is another's
+ * business. A child's pull then walks its own feed from its cursor: scope
+ * costs nothing at read time, and no child ever sees another's records.
+ *
+ * The same subtrees bound what comes up: an event from a child's subtree
+ * may act only on an entity of that subtree, and may create an entity
+ * only under its own name (feed_scope_check). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,6 +96,15 @@ static bool upstream_enrolment(xf_store *s, MDB_txn *txn, const xf_event *ev)
 	return strcmp(relation, "upstream") == 0;
 }
 
+/* Is EV's entity the one EV created, "K-<its origin>-<its seq>"? */
+static bool own_creation(const xf_event *ev)
+{
+	char home[XF_NODE_ID_MAX + 1];
+	uint64_t n;
+
+	return xf_entity_id_parse(ev->entity, home, &n) == 0 && strcmp(home, ev->origin) == 0 && n == ev->seq;
+}
+
 /* The node the first record a case was opened from belongs to, found
  * from the act that opens it. */
 struct case_source {
@@ -106,7 +120,8 @@ static int case_source(xf_store *s, MDB_txn *txn, const xf_event *ev, void *vctx
 	xf_fields *f = NULL;
 
 	(void)s, (void)txn;
-	if (strcmp(ev->type, "case.opened") != 0)
+	/* Only the creator's act opens the case: "C-<origin>-<seq>". */
+	if (strcmp(ev->type, "case.opened") != 0 || !own_creation(ev))
 		return 0;
 	if (xf_fields_parse(ev->body, ev->body_len, &f) == 0) {
 		from = xf_fields_get(f, "from");
@@ -145,10 +160,18 @@ static int entity_child(xf_store *s, MDB_txn *txn, const xf_event *ev, char chil
 
 int feed_file(xf_store *s, MDB_txn *txn, const xf_event *ev)
 {
-	char child[XF_NODE_ID_MAX + 1], from[XF_NODE_ID_MAX + 1];
-	char feed[XF_NODE_ID_MAX + 2];
+	char child[XF_NODE_ID_MAX + 1], feed[XF_NODE_ID_MAX + 2];
+	xf_peer origin;
 	int r;
 
+	r = peer_get(s, txn, ev->origin, &origin);
+	if (r == XF_EUNKNOWNNODE)
+		return 0;
+	if (r < 0)
+		return r;
+	if (origin.relation != XF_PEER_SELF && origin.relation != XF_PEER_UPSTREAM &&
+	    origin.relation != XF_PEER_ANCESTOR)
+		return 0;
 	if (ev->entity[0] == 'N')
 		return upstream_enrolment(s, txn, ev) ? feed_append(s, txn, XF_FEED_BROADCAST, ev) : 0;
 	if (ev->entity[0] == 'B')
@@ -156,14 +179,31 @@ int feed_file(xf_store *s, MDB_txn *txn, const xf_event *ev)
 	r = entity_child(s, txn, ev, child);
 	if (r <= 0)
 		return r;
-	/* What came up from the child's subtree is there already. */
-	r = child_above(s, txn, ev->origin, from);
-	if (r < 0)
-		return r;
-	if (r == 1 && strcmp(from, child) == 0)
-		return 0;
 	xf_feed_name(child, feed);
 	return feed_append(s, txn, feed, ev);
+}
+
+int feed_below(xf_store *s, MDB_txn *txn, const char *node)
+{
+	char child[XF_NODE_ID_MAX + 1];
+
+	return child_above(s, txn, node, child);
+}
+
+int feed_scope_check(xf_store *s, MDB_txn *txn, const xf_event *ev)
+{
+	char sender[XF_NODE_ID_MAX + 1], owner[XF_NODE_ID_MAX + 1];
+	int r;
+
+	r = child_above(s, txn, ev->origin, sender);
+	if (r <= 0)
+		return r; /* not from below: this node's own, or from above */
+	if (xf_entity_allows(NULL, ev->entity[0], ev->type) == 0)
+		return own_creation(ev) ? 0 : XF_ESCOPE;
+	r = entity_child(s, txn, ev, owner);
+	if (r < 0)
+		return r;
+	return r == 1 && strcmp(owner, sender) == 0 ? 0 : XF_ESCOPE;
 }
 
 struct feed_scan_ctx {

@@ -650,7 +650,7 @@ static int ingest_chain(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t 
 {
 	uint8_t prev[XF_HASH_BYTES];
 	uint64_t next = h->seq + 1;
-	size_t i, last = SIZE_MAX, broken;
+	size_t i, last = SIZE_MAX, broken, stored;
 	int broken_err = 0;
 	MDB_val have;
 	int r;
@@ -694,11 +694,29 @@ static int ingest_chain(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t 
 			return r;
 	if (last == SIZE_MAX)
 		return 0;
-	for (i = from; i <= last; i++)
-		if (c->status[i] == 0 && (r = store_received(s, txn, c, i)) < 0)
+	/* Signed, but acting outside its node's subtree: kept as evidence,
+	 * and what follows it can no longer be linked. */
+	stored = SIZE_MAX;
+	for (i = from; i <= last; i++) {
+		if (c->status[i] != 0)
+			continue;
+		r = feed_scope_check(s, txn, &c->evs[i]);
+		if (r == XF_ESCOPE) {
+			if ((r = reject(s, txn, c, i, XF_ESCOPE)) < 0)
+				return r;
+			for (i++; i <= last; i++)
+				if (c->status[i] == 0 && (r = reject_as(s, txn, c, i, XF_ECHAIN, false)) < 0)
+					return r;
+			break;
+		}
+		if (r < 0 || (r = store_received(s, txn, c, i)) < 0)
 			return r;
-	h->seq = c->evs[last].seq;
-	memcpy(h->hash, c->hash[last], XF_HASH_BYTES);
+		stored = i;
+	}
+	if (stored == SIZE_MAX)
+		return 0;
+	h->seq = c->evs[stored].seq;
+	memcpy(h->hash, c->hash[stored], XF_HASH_BYTES);
 	return head_put(s, txn, c->evs[from].origin, h);
 }
 
@@ -714,6 +732,12 @@ static int ingest_run(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t fr
 	if (r == XF_EUNKNOWNNODE) {
 		for (i = from; i < to; i++)
 			if ((r = reject(s, txn, c, i, XF_EUNKNOWNNODE)) < 0)
+				return r;
+		return 0;
+	}
+	if (r == 0 && c->opts->from_below && (r = feed_below(s, txn, c->evs[from].origin)) == 0) {
+		for (i = from; i < to; i++)
+			if ((r = reject_as(s, txn, c, i, XF_ESCOPE, false)) < 0)
 				return r;
 		return 0;
 	}

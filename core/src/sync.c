@@ -8,6 +8,7 @@
  * Server state: "seen:NODE" -> [time, node's own head, software, node's clock (0: unknown)];
  * "refused:NODE" -> [time, reason] (status.c). */
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <inttypes.h>
 #include <msgpack.h>
@@ -1124,7 +1125,7 @@ int xf_bundle_export(xf_store *s, const char *path, size_t *events)
 	xf_buf body = { 0 };
 	xf_sync_push push = { .full = true };
 	FILE *f = NULL;
-	int r;
+	int fd, r;
 
 	if (!s || !path || !events)
 		return -EINVAL;
@@ -1132,9 +1133,14 @@ int xf_bundle_export(xf_store *s, const char *path, size_t *events)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	f = fopen(path, "wxe");
+	/* Petitioners' names and phone numbers: for this user only, like
+	 * the data dir. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
 	if (!f) {
 		r = -errno;
+		if (fd >= 0)
+			close(fd);
 		goto cleanup;
 	}
 	r = write_all(f, BUNDLE_MAGIC, strlen(BUNDLE_MAGIC));
@@ -1196,6 +1202,7 @@ static void add_stats(xf_ingest_stats *sum, const xf_ingest_stats *in)
  * again, unchanged, if the file is imported twice). */
 int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_stats *stats)
 {
+	static const xf_ingest_opts below = { .from_below = true };
 	char magic[sizeof(BUNDLE_MAGIC) - 1];
 	xf_buf wire = { 0 }, body = { 0 };
 	xf_ingest_stats in;
@@ -1236,7 +1243,7 @@ int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_
 		if (r == 0)
 			r = get_events(&root, "push", &push, &n_push);
 		if (r == 0)
-			r = xf_store_ingest(s, push, n_push, wall_ms, NULL, &in);
+			r = xf_store_ingest(s, push, n_push, wall_ms, &below, &in);
 		if (r == 0)
 			add_stats(stats, &in);
 		free(push);

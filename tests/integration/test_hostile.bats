@@ -466,6 +466,60 @@ CONF
 	still_serves a
 }
 
+@test "a village cannot open, or act on, a case that is not its own: refused as out of scope, kept as evidence" {
+	local visit c
+	visit=$(on a visit add --people 1 --category 土地纠纷 --summary "a 村民反映村干部问题" --name 张三)
+	on a sync >/dev/null
+	c=$(on town case open --title "a 村 张三 反映" --from "$visit")
+	on a sync >/dev/null
+	snapshot
+	# b "opens" the township's case from a record of its own, at the
+	# start of time, so that it would sort first; then acts on it.
+	craft request --act case.opened "$c" --hlc 1 --from "V-$B-99" "$T/b" $B >"$T/push"
+	sync_as b "$T/push"
+	answered
+	[ "$(field rej)" = 1 ] && [ "$(field err)" = ESCOPE ] && [ "$(field stored)" = "" ]
+	craft request --act case.noted "$c" "$T/b" $B >"$T/push"
+	sync_as b "$T/push"
+	answered
+	[ "$(field rej)" = 1 ] && [ "$(field err)" = ESCOPE ]
+	# A visit recorded under a's name, and a note on a's own visit.
+	craft request --act visit.recorded "V-$A-7" "$T/b" $B >"$T/push"
+	sync_as b "$T/push"
+	answered
+	[ "$(field err)" = ESCOPE ]
+	craft request --act case.noted "$visit" "$T/b" $B >"$T/push"
+	sync_as b "$T/push"
+	answered
+	[ "$(field err)" = ESCOPE ]
+	ids town | diff "$T/before.ids" -
+	[ "$(quarantined)" -eq 4 ]
+	on town verify >/dev/null
+	# The township's acts on the case reach a, and b holds nothing of it.
+	on town case note "$c" --text 已核实 >/dev/null
+	on a sync >/dev/null
+	on b sync >/dev/null
+	on a case show "$c" | grep -q 已核实
+	run on b case show "$c"
+	[ "$status" -ne 0 ]
+	still_serves b
+	still_serves a
+}
+
+@test "what a village pushes about the broadcast feed or another village reaches no other village" {
+	# b posts a "notice" to everyone, and notes on a's visit: neither is
+	# b's to make, and a, which cannot check b's key, never pulls them.
+	craft request --act notice.posted "B-$TOWN-1" "$T/b" $B >"$T/push"
+	sync_as b "$T/push"
+	answered
+	[ "$(field err)" = ESCOPE ]
+	on a visit add --people 1 --category 其他 --summary 又一来访 >/dev/null
+	run on a sync
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	[ "$(on a status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["pending"])')" = 0 ]
+	! on a log | awk '{ print $1 }' | grep -q "^$B:"
+}
+
 @test "a village cannot claim the id of a village the township has yet to enrol" {
 	local C=3701020003
 	# a enrols, as its own child, the id the township means to give c.

@@ -5,13 +5,17 @@
  *   craft auth DATA_DIR NODE_ID TIME [METHOD [PATH]] < BODY
  *       the Authorization header value for BODY, signed with
  *       DATA_DIR/node.key; TIME is ms, "now", "now+MS" or "now-MS"
- *   craft request [--count N] [--mutate KIND] [--signer DIR] [--with DIR ID]... DATA_DIR NODE_ID
+ *   craft request [--count N] [--mutate KIND] [--signer DIR] [--with DIR ID]...
+ *                 [--act TYPE ENTITY [--hlc N] [--from ID]] DATA_DIR NODE_ID
  *       a sync request (msgpack, not compressed) pushing N new events of
  *       NODE_ID continuing the chain held in DATA_DIR, which is not changed;
  *       KIND: none, sig (a flipped signature byte in the first event),
  *       chain (a wrong prev in the first), gap (the first skips a seq);
  *       --signer signs them with another node's key (a forgery);
- *       --with appends every event DIR holds of ID, as stored
+ *       --with appends every event DIR holds of ID, as stored;
+ *       --act makes the first event an act TYPE on ENTITY instead of a
+ *       new visit, at clock N if given, with body {text, title, from: [ID]}
+ *       (an act honestly signed by its node, on whatever it names)
  *   craft junk KIND
  *       a body that is not a good sync message: truncated, trailing,
  *       array, version, nocur, pushstr, garbage, toomany, deep, huge
@@ -171,6 +175,8 @@ struct request_opts {
 	unsigned count;
 	const char *mutate;
 	const char *signer;
+	const char *act_type, *act_entity, *act_from;
+	uint64_t act_hlc;
 	const char *dir, *node;
 	size_t n_with;
 	const char *with_dir[WITH_MAX], *with_node[WITH_MAX];
@@ -198,6 +204,25 @@ static int visit_body(uint64_t seq, xf_body **out)
 	    (r = xf_body_put_str(b, "category", "测试", 64)) < 0 ||
 	    (r = xf_body_put_str(b, "summary", summary, 64)) < 0 || (r = xf_body_put_strv(b, "names", NULL, 0, 64)) < 0 ||
 	    (r = xf_body_put_int(b, "people", 1)) < 0 || (r = xf_body_put_bool(b, "escalated", false)) < 0) {
+		xf_body_free(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
+/* The body of an --act event: enough for any act on a case. */
+static int act_body(const struct request_opts *o, xf_body **out)
+{
+	const char *from[1] = { o->act_from };
+	xf_body *b;
+	int r;
+
+	if ((r = xf_body_new(&b)) < 0)
+		return r;
+	if ((r = xf_body_put_str(b, "text", "crafted act", 64)) < 0 ||
+	    (r = xf_body_put_str(b, "title", "crafted act", 64)) < 0 ||
+	    (o->act_from && (r = xf_body_put_strv(b, "from", from, 1, 64)) < 0)) {
 		xf_body_free(b);
 		return r;
 	}
@@ -234,7 +259,14 @@ static int pack_crafted(msgpack_packer *pk, xf_store *s, const xf_key *key, cons
 		snprintf(ev.type, sizeof(ev.type), "visit.recorded");
 		snprintf(ev.entity, sizeof(ev.entity), "V-%s-%" PRIu64, o->node, ev.seq);
 		snprintf(ev.author, sizeof(ev.author), "craft");
-		if ((r = visit_body(ev.seq, &body)) < 0 || (r = xf_body_bytes(body, &ev.body, &ev.body_len)) < 0 ||
+		if (i == 0 && o->act_type) {
+			snprintf(ev.type, sizeof(ev.type), "%s", o->act_type);
+			snprintf(ev.entity, sizeof(ev.entity), "%s", o->act_entity);
+			if (o->act_hlc)
+				ev.hlc = o->act_hlc;
+		}
+		if ((r = i == 0 && o->act_type ? act_body(o, &body) : visit_body(ev.seq, &body)) < 0 ||
+		    (r = xf_body_bytes(body, &ev.body, &ev.body_len)) < 0 ||
 		    (r = xf_event_encode(&ev, key, &bytes, &len)) < 0) {
 			xf_body_free(body);
 			return fail("encode: %s", xf_strerror(r));
@@ -305,6 +337,14 @@ static int parse_request_opts(int argc, char **argv, struct request_opts *o)
 				return fail("--mutate must be none, sig, chain or gap");
 		} else if (strcmp(argv[i], "--signer") == 0 && i + 1 < argc) {
 			o->signer = argv[++i];
+		} else if (strcmp(argv[i], "--act") == 0 && i + 2 < argc) {
+			o->act_type = argv[++i];
+			o->act_entity = argv[++i];
+		} else if (strcmp(argv[i], "--hlc") == 0 && i + 1 < argc) {
+			if (!parse_u64(argv[++i], &o->act_hlc))
+				return fail("--hlc must be a number");
+		} else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc) {
+			o->act_from = argv[++i];
 		} else if (strcmp(argv[i], "--with") == 0 && i + 2 < argc) {
 			if (o->n_with == WITH_MAX)
 				return fail("at most %d --with", WITH_MAX);
@@ -531,7 +571,7 @@ static const char *const error_names[] = {
 	[XF_EUTF8 - XF_EFIRST] = "EUTF8",         [XF_EDATE - XF_EFIRST] = "EDATE",
 	[XF_ECONFIG - XF_EFIRST] = "ECONFIG",     [XF_ESTATE - XF_EFIRST] = "ESTATE",
 	[XF_ENODE - XF_EFIRST] = "ENODE",         [XF_ESTORE - XF_EFIRST] = "ESTORE",
-	[XF_ESKEW - XF_EFIRST] = "ESKEW",
+	[XF_ESKEW - XF_EFIRST] = "ESKEW",        [XF_ESCOPE - XF_EFIRST] = "ESCOPE",
 };
 
 static void print_error_name(int64_t e)

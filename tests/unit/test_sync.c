@@ -1485,6 +1485,13 @@ static void test_bundle_export_and_import(void **state)
 	assert_int_equal(events, total);
 	/* Export moves nothing: the upstream has not said what it took. */
 	assert_int_equal(pending(a), total);
+	/* Petitioners' names travel in it: for this user's eyes only. */
+	{
+		struct stat sb;
+
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+	}
 	read_file(path, &file);
 	assert_true(file.len > 10 + 8);
 	assert_memory_equal(file.data, "XFBUNDLE1\n", 10);
@@ -1663,6 +1670,43 @@ static void county_note_at_township(struct node *c, struct node *t, struct node 
 	note_on(c, ids, 1);
 	sync_all(t, c);
 	assert_int_equal(count_events(t, "county-1"), 1);
+}
+
+/* A bundle carries a child's work up: one from above (a county's, a
+ * township's) brings the node below nothing, or a village would hold what
+ * its township holds of every other village. */
+static void test_bundle_from_above_brings_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t = node_init(f, 1, "xiang-1", "township");
+	struct node *v = node_init(f, 2, "cun-a", "village");
+	char ids[1][XF_ENTITY_ID_MAX + 1], county[PATH_MAX], township[PATH_MAX];
+	xf_ingest_stats st;
+	size_t events = 0, t_events, v_events;
+
+	county_note_at_township(c, t, v, ids);
+	note_on(t, ids, 1);
+	t_events = count_events(t, NULL);
+	v_events = count_events(v, NULL);
+	unit_path(county, sizeof(county), f->dir, "county.xfb");
+	assert_rc(xf_bundle_export(c->store, county, &events), 0);
+	assert_true(events > 0);
+	assert_rc(xf_bundle_import(t->store, county, WALL, &st), 0);
+	assert_int_equal(st.stored, 0);
+	assert_true(st.rejected > 0);
+	assert_int_equal(st.first_error, XF_ESCOPE);
+	assert_int_equal(count_events(t, NULL), t_events);
+	/* The township's own bundle, for the county, taken by its village. */
+	unit_path(township, sizeof(township), f->dir, "township.xfb");
+	assert_rc(xf_bundle_export(t->store, township, &events), 0);
+	assert_true(events > 0);
+	assert_rc(xf_bundle_import(v->store, township, WALL, &st), 0);
+	assert_int_equal(st.stored, 0);
+	assert_int_equal(st.first_error, XF_ESCOPE);
+	assert_int_equal(count_events(v, NULL), v_events);
+	assert_sound(v);
+	assert_sound(t);
 }
 
 /* A township that joins a county after its villages last synced: the
@@ -1898,6 +1942,7 @@ int main(void)
 		FIXTURE_TEST(test_apply_refuses_answer_not_signed_for_its_request),
 		FIXTURE_TEST(test_apply_keeps_state_of_a_crowded_response),
 		FIXTURE_TEST(test_bundle_export_and_import),
+		FIXTURE_TEST(test_bundle_from_above_brings_nothing),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
 		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),
 		FIXTURE_TEST(test_event_pulled_before_its_key_comes_again),

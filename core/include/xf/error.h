@@ -28,6 +28,7 @@ enum {
 	XF_ENODE,                  /* data dir belongs to another node id */
 	XF_ESTORE,                 /* other storage engine failure */
 	XF_ESKEW,                  /* request time too far from the server's clock */
+	XF_ESCOPE,                 /* an act on a record outside its node's scope */
 	XF_ELAST
 };
 

@@ -111,6 +111,9 @@ typedef struct xf_ingest_opts {
 	 * xf_ingest_stats.early): state that says the batch was taken, such
 	 * as a pull cursor, must not pass events that are to come again. */
 	bool state_needs_all;
+	/* The events come up from below (a bundle a child carried): those of
+	 * an origin outside every child's subtree are refused (XF_ESCOPE). */
+	bool from_below;
 	/* Told, inside the transaction, the head this node holds of each
 	 * origin the batch named, after the batch. */
 	void (*on_head)(const char *origin, uint64_t seq, const uint8_t hash[XF_HASH_BYTES], void *ctx);

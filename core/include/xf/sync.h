@@ -113,8 +113,10 @@ int xf_receipts_scan(xf_store *s, int (*cb)(const xf_receipt_status *r, void *ct
 
 /* Bundles: the same request bodies in a file, for a village whose only
  * link is a USB stick. export writes everything the upstream has not
- * acknowledged; import ingests each body as a push, with the same checks,
- * idempotently. */
+ * acknowledged, into a new file only this user may read; import ingests
+ * each body as a push from below, with the same checks, idempotently:
+ * events of an origin outside every child's subtree are refused
+ * (XF_ESCOPE), so that a bundle never brings a node what it may not see. */
 int xf_bundle_export(xf_store *s, const char *path, size_t *events);
 int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_stats *stats);
 
