@@ -204,6 +204,17 @@ static int node_open(struct node *n)
 		log_error("%s: a township needs [server] listen", arg_config);
 		return XF_ECONFIG;
 	}
+	/* A village's daemon only syncs: one whose only link is a USB stick
+	 * runs none. */
+	if (strcmp(n->cfg.role, "village") == 0 && !n->cfg.upstream_url[0]) {
+		log_error("%s: a village needs [upstream] url (a village that syncs only by bundle runs no xinfangd)",
+			  arg_config);
+		return XF_ECONFIG;
+	}
+	if (strcmp(n->cfg.role, "village") == 0 && n->cfg.listen[0]) {
+		log_error("%s: a village serves no other node: take out [server] listen", arg_config);
+		return XF_ECONFIG;
+	}
 	r = xf_store_open(&n->store, n->cfg.data_dir, n->cfg.node_id);
 	if (r == XF_ENOTFOUND || r == -ENOENT)
 		return log_error_errno(r, "%s: cannot open the log (run 'xinfangctl init' first)", n->cfg.data_dir);
@@ -375,6 +386,10 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (arg_check_config) {
+		if (n.cfg.listen[0] && server_start(&n.srv, &n.cfg, n.store, n.key, true) < 0) {
+			node_close(&n);
+			return EXIT_FAILURE;
+		}
 		printf("%s: configuration and data dir are valid\n", arg_config);
 		node_close(&n);
 		return EXIT_SUCCESS;
@@ -401,7 +416,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (n.cfg.listen[0]) {
-		r = server_start(&n.srv, &n.cfg, n.store, n.key);
+		r = server_start(&n.srv, &n.cfg, n.store, n.key, false);
 		if (r < 0) {
 			node_close(&n);
 			return EXIT_FAILURE;

@@ -554,7 +554,7 @@ static void server_free(server *srv)
 	free(srv);
 }
 
-int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *key)
+int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *key, bool check_only)
 {
 	struct sockaddr_storage addr = { 0 };
 	server *srv;
@@ -601,6 +601,11 @@ int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *
 			return r;
 		}
 		flags |= MHD_USE_TLS;
+	}
+	if (check_only) {
+		server_free(srv);
+		*out = NULL;
+		return 0;
 	}
 	/* Without TLS the certificate options are left out: the list ends at
 	 * the first MHD_OPTION_END. */

@@ -11,8 +11,10 @@ typedef struct server server;
  * and KEY are borrowed for the server's life. Children sync on POST
  * /v1/sync; with an admin_token_file, GET /v1/status and /metrics answer
  * the administrator's bearer token. On failure, logs why in one line and
- * returns a negative code. */
-int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *key);
+ * returns a negative code. CHECK_ONLY: read the address, the token and
+ * the TLS pair as a start would, then stop short of listening (*out is
+ * left NULL). */
+int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *key, bool check_only);
 void server_stop(server *srv);
 
 #endif

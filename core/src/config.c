@@ -9,10 +9,30 @@
 #include "xf/config.h"
 #include "xf/error.h"
 
+#define KEYS_MAX 32
+
 struct parse_ctx {
 	xf_config *cfg;
 	char reason[256];
+	char seen[KEYS_MAX][48]; /* "section.name" of each key so far */
+	size_t n_seen;
 };
+
+/* A key given twice (or continued on an indented line) would silently
+ * take the last value. */
+static bool seen_before(struct parse_ctx *ctx, const char *section, const char *name)
+{
+	char key[48];
+	size_t i;
+
+	snprintf(key, sizeof(key), "%s.%s", section, name);
+	for (i = 0; i < ctx->n_seen; i++)
+		if (strcmp(ctx->seen[i], key) == 0)
+			return true;
+	if (ctx->n_seen < KEYS_MAX)
+		snprintf(ctx->seen[ctx->n_seen++], sizeof(ctx->seen[0]), "%s", key);
+	return false;
+}
 
 static bool known_section(const char *section)
 {
@@ -113,6 +133,15 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		}
 		return 1;
 	}
+	if (seen_before(ctx, section, name)) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "%s is given twice (or continued on an indented line)", name);
+		return 0;
+	}
+	/* inih ends a value at ';' only: "张三 # 村文书" would be the author. */
+	if (strstr(value, " #") || strstr(value, "\t#")) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "a comment after a value starts with ';', not '#'");
+		return 0;
+	}
 	if (strcmp(section, "node") == 0) {
 		if (strcmp(name, "id") == 0) {
 			if (xf_node_id_check(value) < 0) {
@@ -130,7 +159,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			return set_str(c->role, sizeof(c->role), value, ctx);
 		}
 		if (strcmp(name, "data_dir") == 0)
-			return set_str(c->data_dir, sizeof(c->data_dir), value, ctx);
+			return set_path(c->data_dir, sizeof(c->data_dir), name, value, ctx);
 		if (strcmp(name, "author") == 0) {
 			if (xf_text_check(value, sizeof(c->author) - 1) < 0) {
 				snprintf(ctx->reason, sizeof(ctx->reason), "author must be UTF-8 text under 64 bytes");

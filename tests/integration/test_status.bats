@@ -162,6 +162,27 @@ assert b["last_seen"] is None and b["stale"] is True, b'
 	until_true 10 eval '[ "$(status_of a "s[\"pending\"]")" -eq 0 ]'
 }
 
+@test "xinfangd and --check-config refuse what the daemon could not run: a village without an upstream or with a server, a missing token" {
+	sed '/^\[upstream\]/,$d' "$BATS_TEST_TMPDIR/a.conf" >"$BATS_TEST_TMPDIR/nourl.conf"
+	for args in "" --check-config; do
+		run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/nourl.conf" $args
+		[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+		[[ "$stderr" == *"nourl.conf: a village needs [upstream] url"* ]]
+	done
+	cp "$BATS_TEST_TMPDIR/a.conf" "$BATS_TEST_TMPDIR/serving.conf"
+	printf '[server]\nlisten = 127.0.0.1:%s\n' "$(free_port)" >>"$BATS_TEST_TMPDIR/serving.conf"
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/serving.conf" --check-config
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$stderr" == *"a village serves no other node"* ]]
+	# What the township's start reads, --check-config reads too.
+	run timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town.conf" --check-config
+	[ "$status" -eq 0 ]
+	mv "$BATS_TEST_TMPDIR/admin.token" "$BATS_TEST_TMPDIR/admin.token.away"
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town.conf" --check-config
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$stderr" == *admin.token* ]]
+}
+
 @test "GET /v1/status needs the admin token and says what status --json says; /metrics parses as Prometheus text" {
 	start town
 	on a visit add --people 2 --category 土地纠纷 --summary 村民反映 >/dev/null

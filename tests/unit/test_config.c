@@ -131,6 +131,28 @@ static void test_unknown_empty_section(void **state)
 	assert_error_at(&l, 5, "sever");
 }
 
+/* A key given twice, or continued on an indented line, would take its
+ * last value without a word; a '#' after a value would become part of it
+ * (an author's name in every event signed after); a relative data dir
+ * would depend on where each command was started. */
+static void test_values_that_would_silently_differ(void **state)
+{
+	struct loaded l;
+
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\nrole=township\n", &l);
+	assert_error_at(&l, 5, "role is given twice");
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n  /y\n", &l);
+	assert_error_at(&l, 5, "data_dir is given twice");
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\nauthor = 张三 # 村文书\n", &l);
+	assert_error_at(&l, 5, "starts with ';'");
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=ledger\n", &l);
+	assert_error_at(&l, 4, "data_dir must be an absolute path");
+	/* A ';' comment is a comment. */
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\nauthor = 张三 ; 村文书\n", &l);
+	assert_rc(l.r, 0);
+	assert_string_equal(l.cfg.author, "张三");
+}
+
 static void test_bad_role(void **state)
 {
 	struct loaded l;
@@ -266,6 +288,7 @@ int main(void)
 		TMPDIR_TEST(test_unknown_key),
 		TMPDIR_TEST(test_unknown_section),
 		TMPDIR_TEST(test_unknown_empty_section),
+		TMPDIR_TEST(test_values_that_would_silently_differ),
 		TMPDIR_TEST(test_bad_role),
 		TMPDIR_TEST(test_bad_node_id),
 		TMPDIR_TEST(test_missing_required_key),
