@@ -28,7 +28,8 @@ int cmd_case_open(ctl *c, int argc, char **argv)
 		{ 0 },
 	};
 	const char *date_arg = NULL, *title = NULL, *from[FROM_MAX];
-	char date[XF_DATE_LEN + 1];
+	char date[XF_DATE_LEN + 1], received[XF_DATE_LEN + 1] = "";
+	const xf_attr *dated;
 	xf_entity *source = NULL;
 	xf_body *body = NULL;
 	size_t n_from = 0, i;
@@ -66,14 +67,21 @@ int cmd_case_open(ctl *c, int argc, char **argv)
 		if (r < 0)
 			return ctl_fail(c, "%s: %s", from[i], xf_strerror(r));
 		r = check_not_before(c, source, date);
+		dated = xf_entity_attr(source, "date");
+		if (dated && dated->type == XF_VALUE_STR && strlen(dated->str) == XF_DATE_LEN &&
+		    (!received[0] || strcmp(dated->str, received) < 0))
+			memcpy(received, dated->str, sizeof(received));
 		xf_entity_free(source);
 		if (r != 0)
 			return r;
 	}
 	if (xf_body_new(&body) < 0)
 		return ctl_fail(c, "out of memory");
+	/* The deadlines run from the earliest source: kept with the case, for
+	 * a village that holds only some of its sources counts them alike. */
 	if ((r = ctl_put_text(c, body, "date", "date", date, XF_DATE_LEN)) == 0 &&
-	    (r = ctl_put_text(c, body, "title", "title", title, LIMIT_TEXT)) == 0) {
+	    (r = ctl_put_text(c, body, "title", "title", title, LIMIT_TEXT)) == 0 &&
+	    (!received[0] || (r = ctl_put_text(c, body, "received", "received", received, XF_DATE_LEN)) == 0)) {
 		if (xf_body_put_strv(body, "from", from, n_from, XF_ENTITY_ID_MAX) < 0)
 			r = ctl_fail(c, "out of memory");
 		else
@@ -123,22 +131,50 @@ static int check_extension(ctl *c, const xf_entity *e, const char *date)
 			due);
 }
 
+/* A step that moves a case on (assign, reply, close, reopen, extend) comes
+ * after the steps that brought it where it stands: a closing dated before
+ * the reopening it ends, or an extension before the acceptance it
+ * extends, would put the reports' periods and deadlines out of order. */
+static int check_in_order(ctl *c, const struct act *act, const xf_entity *e, const char *date)
+{
+	static const struct {
+		const char *attr, *done;
+	} steps[] = {
+		{ "assigned_on", "assigned" }, { "replied_on", "replied" }, { "closed_on", "closed" },
+		{ "reopened_on", "reopened" }, { "extended_on", "extended" },
+	};
+	const xf_attr *a, *latest = NULL;
+	size_t i, at = 0;
+
+	if (strcmp(act->type, "case.assigned") && strcmp(act->type, "case.replied") &&
+	    strcmp(act->type, "case.closed") && strcmp(act->type, "case.reopened") &&
+	    strcmp(act->type, "case.extended"))
+		return 0;
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		a = xf_entity_attr(e, steps[i].attr);
+		if (a && a->type == XF_VALUE_STR && (!latest || strcmp(a->str, latest->str) > 0)) {
+			latest = a;
+			at = i;
+		}
+	}
+	if (latest && strcmp(date, latest->str) < 0)
+		return ctl_fail(c, "--date %s is before %s was %s, on %s", date, e->id, steps[at].done, latest->str);
+	return 0;
+}
+
 /* What the log must hold for ACT on ID dated DATE: the record began by
- * then, a reopening comes after the closing, and an extension is the
- * handling's first and within its deadline. */
+ * then, the steps come in order, and an extension is the handling's first
+ * and within its deadline. */
 static int check_act(ctl *c, const struct act *act, const char *id, const char *date)
 {
-	const xf_attr *closed;
 	xf_entity *e = NULL;
 	int r;
 
 	if ((r = ctl_open(c)) != 0 || (r = ctl_load_entity(c, id, &e)) != 0)
 		return r;
 	r = check_not_before(c, e, date);
-	closed = xf_entity_attr(e, "closed_on");
-	if (r == 0 && strcmp(act->type, "case.reopened") == 0 && closed && closed->type == XF_VALUE_STR &&
-	    strcmp(date, closed->str) < 0)
-		r = ctl_fail(c, "--date %s is before %s was closed, on %s", date, id, closed->str);
+	if (r == 0)
+		r = check_in_order(c, act, e, date);
 	if (r == 0 && strcmp(act->type, "case.extended") == 0)
 		r = check_extension(c, e, date);
 	xf_entity_free(e);

@@ -157,10 +157,56 @@ cleanup:
 	return r;
 }
 
+/* The length of the UTF-8 character of two to four bytes at P (N bytes
+ * left), or 0 when P starts none. */
+static size_t utf8_multibyte(const unsigned char *p, size_t n)
+{
+	size_t want = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : 0;
+	size_t i;
+
+	if (p[0] > 0xf4 || want == 0 || want > n)
+		return 0;
+	for (i = 1; i < want; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return want;
+}
+
+/* Is RAW UTF-8 but for a few bytes? GB18030 Chinese read as UTF-8 breaks
+ * at almost every character; a UTF-8 ledger with a stray byte (a Latin-1
+ * é pasted in) breaks once. Read as GB18030, the latter would be garbled
+ * whole, so it is refused instead, naming the line of the first stray
+ * byte in *LINE. */
+static bool broken_utf8(const char *raw, size_t len, size_t *line)
+{
+	const unsigned char *p = (const unsigned char *)raw;
+	size_t i = 0, good = 0, bad = 0, first = SIZE_MAX, n;
+
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+		} else if ((n = utf8_multibyte(p + i, len - i))) {
+			good++;
+			i += n;
+		} else {
+			first = first == SIZE_MAX ? i : first;
+			bad++;
+			i++;
+		}
+	}
+	if (!bad || good < 4 * bad)
+		return false;
+	*line = 1;
+	for (i = 0; i < first; i++)
+		*line += p[i] == '\n';
+	return true;
+}
+
 /* RAW as UTF-8 text without a BOM. Chinese spreadsheet programs save CSV
  * in GB18030 (GBK) unless told otherwise; left to guess, a UTF-8 BOM or
- * valid UTF-8 means UTF-8. XF_EUTF8 when RAW is not text in ENC. */
-static int decode(enum encoding enc, const char *raw, size_t len, char **text, size_t *text_len)
+ * valid UTF-8 means UTF-8. XF_EUTF8 when RAW is not text in ENC, with
+ * *BAD_LINE set when it is UTF-8 but for a stray byte on that line. */
+static int decode(enum encoding enc, const char *raw, size_t len, char **text, size_t *text_len, size_t *bad_line)
 {
 	static const char bom[] = CTL_CSV_BOM;
 	char *out = NULL;
@@ -171,6 +217,8 @@ static int decode(enum encoding enc, const char *raw, size_t len, char **text, s
 		enc = ENCODING_UTF8;
 	if (enc != ENCODING_GB18030)
 		r = convert("UTF-8", raw, len, &out, &n);
+	if (r == XF_EUTF8 && enc == ENCODING_AUTO && broken_utf8(raw, len, bad_line))
+		return XF_EUTF8;
 	if (r == XF_EUTF8 && enc != ENCODING_UTF8)
 		r = convert("GB18030", raw, len, &out, &n);
 	if (r < 0)
@@ -192,34 +240,6 @@ static int decode(enum encoding enc, const char *raw, size_t len, char **text, s
 static bool is_space(char ch)
 {
 	return ch == ' ' || ch == '\t' || ch == '\n';
-}
-
-/* Strip the spaces around S, ASCII and ideographic (U+3000, what a
- * Chinese input method types), and newlines. S is valid UTF-8, so three
- * bytes that spell U+3000 at its end are that character. */
-static void trim(char *s)
-{
-	static const char ideographic[] = "\xe3\x80\x80";
-	size_t start = 0, end = strlen(s);
-
-	for (;;) {
-		if (start < end && is_space(s[start]))
-			start++;
-		else if (end - start >= 3 && memcmp(s + start, ideographic, 3) == 0)
-			start += 3;
-		else
-			break;
-	}
-	for (;;) {
-		if (end > start && is_space(s[end - 1]))
-			end--;
-		else if (end - start >= 3 && memcmp(s + end - 3, ideographic, 3) == 0)
-			end -= 3;
-		else
-			break;
-	}
-	memmove(s, s + start, end - start);
-	s[end - start] = '\0';
 }
 
 static void row_dispose(struct row *row)
@@ -263,7 +283,7 @@ static void on_cell(void *data, size_t len, void *ctx)
 		else if (i + 1 == len || in[i + 1] != '\n')
 			cell[n++] = '\n';
 	cell[n] = '\0';
-	trim(cell);
+	ctl_trim(cell);
 	ctl_csv_unguard(cell);
 	row->cells[row->n_cells - 1] = cell;
 }
@@ -474,7 +494,7 @@ static int split_names(char *s, ctl_petition *p, char *why, size_t size)
 		last = !*s;
 		*s = '\0';
 		s += n;
-		trim(name);
+		ctl_trim(name);
 		if (!*name)
 			continue;
 		if (p->n_names == LIMIT_NAMES)
@@ -664,8 +684,8 @@ static bool same_text(const xf_value *a, const xf_value *b)
 	bool same = ta && tb;
 
 	if (same) {
-		trim(ta);
-		trim(tb);
+		ctl_trim(ta);
+		ctl_trim(tb);
 		same = strcmp(ta, tb) == 0;
 	}
 	free(ta);
@@ -859,7 +879,12 @@ static int load_sheet(ctl *c, struct import *im, enum encoding enc)
 		r = ctl_fail(c, "%s: %s", im->path, strerror(-r));
 		goto cleanup;
 	}
-	r = raw_len ? decode(enc, raw, raw_len, &text, &len) : 0;
+	r = raw_len ? decode(enc, raw, raw_len, &text, &len, &bad_line) : 0;
+	if (r == XF_EUTF8 && bad_line) {
+		r = ctl_fail(c, "%s:%zu: a byte that is not UTF-8, in a file that otherwise is: save it again as UTF-8 "
+			     "(or give --encoding gb18030)", im->path, bad_line);
+		goto cleanup;
+	}
 	if (r == XF_EUTF8) {
 		r = ctl_fail(c, "%s: %s", im->path, not_text[enc]);
 		goto cleanup;

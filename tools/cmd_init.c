@@ -42,6 +42,51 @@ int cmd_key(ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* What the peers already enrolled say against enrolling NODE with PUBKEY
+ * as RELATION: one key speaks for one node, and a node has one upstream. */
+struct clash {
+	const char *node, *relation;
+	const uint8_t *pubkey;
+	char with[XF_NODE_ID_MAX + 1];
+	bool same_key, second_upstream;
+};
+
+static int find_clash(const xf_peer *p, void *vctx)
+{
+	struct clash *c = vctx;
+
+	if (strcmp(p->node, c->node) == 0 || p->relation == XF_PEER_SELF)
+		return 0;
+	c->same_key = memcmp(p->pubkey, c->pubkey, XF_PUBKEY_BYTES) == 0;
+	c->second_upstream = p->relation == XF_PEER_UPSTREAM && strcmp(c->relation, "upstream") == 0;
+	if (!c->same_key && !c->second_upstream)
+		return 0;
+	snprintf(c->with, sizeof(c->with), "%s", p->node);
+	return 1;
+}
+
+static int check_enrolment(ctl *c, const char *node, const uint8_t *pubkey, const char *relation)
+{
+	static const uint8_t zero[XF_PUBKEY_BYTES];
+	struct clash clash = { .node = node, .relation = relation, .pubkey = pubkey };
+	int r;
+
+	if (memcmp(pubkey, zero, sizeof(zero)) == 0)
+		return ctl_usage(c, "an all-zero public key is no node's key");
+	if ((r = ctl_open(c)) != 0 || (r = ctl_open_key(c)) != 0)
+		return r;
+	if (memcmp(pubkey, xf_key_public(c->key), XF_PUBKEY_BYTES) == 0)
+		return ctl_fail(c, "that is this node's own key");
+	r = xf_store_peers(c->store, find_clash, &clash);
+	if (r < 0)
+		return ctl_fail(c, "%s", xf_strerror(r));
+	if (clash.same_key)
+		return ctl_fail(c, "that key is enrolled already, for %s: one key speaks for one node", clash.with);
+	if (clash.second_upstream)
+		return ctl_fail(c, "this node's upstream is %s already", clash.with);
+	return 0;
+}
+
 /* A village's only peer is its upstream. A township enrols its villages,
  * and names its own upstream (a county) with --upstream; a county enrols
  * its townships with --township, which lets them vouch for their villages. */
@@ -81,6 +126,8 @@ int cmd_enroll(ctl *c, int argc, char **argv)
 		return ctl_usage(c, "a village has no children: it enrols only its upstream");
 	if (strcmp(node, c->cfg.node_id) == 0)
 		return ctl_fail(c, "a node cannot enrol itself");
+	if ((r = check_enrolment(c, node, pubkey, relation)) != 0)
+		return r;
 	if (xf_body_new(&body) < 0)
 		return ctl_fail(c, "out of memory");
 	if ((r = ctl_put_text(c, body, "node", "node", node, XF_NODE_ID_MAX)) == 0 &&

@@ -25,12 +25,35 @@ static int parse_people(const char *s, int64_t *out, char *why, size_t size)
 	return 0;
 }
 
-/* Digits, spaces, '+' and '-'. */
+/* Digits, spaces, '+' and '-', and a digit among them. */
 static int check_phone(const char *s, char *why, size_t size)
 {
-	if (strlen(s) > LIMIT_PHONE || !*s || strspn(s, "0123456789+- ") != strlen(s))
+	if (strlen(s) > LIMIT_PHONE || !strpbrk(s, "0123456789") || strspn(s, "0123456789+- ") != strlen(s))
 		return ctl_refuse(why, size, "phone must be up to %d digits, spaces, '+' or '-'", LIMIT_PHONE);
 	return 0;
+}
+
+/* Only spaces: what an import would read as an empty cell. */
+static bool blank(const char *s)
+{
+	char *copy = strdup(s);
+	bool empty = copy && (ctl_trim(copy), !*copy);
+
+	free(copy);
+	return empty;
+}
+
+/* A spreadsheet's 姓名 cell separates names with these (import splits it
+ * there), so no one name may hold one. */
+static bool holds_separator(const char *name)
+{
+	static const char *const separators[] = { "、", "，", ",", "；", ";", NULL };
+	size_t i;
+
+	for (i = 0; separators[i]; i++)
+		if (strstr(name, separators[i]))
+			return true;
+	return false;
 }
 
 static int put_text(xf_body *body, const char *key, const char *val, size_t max, char *why, size_t size)
@@ -39,7 +62,7 @@ static int put_text(xf_body *body, const char *key, const char *val, size_t max,
 
 	if (!val)
 		return ctl_refuse(why, size, "%s is required", key);
-	if (!*val)
+	if (!*val || blank(val))
 		return ctl_refuse(why, size, "%s must not be empty", key);
 	r = xf_body_put_str(body, key, val, max);
 	if (r == XF_ETOOBIG)
@@ -60,9 +83,13 @@ int ctl_petition_body(const ctl *c, const ctl_petition *p, bool visit, xf_body *
 	    (r = ctl_check_date(c, p->date, date, why, size)) != 0 ||
 	    (visit && p->phone && (r = check_phone(p->phone, why, size)) != 0))
 		return r;
-	for (i = 0; i < p->n_names; i++)
-		if (!*p->names[i] || xf_text_check(p->names[i], LIMIT_NAME) < 0)
+	for (i = 0; i < p->n_names; i++) {
+		if (!*p->names[i] || blank(p->names[i]) || xf_text_check(p->names[i], LIMIT_NAME) < 0)
 			return ctl_refuse(why, size, "name must be non-empty UTF-8 text of at most %d bytes", LIMIT_NAME);
+		if (holds_separator(p->names[i]))
+			return ctl_refuse(why, size, "a name must not hold 、 ， , ； or ; (they separate names): "
+					  "give --name once for each person");
+	}
 	if ((r = put_text(body, "date", date, XF_DATE_LEN, why, size)) != 0 ||
 	    (r = put_text(body, "category", p->category, LIMIT_SHORT, why, size)) != 0 ||
 	    (r = put_text(body, "summary", p->summary, LIMIT_TEXT, why, size)) != 0 ||

@@ -76,6 +76,27 @@ static void bad_option(const ctl *c, const char *arg, const struct option *all)
 		ctl_usage(c, "unknown option '%.*s' (see --help)", (int)len, arg);
 }
 
+/* Does the verb's usage show option NAME repeated: "[--NAME VALUE]..."? */
+static bool repeatable(const ctl *c, const char *name)
+{
+	char open[48];
+	const char *at, *end;
+
+	snprintf(open, sizeof(open), "[--%s ", name);
+	at = c->usage ? strstr(c->usage, open) : NULL;
+	end = at ? strchr(at, ']') : NULL;
+	return end && strncmp(end, "]...", 4) == 0;
+}
+
+/* The long name of option OPT in ALL, or NULL. */
+static const char *option_name(const struct option *all, int opt)
+{
+	for (; all->name; all++)
+		if (all->val == opt)
+			return all->name;
+	return NULL;
+}
+
 int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struct option *options)
 {
 	static const struct option common[] = {
@@ -95,8 +116,21 @@ int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struc
 	memset(&all[n], 0, sizeof(all[n]));
 	snprintf(shorts, sizeof(shorts), ":c:h%s", shortopts ? shortopts : "");
 	opterr = 0;
+	if (c->parsing != argv) {
+		c->parsing = argv;
+		memset(c->given, 0, sizeof(c->given));
+	}
 	for (;;) {
 		opt = getopt_long(argc, argv, shorts, all, NULL);
+		if (opt > 0 && opt < (int)sizeof(c->given) && opt != 'h' && opt != ':' && opt != '?') {
+			const char *name = option_name(all, opt);
+
+			if (c->given[opt] && name && !repeatable(c, name)) {
+				ctl_usage(c, "--%s is given twice", name);
+				return '?';
+			}
+			c->given[opt] = true;
+		}
 		switch (opt) {
 		case 'c':
 			c->config_path = optarg;
@@ -418,6 +452,39 @@ static bool formula_behind_quotes(const char *text, size_t min_quotes)
 	size_t quotes = strspn(text, "'");
 
 	return quotes >= min_quotes && text[quotes] && strchr("=+-@", text[quotes]);
+}
+
+static bool space_at(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n';
+}
+
+/* Strip the spaces around S, ASCII and ideographic (U+3000, what a
+ * Chinese input method types), and newlines. S is valid UTF-8, so three
+ * bytes that spell U+3000 at its end are that character. */
+void ctl_trim(char *s)
+{
+	static const char ideographic[] = "\xe3\x80\x80";
+	size_t start = 0, end = strlen(s);
+
+	for (;;) {
+		if (start < end && space_at(s[start]))
+			start++;
+		else if (end - start >= 3 && memcmp(s + start, ideographic, 3) == 0)
+			start += 3;
+		else
+			break;
+	}
+	for (;;) {
+		if (end > start && space_at(s[end - 1]))
+			end--;
+		else if (end - start >= 3 && memcmp(s + end - 3, ideographic, 3) == 0)
+			end -= 3;
+		else
+			break;
+	}
+	memmove(s, s + start, end - start);
+	s[end - start] = '\0';
 }
 
 void ctl_csv_text(FILE *f, const char *text, bool last)

@@ -30,6 +30,9 @@ typedef struct ctl {
 	xf_store *store;         /* opened by ctl_open() */
 	xf_key *key;             /* loaded by ctl_open_key() */
 	uint64_t now_ms;
+	/* ctl_getopt's: the argv it is reading, and the options given so far */
+	char **parsing;
+	bool given[128];
 } ctl;
 
 typedef struct ctl_verb {
@@ -46,7 +49,9 @@ int ctl_usage(const ctl *c, const char *fmt, ...) __attribute__((format(printf, 
 
 /* getopt_long over the verb's own OPTIONS plus the common -c/--config,
  * --json and -h/--help. Returns the option, -1 at the end, '?' after a
- * usage error was printed, 'h' after help was printed. */
+ * usage error was printed, 'h' after help was printed. An option given
+ * twice is a usage error unless the verb's usage shows it repeated
+ * ("[--name NAME]..."). */
 int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struct option *options);
 
 /* For a verb with no options of its own: the common options, then exactly
@@ -157,6 +162,10 @@ void ctl_csv_cell(FILE *f, const char *text, bool last);
  * exactly one off again, so what was typed comes back whole. */
 void ctl_csv_text(FILE *f, const char *text, bool last);
 void ctl_csv_unguard(char *cell);
+
+/* Strip the spaces around S (ASCII, ideographic U+3000, newlines), in
+ * place: what import takes off every cell. */
+void ctl_trim(char *s);
 
 /* --lang zh (the default, LANG NULL) or en. */
 int ctl_lang(ctl *c, const char *lang, bool *chinese);

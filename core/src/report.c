@@ -74,14 +74,17 @@ struct walk_ctx {
 };
 
 /* A case's place: its first source's village and category, and the
- * earliest date among its sources. */
+ * earliest date among its sources: as the case was opened with it
+ * ("received", which a node holding only some of the sources needs), or
+ * else from the sources held here. */
 static int case_meta(xf_store *s, MDB_txn *txn, const xf_entity *c, xf_record_meta *m, xf_entity **first)
 {
+	int32_t recorded = attr_day(c, "received");
 	bool is_first = true;
 	size_t i;
 	int r = 0;
 
-	m->received = m->day;
+	m->received = recorded != NO_DAY ? recorded : m->day;
 	for (i = 0; i < c->n_items && r == 0; i++) {
 		xf_entity *source = NULL;
 		int32_t day;
@@ -99,7 +102,7 @@ static int case_meta(xf_store *s, MDB_txn *txn, const xf_entity *c, xf_record_me
 		if (r < 0)
 			break;
 		day = attr_day(source, "date");
-		if (day != NO_DAY && (m->received == NO_DAY || day < m->received))
+		if (recorded == NO_DAY && day != NO_DAY && (m->received == NO_DAY || day < m->received))
 			m->received = day;
 		if (is_first) {
 			*first = source;

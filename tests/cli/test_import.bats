@@ -140,6 +140,15 @@ assert set(ev[1]["body"]) == {"date", "category", "summary", "names", "people", 
 	[ "$stderr" = "xinfangctl import: $BATS_TEST_TMPDIR/en.csv: not GB18030 text" ]
 }
 
+@test "a UTF-8 ledger with one stray byte is refused at its line, not read whole as GB18030" {
+	crlf "$BATS_TEST_TMPDIR/plain.csv" "$LEDGER_ZH" "${LEDGER_ROWS[@]}"
+	# A Latin-1 é pasted into the third line.
+	awk 'NR == 3 { sub(/,/, ",Caf\351 ") } { print }' "$BATS_TEST_TMPDIR/plain.csv" >"$BATS_TEST_TMPDIR/stray.csv"
+	! iconv -f UTF-8 -t UTF-8 "$BATS_TEST_TMPDIR/stray.csv" >/dev/null 2>&1
+	refuses ctl import --type visits "$BATS_TEST_TMPDIR/stray.csv"
+	[ "$stderr" = "xinfangctl import: $BATS_TEST_TMPDIR/stray.csv:3: a byte that is not UTF-8, in a file that otherwise is: save it again as UTF-8 (or give --encoding gb18030)" ]
+}
+
 @test "importing a ledger again imports nothing and writes nothing" {
 	f=$BATS_TEST_TMPDIR/a.csv
 	ledger "$f"

@@ -397,8 +397,19 @@ bad_conf() {
 	[ "$stderr" = "xinfangctl log: $dir: Is a directory" ] || { echo "$stderr" >&2; false; }
 	refuses "$XF_CTL" -c "$dir" "${VISIT[@]}"
 	[ "$stderr" = "xinfangctl visit add: $dir: Is a directory" ] || { echo "$stderr" >&2; false; }
-	refuses ctl bundle import "$dir"
+	make_node town 370102 township
+	ctl_on town init >/dev/null
+	refuses ctl_on town bundle import "$dir"
 	[ "$stderr" = "xinfangctl bundle import: $dir: Is a directory" ] || { echo "$stderr" >&2; false; }
+}
+
+@test "a village takes no bundle: what its township has for it comes by sync" {
+	make_node town 370102 township
+	ctl_on town init >/dev/null
+	ctl_on town "${VISIT[@]}" >/dev/null
+	ctl_on town bundle export "$BATS_TEST_TMPDIR/town.xfb" >/dev/null
+	refuses ctl bundle import "$BATS_TEST_TMPDIR/town.xfb"
+	[ "$stderr" = "xinfangctl bundle import: a village takes no bundles: what its township has for it comes by sync" ]
 }
 
 @test "a config whose role is not the data dir's is refused" {
@@ -499,6 +510,54 @@ bad_conf() {
 	[ "$status" -eq 0 ]
 }
 
+@test "a step dated before the step the case stands on is refused: closing before reopening, extending before accepting" {
+	v=$(ctl visit add --date 2026-03-01 --people 1 --category 土地 --summary 旧案)
+	c=$(ctl case open --title 旧案 --from "$v" --date 2026-03-02)
+	ctl case assign "$c" --leader 王镇长 --date 2026-03-10
+	# Closed before it was accepted.
+	refuses ctl case close "$c" --outcome 办结 --date 2026-03-05
+	[ "$stderr" = "xinfangctl case close: --date 2026-03-05 is before $c was assigned, on 2026-03-10" ]
+	# Extended before it was accepted.
+	refuses ctl case extend "$c" --reason 情况复杂 --date 2026-03-09
+	[ "$stderr" = "xinfangctl case extend: --date 2026-03-09 is before $c was assigned, on 2026-03-10" ]
+	ctl case close "$c" --outcome 办结 --date 2026-03-20
+	ctl case reopen "$c" --reason 不满意 --date 2026-04-05
+	# The closing that ends the reopening comes after it.
+	refuses ctl case close "$c" --outcome 再次办结 --date 2026-03-25
+	[ "$stderr" = "xinfangctl case close: --date 2026-03-25 is before $c was reopened, on 2026-04-05" ]
+	# Notes are not steps: one may be dated any day since the case began.
+	run ctl case note "$c" --text 补记 --date 2026-03-03
+	[ "$status" -eq 0 ]
+	run ctl case close "$c" --outcome 再次办结 --date 2026-04-05
+	[ "$status" -eq 0 ]
+}
+
+@test "a name holding a separator, or a blank value, is refused: the export would not import back" {
+	for n in "张三,李四" "张三、李四" "张三，李四" "张三;李四" "张三；李四"; do
+		refuses ctl "${VISIT[@]}" --name "$n"
+		[[ "$stderr" == *"give --name once for each person"* ]] || { echo "$stderr" >&2; false; }
+	done
+	refuses ctl "${VISIT[@]}" --name " "
+	refuses ctl visit add --people 3 --category "  " --summary 测试
+	[[ "$stderr" == *"category must not be empty"* ]]
+	refuses ctl visit add --people 3 --category 土地 --summary "　"
+	refuses ctl "${VISIT[@]}" --phone "   "
+	[[ "$stderr" == *phone* ]]
+	run ctl "${VISIT[@]}" --name 张三 --name 李四 --phone "0531 1234567"
+	[ "$status" -eq 0 ]
+}
+
+@test "an option given twice is refused, unless its usage shows it repeated" {
+	refuses ctl visit add --people 6 --people 60 --category 土地 --summary 测试
+	[ "$stderr" = "xinfangctl visit add: --people is given twice" ]
+	refuses ctl "${VISIT[@]}" --date 2026-01-01 --date 2026-01-02
+	[ "$stderr" = "xinfangctl visit add: --date is given twice" ]
+	refuses ctl export --type visits --type cases --format csv
+	[ "$stderr" = "xinfangctl export: --type is given twice" ]
+	run ctl "${VISIT[@]}" --name 张三 --name 李四
+	[ "$status" -eq 0 ]
+}
+
 @test "case open --from one record twice is refused" {
 	refuses ctl case open --title 测试 --from "$visit" --from "$visit"
 	[ "$stderr" = "xinfangctl case open: --from $visit is given twice" ]
@@ -524,6 +583,17 @@ bad_conf() {
 	refuses ctl enroll 370102001002 "$(ctl_on other key)" --child
 	refuses ctl enroll 370102001002 "$(ctl key)"
 	refuses ctl enroll $NODE "$key"
+	# This node's own key, an all-zero key, a key that is already another
+	# node's, a second upstream.
+	refuses ctl enroll 370102001003 "$(ctl key)"
+	[[ "$stderr" == *"that is this node's own key" ]]
+	refuses ctl enroll 370102001003 "$(printf '0%.0s' {1..64})"
+	[[ "$stderr" == *"all-zero"* ]]
+	refuses ctl enroll 370102001003 "$key"
+	[[ "$stderr" == *"that key is enrolled already, for 370102001002: one key speaks for one node" ]]
+	make_node third 370102001003
+	refuses ctl enroll 370102001003 "$(ctl_on third init)"
+	[[ "$stderr" == *"this node's upstream is 370102001002 already" ]]
 }
 
 @test "init refuses a data dir it cannot make or trust, and leaves nothing behind" {

@@ -205,6 +205,22 @@ import json, sys
 town, village = (json.load(open(f))["totals"] for f in sys.argv[1:])
 assert town == village and village["cases_opened"] == 3, (town, village)
 PY
+	# Opened from a's visit and an earlier one of the township's own, which
+	# a never holds: the deadlines run from the earlier on both nodes.
+	own=$(on town visit add --date 2001-01-02 --people 1 --category 其他 --summary 镇接访)
+	case_2=$(on town case open --title 合并立案 --from "$visit" --from "$own")
+	until_true 10 eval 'on a case show "$case_2" >/dev/null 2>&1'
+	run --separate-stderr on a visit show "$own"
+	[ "$status" -ne 0 ]
+	on town report --overdue --village $VA --json >"$BATS_TEST_TMPDIR/town.overdue"
+	on a report --overdue --json >"$BATS_TEST_TMPDIR/a.overdue"
+	python3 - "$BATS_TEST_TMPDIR/town.overdue" "$BATS_TEST_TMPDIR/a.overdue" "$case_2" <<'PY'
+import json, sys
+town, village = (json.load(open(f)) for f in sys.argv[1:3])
+assert town == village, (town, village)
+row = [r for r in village if r["id"] == sys.argv[3]][0]
+assert row["from"] == "2001-01-02" and row["due"] == "2001-01-17", row
+PY
 	verified town a b c
 }
 
