@@ -318,7 +318,7 @@ int cmd_export(ctl *c, int argc, char **argv)
 		return ctl_usage(c, "--from %s is after --to %s", from, to);
 	if (village && xf_node_id_check(village) < 0)
 		return ctl_usage(c, "--village '%s' is not a node id", village);
-	if ((r = ctl_load_config(c)) != 0 || (r = ctl_open(c)) != 0)
+	if ((r = ctl_load_config(c)) != 0 || (r = ctl_open(c)) != 0 || (r = ctl_check_village(c, village)) != 0)
 		return r;
 	if (x.csv) {
 		out = stdout;

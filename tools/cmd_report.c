@@ -681,7 +681,7 @@ int cmd_report(ctl *c, int argc, char **argv)
 	o.today = xf_date_today(c->now_ms);
 	if (o.as_of && xf_date_parse(o.as_of, &o.today) < 0)
 		return ctl_usage(c, "--as-of '%s' is not a real date YYYY-MM-DD", o.as_of);
-	if ((r = ctl_open(c)) != 0)
+	if ((r = ctl_open(c)) != 0 || (r = ctl_check_village(c, o.village)) != 0)
 		return r;
 	if (o.overdue)
 		return report_overdue(c, &o);

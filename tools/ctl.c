@@ -512,6 +512,21 @@ void ctl_csv_unguard(char *cell)
 		memmove(cell, cell + 1, strlen(cell));
 }
 
+int ctl_check_village(ctl *c, const char *village)
+{
+	xf_peer p;
+	int r;
+
+	if (!village || strcmp(village, c->cfg.node_id) == 0)
+		return 0;
+	r = xf_store_peer(c->store, village, &p);
+	if (r == 0 && (xf_relation_is_child(p.relation) || p.relation == XF_PEER_DESCENDANT))
+		return 0;
+	if (r < 0 && r != XF_ENOTFOUND)
+		return ctl_fail(c, "%s", xf_strerror(r));
+	return ctl_fail(c, "--village %s: no such village is enrolled below this node", village);
+}
+
 void ctl_close(ctl *c)
 {
 	xf_store_close(c->store);

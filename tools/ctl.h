@@ -163,6 +163,11 @@ void ctl_csv_cell(FILE *f, const char *text, bool last);
 void ctl_csv_text(FILE *f, const char *text, bool last);
 void ctl_csv_unguard(char *cell);
 
+/* --village ID: this node, or a node enrolled here as a village (or a
+ * township) below it; a one-line refusal otherwise, for an id that would
+ * only give empty figures. */
+int ctl_check_village(ctl *c, const char *village);
+
 /* Strip the spaces around S (ASCII, ideographic U+3000, newlines), in
  * place: what import takes off every cell. */
 void ctl_trim(char *s);

@@ -62,6 +62,21 @@ static void usage(FILE *f)
 	fprintf(f, "\nEvery verb takes -c FILE (default %s) and --help.\n", XF_CONFIG_DEFAULT);
 }
 
+/* The verbs whose first word is WORD ("case": case open, case assign ...),
+ * one line each on F; how many there are. */
+static size_t group_usage(FILE *f, const char *word)
+{
+	size_t i, n = 0, len = strlen(word);
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strncmp(verbs[i].name, word, len) == 0 && verbs[i].name[len] == ' ') {
+			if (f)
+				fprintf(f, "  %-18s %s\n", verbs[i].name, verbs[i].help);
+			n++;
+		}
+	return n;
+}
+
 /* Does the verb NAME ("case assign") match the words at ARGV? Returns how
  * many words it takes, 0 if none. */
 static int verb_match(const char *name, int argc, char **argv)
@@ -129,6 +144,15 @@ int main(int argc, char **argv)
 		if (words)
 			break;
 	}
+	/* "case --help": what "case" can be followed by. */
+	if (!words && first + 1 < argc && (strcmp(argv[first + 1], "--help") == 0 || strcmp(argv[first + 1], "-h") == 0) &&
+	    group_usage(NULL, argv[first])) {
+		printf("usage: xinfangctl [-c FILE] %s VERB [OPTIONS]\n\n", argv[first]);
+		group_usage(stdout, argv[first]);
+		return ctl_flush(&c, NULL);
+	}
+	if (!words && group_usage(NULL, argv[first]))
+		return ctl_usage(&c, "'%s' takes a verb after it (see xinfangctl %s --help)", argv[first], argv[first]);
 	if (!words)
 		return ctl_usage(&c, "unknown verb '%s' (see xinfangctl --help)", argv[first]);
 	c.verb = verbs[i].name;

@@ -51,6 +51,16 @@ assert e["body"]["role"] == "village"' "$key"
 	for verb in "${VERBS[@]}"; do
 		[[ "$output" == *"  $verb "* ]] || { echo "xinfangctl --help does not list $verb" >&2; false; }
 	done
+	# The first word of a two-word verb, with --help: its verbs.
+	for group in visit letter case risk bundle; do
+		run --separate-stderr "$XF_CTL" "$group" --help
+		[ "$status" -eq 0 ] && [ -z "$stderr" ] || { echo "$group --help: exit $status: $stderr" >&2; false; }
+		[ "${lines[0]}" = "usage: xinfangctl [-c FILE] $group VERB [OPTIONS]" ]
+		[[ "$output" == *"  $group "* ]]
+	done
+	run --separate-stderr "$XF_CTL" case
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "xinfangctl: 'case' takes a verb after it (see xinfangctl case --help)" ]
 }
 
 @test "--help records nothing, even after valid options" {

@@ -74,13 +74,15 @@ for k in keys:
         assert sum(c[k] for c in cats.values()) == now[k], k'
 }
 
-@test "report --village keeps one village; another village has nothing" {
+@test "report --village keeps one village; a village not enrolled here is refused, not counted as nothing" {
 	run --separate-stderr ctl report --from 2026-01-01 --to 2026-06-30 --village 370102001001 --json
 	[ "$status" -eq 0 ]
 	json_assert 'assert j["totals"]["visits"] == 3 and j["village"] == "370102001001"'
-	run --separate-stderr ctl report --from 2026-01-01 --to 2026-06-30 --village 370102009009 --json
-	[ "$status" -eq 0 ]
-	json_assert 'assert j["totals"]["visits"] == 0 and j["by_village"] == [] and j["yoy"]["visits"] is None'
+	# A mistyped id would report a village's zero petitions.
+	refuses ctl report --from 2026-01-01 --to 2026-06-30 --village 370102009009 --json
+	[ "$stderr" = "xinfangctl report: --village 370102009009: no such village is enrolled below this node" ]
+	refuses ctl report --overdue --village 370102009009
+	refuses ctl export --type visits --format csv --village 370102009009
 }
 
 @test "report text is in Chinese unless --lang en; --csv has a BOM and one row per scope and item" {
@@ -207,9 +209,9 @@ assert j[2]["leader"] == "李镇长" and not j[2]["extended"], j[2]' "$late" "$s
 	refuses ctl case extend "$soon" --reason 三延
 	# Closing (here: refusing) ends the clock.
 	ctl case close "$late" --outcome 不予受理 --date 2026-11-30
-	run --separate-stderr ctl report --overdue --as-of 2026-11-30 --village 370102001002
+	run --separate-stderr ctl report --overdue --as-of 2026-11-30 --village 370102001001
 	[ "$status" -eq 0 ]
-	[ "$output" = "没有超期或七日内到期的案件" ]
+	[[ "$output" == *补偿* ]]
 	run --separate-stderr ctl report --overdue --as-of 2026-11-30 --json
 	json_assert 'assert [c["title"] for c in j] == ["补偿"], j'
 }
