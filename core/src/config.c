@@ -168,8 +168,13 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			return set_str(c->author, sizeof(c->author), value, ctx);
 		}
 	} else if (strcmp(section, "upstream") == 0 && strcmp(name, "url") == 0) {
-		if (strncmp(value, "http://", 7) && strncmp(value, "https://", 8)) {
-			snprintf(ctx->reason, sizeof(ctx->reason), "url must start with http:// or https://");
+		const char *host = value + (strncmp(value, "https://", 8) == 0 ? 8 : 7);
+
+		/* A host, and nothing a URL may not hold as it stands. */
+		if ((strncmp(value, "http://", 7) && strncmp(value, "https://", 8)) || !*host || *host == '/' ||
+		    *host == ':' || strpbrk(value, " \t\"<>\\^`{|}")) {
+			snprintf(ctx->reason, sizeof(ctx->reason),
+				 "url must be http:// or https:// and a host, without spaces");
 			return 0;
 		}
 		return set_str(c->upstream_url, sizeof(c->upstream_url), value, ctx);

@@ -212,6 +212,15 @@ static void test_bad_values(void **state)
 
 	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[upstream]\nurl=ftp://t/\n", &l);
 	assert_error_at(&l, 6, "url");
+	/* No host, or a space curl would not send. */
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[upstream]\nurl=http://\n", &l);
+	assert_error_at(&l, 6, "url");
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[upstream]\nurl=https:///sync\n", &l);
+	assert_error_at(&l, 6, "url");
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[upstream]\nurl=http://a b:80/\n", &l);
+	assert_error_at(&l, 6, "url");
+	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[upstream]\nurl=http://[::1]:8470\n", &l);
+	assert_rc(l.r, 0);
 	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[server]\nlisten=0.0.0.0\n", &l);
 	assert_error_at(&l, 6, "listen");
 	load_text(*state, "[node]\nid=v1\nrole=village\ndata_dir=/x\n[server]\nlisten=0.0.0.0:0\n", &l);
