@@ -56,7 +56,9 @@ static int parse_args(int argc, char **argv)
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+	/* One line with a priority, as every other message of the daemon. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': arg_config = optarg; break;
 		case 'C': arg_check_config = 1; break;
@@ -64,11 +66,16 @@ static int parse_args(int argc, char **argv)
 			printf("usage: xinfangd [-c FILE] [--check-config]\n"
 			       "Keeps this node's petition log in sync (see xinfangd(8)).\n");
 			return 0;
-		default: return -EINVAL;
+		case ':':
+			log_error("option '%s' needs a value (usage: xinfangd [-c FILE] [--check-config])", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			log_error("unknown option '%s' (usage: xinfangd [-c FILE] [--check-config])", argv[optind - 1]);
+			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "xinfangd: unexpected argument '%s'\n", argv[optind]);
+		log_error("unexpected argument '%s' (usage: xinfangd [-c FILE] [--check-config])", argv[optind]);
 		return -EINVAL;
 	}
 	return 1;

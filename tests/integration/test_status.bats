@@ -181,6 +181,13 @@ assert b["last_seen"] is None and b["stale"] is True, b'
 	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town.conf" --check-config
 	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
 	[[ "$stderr" == *admin.token* ]]
+	# A bad command line: one line with a priority, exit 2.
+	run --separate-stderr "$XF_D" --bogus
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "<3>unknown option '--bogus' (usage: xinfangd [-c FILE] [--check-config])" ]
+	run --separate-stderr "$XF_D" -c
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "<3>option '-c' needs a value (usage: xinfangd [-c FILE] [--check-config])" ]
 }
 
 @test "GET /v1/status needs the admin token and says what status --json says; /metrics parses as Prometheus text" {
