@@ -469,18 +469,6 @@ static int parse_escalated(const char *s, bool *out, char *why, size_t size)
 	return ctl_refuse(why, size, "escalated must be 是, 否, yes, no, true, false, 1 or 0");
 }
 
-/* The length of the separator between names at S, or 0. */
-static size_t separator_at(const char *s)
-{
-	static const char *const separators[] = { "、", "，", ",", "；", ";", NULL };
-	size_t i;
-
-	for (i = 0; separators[i]; i++)
-		if (strncmp(s, separators[i], strlen(separators[i])) == 0)
-			return strlen(separators[i]);
-	return 0;
-}
-
 /* The names in a 姓名 cell, split where a clerk separates them, in place. */
 static int split_names(char *s, ctl_petition *p, char *why, size_t size)
 {
@@ -489,7 +477,7 @@ static int split_names(char *s, ctl_petition *p, char *why, size_t size)
 	bool last;
 
 	do {
-		for (name = s, n = 0; *s && !(n = separator_at(s)); s++)
+		for (name = s, n = 0; *s && !(n = ctl_name_separator_at(s)); s++)
 			;
 		last = !*s;
 		*s = '\0';

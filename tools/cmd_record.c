@@ -43,15 +43,12 @@ static bool blank(const char *s)
 	return empty;
 }
 
-/* A spreadsheet's 姓名 cell separates names with these (import splits it
- * there), so no one name may hold one. */
+/* A spreadsheet's 姓名 cell separates names (import splits it there), so
+ * no one name may hold a separator. */
 static bool holds_separator(const char *name)
 {
-	static const char *const separators[] = { "、", "，", ",", "；", ";", NULL };
-	size_t i;
-
-	for (i = 0; separators[i]; i++)
-		if (strstr(name, separators[i]))
+	for (; *name; name++)
+		if (ctl_name_separator_at(name))
 			return true;
 	return false;
 }

@@ -512,6 +512,17 @@ void ctl_csv_unguard(char *cell)
 		memmove(cell, cell + 1, strlen(cell));
 }
 
+size_t ctl_name_separator_at(const char *s)
+{
+	static const char *const separators[] = { "、", "，", ",", "；", ";", NULL };
+	size_t i;
+
+	for (i = 0; separators[i]; i++)
+		if (strncmp(s, separators[i], strlen(separators[i])) == 0)
+			return strlen(separators[i]);
+	return 0;
+}
+
 int ctl_check_village(ctl *c, const char *village)
 {
 	xf_peer p;

@@ -172,6 +172,9 @@ int ctl_check_village(ctl *c, const char *village);
  * place: what import takes off every cell. */
 void ctl_trim(char *s);
 
+/* The length of the separator between names (、，,；;) at S, or 0. */
+size_t ctl_name_separator_at(const char *s);
+
 /* --lang zh (the default, LANG NULL) or en. */
 int ctl_lang(ctl *c, const char *lang, bool *chinese);
 
