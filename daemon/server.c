@@ -432,7 +432,26 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 
 	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Its "Failed to bind to port 0" names no port we gave: server_start
+	 * says why it cannot listen, naming the address. */
+	if (strncmp(msg, "Failed to bind to port", 22) == 0)
+		return;
 	log_warning("http: %s", msg);
+}
+
+/* Why a listening socket cannot have ADDR: bind one of our own there. */
+static int bind_error(const struct sockaddr_storage *addr)
+{
+	socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, r = 0;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)addr, len) < 0 || listen(fd, 1) < 0)
+		r = -errno;
+	close(fd);
+	return r;
 }
 
 static int resolve(const char *listen, struct sockaddr_storage *addr)
@@ -441,6 +460,7 @@ static int resolve(const char *listen, struct sockaddr_storage *addr)
 	const char *colon = strrchr(listen, ':');
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM }, *ai;
 	size_t n;
+	int r;
 
 	if (!colon || (n = (size_t)(colon - listen)) >= sizeof(host))
 		return -EINVAL;
@@ -450,8 +470,10 @@ static int resolve(const char *listen, struct sockaddr_storage *addr)
 		memmove(host, host + 1, n - 2);
 		host[n - 2] = '\0';
 	}
-	if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai) != 0)
-		return -EADDRNOTAVAIL;
+	if ((r = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai)) != 0) {
+		log_error("cannot serve on %s: %s: %s", listen, host, gai_strerror(r));
+		return XF_ECONFIG;
+	}
 	memcpy(addr, ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(ai);
 	return 0;
@@ -563,6 +585,8 @@ int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *
 	int r;
 
 	r = resolve(cfg->listen, &addr);
+	if (r == XF_ECONFIG)
+		return r;
 	if (r < 0)
 		return log_error_errno(r, "cannot serve on %s", cfg->listen);
 	if (addr.ss_family == AF_INET6)
@@ -620,11 +644,11 @@ int server_start(server **out, const xf_config *cfg, xf_store *s, const xf_key *
 				    srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
 				    MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
 				    MHD_OPTION_END);
-	/* The TLS pair held above: what is left to fail is the address (the
-	 * line libmicrohttpd logged before this one says how). */
+	/* The TLS pair held above: what is left to fail is the address. */
 	if (!srv->mhd) {
 		server_free(srv);
-		return log_error_errno(-EADDRINUSE, "cannot serve on %s", cfg->listen);
+		r = bind_error(&addr);
+		return log_error_errno(r < 0 ? r : -EADDRINUSE, "cannot serve on %s", cfg->listen);
 	}
 	*out = srv;
 	return 0;

@@ -177,6 +177,18 @@ assert b["last_seen"] is None and b["stale"] is True, b'
 	# What the township's start reads, --check-config reads too.
 	run timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town.conf" --check-config
 	[ "$status" -eq 0 ]
+	# An address taken by another, or not this machine's: said as such.
+	start town
+	make_township town2 370102099
+	sed -i "s|^listen = .*|listen = 127.0.0.1:$(cat "$BATS_TEST_TMPDIR/town.port")|" "$BATS_TEST_TMPDIR/town2.conf"
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town2.conf"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "<3>cannot serve on 127.0.0.1:$(cat "$BATS_TEST_TMPDIR/town.port"): Address already in use" ]
+	sed -i "s|^listen = .*|listen = 192.0.2.1:8470|" "$BATS_TEST_TMPDIR/town2.conf"
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town2.conf"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "<3>cannot serve on 192.0.2.1:8470: Cannot assign requested address" ]
+	stop town
 	mv "$BATS_TEST_TMPDIR/admin.token" "$BATS_TEST_TMPDIR/admin.token.away"
 	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town.conf" --check-config
 	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
