@@ -484,6 +484,22 @@ static int status_set(struct fold *f, size_t at, const char *status, bool legal)
 	return write_note(f, at, "status", &v);
 }
 
+/* The status the act at AT saw: the last write of it among its ancestors,
+ * in fold order (the writes are noted in that order). */
+static const char *status_seen(const struct fold *f, size_t at)
+{
+	size_t k;
+
+	for (k = f->n_writes; k > 0; k--) {
+		const struct write *w = &f->writes[k - 1];
+
+		if (w->at != at && is_ancestor(f, at, w->at) && strcmp(w->value.name, "status") == 0 &&
+		    w->value.type == XF_VALUE_STR)
+			return w->value.str;
+	}
+	return f->e->status;
+}
+
 static int item_add(struct fold *f, size_t at, const char *list, const xf_value *text, const char *date)
 {
 	const xf_event *ev = &f->evs[at];
@@ -600,6 +616,11 @@ static int fold_one(struct fold *f, size_t at)
 	legal = act->from ? status_in(act->from, e->status) : !e->status[0];
 	if (act->status)
 		r = status_set(f, at, act->status, legal);
+	/* A note, work group or extension moves no status, but one the status
+	 * forbids clashes all the same (a work group sent apart to a case
+	 * closed elsewhere): it stands for the status it saw. */
+	else if (!legal)
+		r = status_set(f, at, status_seen(f, at), false);
 	for (i = 0; r == 0 && legal && act->clears && act->clears[i]; i++)
 		r = attr_remove(f, at, act->clears[i]);
 	if (r == 0 && act->list) {
@@ -875,6 +896,10 @@ int xf_entity_fold_next(xf_entity *e, const xf_event *ev)
 	if (!e || !ev || strcmp(e->id, ev->entity) != 0)
 		return -EINVAL;
 	if (!has_seen_all(e, ev))
+		return XF_ESTATE;
+	/* An act its status forbids is a clash to be found among all the
+	 * entity's events: the caller folds them afresh. */
+	if (xf_entity_allows(e, e->kind, ev->type) == XF_ESTATE)
 		return XF_ESTATE;
 	heads = realloc(e->heads, sizeof(*e->heads));
 	if (!heads)

@@ -250,6 +250,54 @@ static void test_illegal_transition_by_merge_is_a_status_conflict(void **state)
 	pair_close(&p);
 }
 
+/* A work group sent apart to a case closed elsewhere moves no status, but
+ * clashes as a transition would: its item applies, and the clash shows as
+ * a conflict on status, with the status the work group saw as its rival,
+ * which a resolution can bring back. Noted in the township's fold and the
+ * village's alike. */
+static void test_act_without_status_on_a_closed_case_is_a_status_conflict(void **state)
+{
+	struct pair p;
+	char sent[XF_EVENT_ID_MAX + 1];
+	xf_draft d = { .type = "conflict.resolved", .author = "clerk" };
+	xf_body *body = NULL;
+	xf_entity *e;
+	size_t i, seen = 0;
+
+	pair_setup(&p, *state);
+	assert_rc(act_at(&p.town, WALL + 1000, "case.assigned", p.case_id, NULL, NULL, "leader", "王书记", NULL), 0);
+	sync_all(&p.village, &p.town);
+	assert_rc(act_at(&p.village, WALL + 5000, "case.closed", p.case_id, NULL, NULL, "outcome", "办结", NULL), 0);
+	assert_rc(act_at(&p.town, WALL + 9000, "case.dispatched", p.case_id, NULL, sent, "text", "工作组三人", NULL), 0);
+	sync_all(&p.village, &p.town);
+	assert_same_projection(&p.village, &p.town, p.case_id);
+	e = load(&p.village, p.case_id);
+	assert_string_equal(e->status, "closed");
+	assert_int_equal(e->n_items, 1);
+	assert_int_equal(e->n_conflicts, 1);
+	assert_string_equal(e->conflicts[0].field, "status");
+	for (i = 0; i < e->conflicts[0].n; i++)
+		if (strcmp(e->conflicts[0].rivals[i].event, sent) == 0) {
+			assert_string_equal(e->conflicts[0].rivals[i].str, "assigned");
+			seen++;
+		}
+	assert_int_equal(seen, 1);
+	/* Kept, the work group's view reopens the handling on both nodes. */
+	assert_rc(xf_entity_resolution(e, sent, &body), 0);
+	xf_entity_free(e);
+	d.entity = p.case_id;
+	assert_rc(xf_body_bytes(body, &d.body, &d.body_len), 0);
+	assert_rc(xf_store_append(p.town.store, p.town.key, &d, 1, WALL + 10000, NULL), 0);
+	xf_body_free(body);
+	sync_all(&p.village, &p.town);
+	assert_same_projection(&p.village, &p.town, p.case_id);
+	e = load(&p.village, p.case_id);
+	assert_string_equal(e->status, "assigned");
+	assert_int_equal(e->n_conflicts, 0);
+	xf_entity_free(e);
+	pair_close(&p);
+}
+
 static void test_projection_encoding_round_trips(void **state)
 {
 	struct pair p;
@@ -757,6 +805,7 @@ int main(void)
 		TMPDIR_TEST(test_concurrent_writes_of_different_fields_both_apply),
 		TMPDIR_TEST(test_wrong_clocks_still_merge_in_causal_order),
 		TMPDIR_TEST(test_illegal_transition_by_merge_is_a_status_conflict),
+		TMPDIR_TEST(test_act_without_status_on_a_closed_case_is_a_status_conflict),
 		TMPDIR_TEST(test_projection_encoding_round_trips),
 		TMPDIR_TEST(test_rebuild_replaces_what_differs),
 		TMPDIR_TEST(test_a_version_1_log_gains_its_projections),

@@ -90,9 +90,9 @@ int xf_entity_fold(const char *id, const xf_event *evs, size_t n, xf_entity **ou
 
 /* Fold one more event EV into E, as xf_entity_fold() over E's events and
  * EV would: possible when EV has seen every event folded into E (its
- * parents are E's heads), which makes it last in fold order. XF_ESTATE
- * otherwise, E unchanged: fold the entity afresh. After any other failure
- * E is only fit to be freed. */
+ * parents are E's heads), which makes it last in fold order, and E's
+ * status allows its act. XF_ESTATE otherwise, E unchanged: fold the entity
+ * afresh. After any other failure E is only fit to be freed. */
 int xf_entity_fold_next(xf_entity *e, const xf_event *ev);
 
 /* The canonical encoding of a projection, the bytes the store keeps and

@@ -19,9 +19,10 @@
 #include "xf/key.h"
 
 /* 2: projections kept in the store; 3: a case's accepted_on and the
- * case.extended act (a log of an earlier version is re-folded when
- * first opened). */
-#define XF_SCHEMA_VERSION 3
+ * case.extended act; 4: a note, work group or extension its status
+ * forbids is a status conflict (a log of an earlier version is re-folded
+ * when first opened). */
+#define XF_SCHEMA_VERSION 4
 #define XF_KEY_FILE "node.key"
 
 typedef struct xf_store xf_store;
