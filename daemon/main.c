@@ -46,6 +46,8 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
+#define USAGE "xinfangd [-c FILE] [--check-config]"
+
 static int parse_args(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -63,19 +65,19 @@ static int parse_args(int argc, char **argv)
 		case 'c': arg_config = optarg; break;
 		case 'C': arg_check_config = 1; break;
 		case 'h':
-			printf("usage: xinfangd [-c FILE] [--check-config]\n"
+			printf("usage: " USAGE "\n"
 			       "Keeps this node's petition log in sync (see xinfangd(8)).\n");
 			return 0;
 		case ':':
-			log_error("option '%s' needs a value (usage: xinfangd [-c FILE] [--check-config])", argv[optind - 1]);
+			log_error("option '%s' needs a value (usage: %s)", argv[optind - 1], USAGE);
 			return -EINVAL;
 		default:
-			log_error("unknown option '%s' (usage: xinfangd [-c FILE] [--check-config])", argv[optind - 1]);
+			log_error("unknown option '%s' (usage: %s)", argv[optind - 1], USAGE);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
-		log_error("unexpected argument '%s' (usage: xinfangd [-c FILE] [--check-config])", argv[optind]);
+		log_error("unexpected argument '%s' (usage: %s)", argv[optind], USAGE);
 		return -EINVAL;
 	}
 	return 1;

@@ -183,21 +183,16 @@ int feed_file(xf_store *s, MDB_txn *txn, const xf_event *ev)
 	return feed_append(s, txn, feed, ev);
 }
 
-int feed_below(xf_store *s, MDB_txn *txn, const char *node)
+int feed_below(xf_store *s, MDB_txn *txn, const char *node, char child[XF_NODE_ID_MAX + 1])
 {
-	char child[XF_NODE_ID_MAX + 1];
-
 	return child_above(s, txn, node, child);
 }
 
-int feed_scope_check(xf_store *s, MDB_txn *txn, const xf_event *ev)
+int feed_scope_check(xf_store *s, MDB_txn *txn, const xf_event *ev, const char *sender)
 {
-	char sender[XF_NODE_ID_MAX + 1], owner[XF_NODE_ID_MAX + 1];
+	char owner[XF_NODE_ID_MAX + 1];
 	int r;
 
-	r = child_above(s, txn, ev->origin, sender);
-	if (r <= 0)
-		return r; /* not from below: this node's own, or from above */
 	if (xf_entity_allows(NULL, ev->entity[0], ev->type) == 0)
 		return own_creation(ev) ? 0 : XF_ESCOPE;
 	r = entity_child(s, txn, ev, owner);

@@ -651,7 +651,8 @@ static int ingest_chain(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t 
 	uint8_t prev[XF_HASH_BYTES];
 	uint64_t next = h->seq + 1;
 	size_t i, last = SIZE_MAX, broken, stored;
-	int broken_err = 0;
+	char sender[XF_NODE_ID_MAX + 1];
+	int broken_err = 0, below;
 	MDB_val have;
 	int r;
 
@@ -695,12 +696,15 @@ static int ingest_chain(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t 
 	if (last == SIZE_MAX)
 		return 0;
 	/* Signed, but acting outside its node's subtree: kept as evidence,
-	 * and what follows it can no longer be linked. */
+	 * and what follows it can no longer be linked. One origin's run comes
+	 * from one child's subtree, or from none. */
+	if ((below = feed_below(s, txn, c->evs[from].origin, sender)) < 0)
+		return below;
 	stored = SIZE_MAX;
 	for (i = from; i <= last; i++) {
 		if (c->status[i] != 0)
 			continue;
-		r = feed_scope_check(s, txn, &c->evs[i]);
+		r = below ? feed_scope_check(s, txn, &c->evs[i], sender) : 0;
 		if (r == XF_ESCOPE) {
 			if ((r = reject(s, txn, c, i, XF_ESCOPE)) < 0)
 				return r;
@@ -723,6 +727,7 @@ static int ingest_chain(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t 
 /* One origin's run of events, blobs [from, to). */
 static int ingest_run(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t from, size_t to)
 {
+	char child[XF_NODE_ID_MAX + 1];
 	xf_peer origin;
 	head h;
 	size_t i;
@@ -735,7 +740,7 @@ static int ingest_run(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t fr
 				return r;
 		return 0;
 	}
-	if (r == 0 && c->opts->from_below && (r = feed_below(s, txn, c->evs[from].origin)) == 0) {
+	if (r == 0 && c->opts->from_below && (r = feed_below(s, txn, c->evs[from].origin, child)) == 0) {
 		for (i = from; i < to; i++)
 			if ((r = reject_as(s, txn, c, i, XF_ESCOPE, false)) < 0)
 				return r;

@@ -133,10 +133,12 @@ int peer_index(xf_store *s, MDB_txn *txn, const xf_event *ev, bool local);
 
 /* feed.c: file a stored event under the feeds its children pull. */
 int feed_file(xf_store *s, MDB_txn *txn, const xf_event *ev);
-/* 0 when EV, about to be stored, may act on its entity: XF_ESCOPE when it
- * came from a child's subtree and acts outside it (see feed.c). */
-int feed_scope_check(xf_store *s, MDB_txn *txn, const xf_event *ev);
-/* 1 when NODE is in a child's subtree, 0 when not. */
-int feed_below(xf_store *s, MDB_txn *txn, const char *node);
+/* 1 when NODE is in the subtree of one of this node's children, that
+ * child into CHILD; 0 when it is in none. */
+int feed_below(xf_store *s, MDB_txn *txn, const char *node, char child[XF_NODE_ID_MAX + 1]);
+/* EV, about to be stored, came from the subtree of child SENDER (see
+ * feed_below): 0 when it acts within that subtree, XF_ESCOPE when not
+ * (see feed.c). */
+int feed_scope_check(xf_store *s, MDB_txn *txn, const xf_event *ev, const char *sender);
 
 #endif
