@@ -363,6 +363,9 @@ static int run(struct node *n)
 		if (watchdog_usec && wake > now + watchdog_usec / 4000)
 			wake = now + watchdog_usec / 4000;
 		timeout = wake > now ? (int)(wake - now) : 0;
+		/* Whatever was read through the map stays in the page cache; a
+		 * sleeping daemon need not keep it resident. */
+		xf_store_trim(n->store);
 		fds[0] = (struct pollfd){ .fd = wake_pipe[0], .events = POLLIN };
 		fds[1] = (struct pollfd){ .fd = n->inotify, .events = POLLIN };
 		r = poll(fds, n->inotify >= 0 ? 2 : 1, timeout);

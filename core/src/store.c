@@ -954,6 +954,14 @@ int walk_keys(xf_store *s, MDB_txn *txn, MDB_dbi dbi, size_t max, key_fn fn, voi
 	return r == MDB_NOTFOUND ? 0 : r;
 }
 
+/* A scan lets go of the pages it has read this often, so that walking a
+ * long log (a catch-up's push, a verify) keeps a few hundred KiB of it
+ * resident, not all of it: the kernel maps neighbouring pages of other
+ * tables with each one read. */
+#define SCAN_TRIM_BYTES (128u << 10)
+
+static int map_trim(xf_store *s);
+
 struct scan_ctx {
 	const char *origin;
 	uint64_t from;
@@ -970,6 +978,7 @@ static int scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
 	MDB_cursor *cur;
 	MDB_val k, v;
 	uint64_t seq;
+	size_t unread_since_trim = 0;
 	xf_event ev;
 	int r;
 
@@ -996,6 +1005,12 @@ static int scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
 				r = c->cb(&ev, c->ctx);
 			}
 			if (r != 0)
+				break;
+		}
+		unread_since_trim += v.mv_size;
+		if (unread_since_trim >= SCAN_TRIM_BYTES) {
+			unread_since_trim = 0;
+			if ((r = map_trim(s)) < 0)
 				break;
 		}
 		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
@@ -1440,8 +1455,9 @@ const char *xf_store_node(const xf_store *s)
 
 /* LMDB does not say where it mapped the file (mdb_env_info's address is
  * only meaningful with MDB_FIXEDMAP), so the kernel's list of this
- * process's mappings is asked instead. */
-int xf_store_trim(xf_store *s)
+ * process's mappings is asked instead. The caller holds the resize lock,
+ * shared: the map cannot move meanwhile. */
+static int map_trim(xf_store *s)
 {
 	char path[PATH_MAX + 16], line[PATH_MAX + 128], real[PATH_MAX], *name;
 	const char *dir;
@@ -1449,15 +1465,12 @@ int xf_store_trim(xf_store *s)
 	FILE *maps;
 	int r = 0;
 
-	if (!s)
-		return -EINVAL;
 	if (mdb_env_get_path(s->env, &dir) != 0 || !realpath(dir, real))
 		return XF_ESTORE;
 	snprintf(path, sizeof(path), "%s/data.mdb", real);
 	maps = fopen("/proc/self/maps", "re");
 	if (!maps)
 		return -errno;
-	pthread_rwlock_rdlock(&s->resize_lock);
 	while (r == 0 && fgets(line, sizeof(line), maps)) {
 		name = strchr(line, '/');
 		if (!name || sscanf(line, "%lx-%lx", &start, &end) != 2)
@@ -1468,8 +1481,19 @@ int xf_store_trim(xf_store *s)
 		if (strcmp(name, path) == 0 && madvise((void *)start, end - start, MADV_DONTNEED) < 0)
 			r = -errno;
 	}
-	pthread_rwlock_unlock(&s->resize_lock);
 	fclose(maps);
+	return r;
+}
+
+int xf_store_trim(xf_store *s)
+{
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&s->resize_lock);
+	r = map_trim(s);
+	pthread_rwlock_unlock(&s->resize_lock);
 	return r;
 }
 

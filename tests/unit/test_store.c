@@ -482,17 +482,14 @@ static void test_parents_are_the_entitys_latest_event(void **state)
 	assert_rc(xf_store_entity_scan(f->a.store, "C-village-1-99", collect_cb, &e), XF_ENOTFOUND);
 }
 
-/* 20,000 events of about 2 KiB are some 40 MiB: more than the initial
- * 32 MiB map, so it must grow on the way. */
-static void test_map_grows_past_initial_size(void **state)
+/* Append TOTAL cases of about 2 KiB each to N, in batches of 500. */
+static void append_big_cases(struct node *n, size_t total)
 {
-	struct fixture *f = *state;
-	enum { TOTAL = 20000, PER_BATCH = 500 };
-	char *text = malloc(2049), path[PATH_MAX];
+	enum { PER_BATCH = 500 };
+	char *text = malloc(2049);
 	const uint8_t *bytes;
 	xf_body *body = NULL;
 	xf_draft drafts[PER_BATCH];
-	struct stat st;
 	size_t len, i;
 
 	assert_non_null(text);
@@ -501,17 +498,28 @@ static void test_map_grows_past_initial_size(void **state)
 	assert_rc(xf_body_new(&body), 0);
 	assert_rc(xf_body_put_str(body, "text", text, 4096), 0);
 	assert_rc(xf_body_bytes(body, &bytes, &len), 0);
-	node_init(f, &f->a, "village-1", "village");
 	for (i = 0; i < PER_BATCH; i++) {
 		drafts[i] = open_case();
 		drafts[i].body = bytes;
 		drafts[i].body_len = len;
 	}
-	for (i = 0; i < TOTAL / PER_BATCH; i++)
-		assert_rc(xf_store_append(f->a.store, f->a.key, drafts, PER_BATCH, WALL, NULL), 0);
+	for (i = 0; i < total / PER_BATCH; i++)
+		assert_rc(xf_store_append(n->store, n->key, drafts, PER_BATCH, WALL, NULL), 0);
 	xf_body_free(body);
 	free(text);
+}
 
+/* 20,000 events of about 2 KiB are some 40 MiB: more than the initial
+ * 32 MiB map, so it must grow on the way. */
+static void test_map_grows_past_initial_size(void **state)
+{
+	struct fixture *f = *state;
+	enum { TOTAL = 20000 };
+	char path[PATH_MAX];
+	struct stat st;
+
+	node_init(f, &f->a, "village-1", "village");
+	append_big_cases(&f->a, TOTAL);
 	unit_path(path, sizeof(path), f->a.dir, "data.mdb");
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(st.st_size > (off_t)32 << 20);
@@ -520,6 +528,57 @@ static void test_map_grows_past_initial_size(void **state)
 	node_close(&f->a);
 	node_open(&f->a);
 	assert_sound(&f->a, TOTAL + 1, 1);
+}
+
+/* KiB of DIR's data.mdb resident in this process's map of it. */
+static long map_resident_kib(const char *dir)
+{
+	char want[PATH_MAX], real[PATH_MAX], line[PATH_MAX + 128], *name;
+	unsigned long start, end;
+	long kib = 0, rss;
+	bool in_map = false;
+	FILE *smaps;
+
+	assert_non_null(realpath(dir, real));
+	unit_path(want, sizeof(want), real, "data.mdb");
+	smaps = fopen("/proc/self/smaps", "r");
+	assert_non_null(smaps);
+	while (fgets(line, sizeof(line), smaps)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			name = strchr(line, '/');
+			in_map = name && strcmp(name, want) == 0;
+		} else if (in_map && sscanf(line, "Rss: %ld kB", &rss) == 1) {
+			kib += rss;
+		}
+	}
+	fclose(smaps);
+	return kib;
+}
+
+static int count_bytes(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx)
+{
+	(void)bytes, (void)seq;
+	*(size_t *)ctx += len;
+	return 0;
+}
+
+/* A village's catch-up reads its whole log through the map; counted as
+ * its resident memory, that would be the log's size. */
+static void test_scan_keeps_little_of_the_log_resident(void **state)
+{
+	struct fixture *f = *state;
+	size_t read = 0;
+
+	node_init(f, &f->a, "village-1", "village");
+	append_big_cases(&f->a, 20000);
+	assert_rc(xf_store_trim(f->a.store), 0);
+	assert_int_equal(map_resident_kib(f->a.dir), 0);
+	assert_rc(xf_store_scan_bytes(f->a.store, "village-1", 1, count_bytes, &read), 0);
+	assert_true(read > (size_t)30 << 20);
+	assert_in_range(map_resident_kib(f->a.dir), 1, 2048);
+	assert_rc(xf_store_trim(f->a.store), 0);
+	assert_int_equal(map_resident_kib(f->a.dir), 0);
 }
 
 static void test_enrolling_a_node_twice(void **state)
@@ -1335,6 +1394,7 @@ int main(void)
 		FIXTURE_TEST(test_batch_append_of_1000),
 		FIXTURE_TEST(test_parents_are_the_entitys_latest_event),
 		FIXTURE_TEST(test_map_grows_past_initial_size),
+		FIXTURE_TEST(test_scan_keeps_little_of_the_log_resident),
 		FIXTURE_TEST(test_enrolling_a_node_twice),
 		FIXTURE_TEST(test_two_processes_append_without_losing_a_seq),
 		FIXTURE_TEST(test_ingest_stores_events_of_enrolled_node),
