@@ -345,14 +345,25 @@ void xf_report_free(xf_report *r)
 	free(r);
 }
 
-/* A period ending on the last day of February ends on the last day of
- * the earlier February too: 2025-02-28 compares with 2024-02-29. */
-static int32_t period_end_earlier(int32_t to)
+static bool starts_month(int32_t day)
 {
-	char next[XF_DATE_LEN + 1];
+	char date[XF_DATE_LEN + 1];
 
-	xf_date_format(to + 1, next);
-	return strcmp(next + 4, "-03-01") == 0 ? xf_year_earlier(to + 1) - 1 : xf_year_earlier(to);
+	xf_date_format(day, date);
+	return strcmp(date + 8, "01") == 0;
+}
+
+/* Whole months compare with the same whole months: February 2025 with
+ * all 29 days of February 2024. Any other period compares with as many
+ * days from the same date: a day with a day, a week ending on 2025-02-28
+ * with 2024-02-22 to 2024-02-28. */
+static void period_earlier(int32_t from, int32_t to, int32_t *before_from, int32_t *before_to)
+{
+	*before_from = xf_year_earlier(from);
+	if (starts_month(from) && starts_month(to + 1))
+		*before_to = xf_year_earlier(to + 1) - 1;
+	else
+		*before_to = *before_from + (to - from);
 }
 
 int xf_report_make(xf_store *s, int32_t from, int32_t to, const char *village, xf_report **out)
@@ -367,8 +378,7 @@ int xf_report_make(xf_store *s, int32_t from, int32_t to, const char *village, x
 		return -ENOMEM;
 	t.r->from = from;
 	t.r->to = to;
-	t.r->before_from = xf_year_earlier(from);
-	t.r->before_to = period_end_earlier(to);
+	period_earlier(from, to, &t.r->before_from, &t.r->before_to);
 	r = xf_store_projections(s, 0, village, tally_one, &t);
 	if (r < 0) {
 		xf_report_free(t.r);

@@ -139,6 +139,18 @@ static xf_report *make(struct node *n, const char *village)
 	return r;
 }
 
+/* xf_report_make compares FROM..TO with BEFORE_FROM..BEFORE_TO. */
+static void assert_before(xf_store *s, const char *from, const char *to, const char *before_from,
+			  const char *before_to)
+{
+	xf_report *r;
+
+	assert_rc(xf_report_make(s, day(from), day(to), NULL, &r), 0);
+	assert_int_equal(r->before_from, day(before_from));
+	assert_int_equal(r->before_to, day(before_to));
+	xf_report_free(r);
+}
+
 /* Expected counts, in the order of xf_count. */
 static void assert_counts(const xf_counts *got, const int64_t *want, const char *what)
 {
@@ -205,11 +217,15 @@ static void test_figures_worked_by_hand(void **state)
 	assert_false(xf_percent(2, 0, &tenths));
 	xf_report_free(r);
 
-	/* February 2025 compares with the whole of February 2024. */
-	assert_rc(xf_report_make(f.town.store, day("2025-02-01"), day("2025-02-28"), NULL, &r), 0);
-	assert_int_equal(r->before_from, day("2024-02-01"));
-	assert_int_equal(r->before_to, day("2024-02-29"));
-	xf_report_free(r);
+	/* February 2025 compares with the whole of February 2024, and back. */
+	assert_before(f.town.store, "2025-02-01", "2025-02-28", "2024-02-01", "2024-02-29");
+	assert_before(f.town.store, "2024-02-01", "2024-02-29", "2023-02-01", "2023-02-28");
+	assert_before(f.town.store, "2024-01-01", "2024-12-31", "2023-01-01", "2023-12-31");
+	/* Anything but whole months: as many days from the same date. */
+	assert_before(f.town.store, "2025-02-28", "2025-02-28", "2024-02-28", "2024-02-28");
+	assert_before(f.town.store, "2025-02-22", "2025-02-28", "2024-02-22", "2024-02-28");
+	assert_before(f.town.store, "2024-02-29", "2024-03-06", "2023-02-28", "2023-03-06");
+	assert_before(f.town.store, "2025-01-15", "2025-02-28", "2024-01-15", "2024-02-28");
 
 	/* C4 stands closed and in conflict: it counts as closed. */
 	assert_rc(xf_entity_load(f.town.store, f.c4, &c4), 0);

@@ -61,9 +61,10 @@ typedef struct xf_report {
 } xf_report;
 
 /* The figures for FROM..TO (days, FROM <= TO) and for the same dates a
- * year earlier (29 February becomes the 28th, and a period ending on the
- * last day of February ends on the last day of the earlier one), of VILLAGE only when not
- * NULL. The caller frees *out with xf_report_free(). */
+ * year earlier: the same whole months when the period is whole months
+ * (February with the whole earlier February), else as many days from the
+ * same date (29 February becomes the 28th). Of VILLAGE only when not NULL.
+ * The caller frees *out with xf_report_free(). */
 int xf_report_make(xf_store *s, int32_t from, int32_t to, const char *village, xf_report **out);
 void xf_report_free(xf_report *r);
 
