@@ -48,8 +48,9 @@ static const ctl_verb verbs[] = {
 	  "one row per record, its current state (CSV for WPS and Excel)", cmd_export },
 	{ "import", "--type visits|letters FILE.csv [--skip-bad] [--encoding utf-8|gb18030]",
 	  "record a spreadsheet ledger's rows, once", cmd_import },
-	{ "bundle export", "FILE", "write what the upstream lacks to FILE, for a USB stick", cmd_bundle_export },
-	{ "bundle import", "FILE", "take in a bundle made by a village", cmd_bundle_import },
+	{ "bundle export", "[--for VILLAGE] FILE", "write what the upstream lacks (or what VILLAGE may see) to FILE, for a USB stick",
+	  cmd_bundle_export },
+	{ "bundle import", "FILE", "take in a bundle made by a village (or by the township for this village)", cmd_bundle_import },
 };
 
 static void usage(FILE *f)

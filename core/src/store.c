@@ -740,7 +740,9 @@ static int ingest_run(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t fr
 				return r;
 		return 0;
 	}
-	if (r == 0 && c->opts->from_below && (r = feed_below(s, txn, c->evs[from].origin, child)) == 0) {
+	if (r == 0 && ((c->opts->from_below && (r = feed_below(s, txn, c->evs[from].origin, child)) == 0) ||
+		       (c->opts->from_above && origin.relation != XF_PEER_UPSTREAM &&
+			origin.relation != XF_PEER_ANCESTOR))) {
 		for (i = from; i < to; i++)
 			if ((r = reject_as(s, txn, c, i, XF_ESCOPE, false)) < 0)
 				return r;

@@ -266,6 +266,15 @@ static int pack_push(xf_store *s, struct progress *p, msgpack_sbuffer *events, x
 	return r;
 }
 
+/* Fill in the count of the array32 header written as "\xdd\0\0\0\0" at AT. */
+static void set_array32_count(msgpack_sbuffer *sb, size_t at, size_t count)
+{
+	sb->data[at + 1] = (char)(count >> 24);
+	sb->data[at + 2] = (char)(count >> 16);
+	sb->data[at + 3] = (char)(count >> 8);
+	sb->data[at + 4] = (char)count;
+}
+
 /* The request is packed in one buffer: the fixed fields, then "push" with
  * a 32-bit array header whose count is filled in once the events are
  * packed behind it; with nothing to push, the key is cut off again. A
@@ -308,10 +317,7 @@ static int build_request(xf_store *s, const char *software, struct progress *p, 
 		return r;
 	}
 	if (push->events) {
-		sb.data[count_at + 1] = (char)(push->events >> 24);
-		sb.data[count_at + 2] = (char)(push->events >> 16);
-		sb.data[count_at + 3] = (char)(push->events >> 8);
-		sb.data[count_at + 4] = (char)push->events;
+		set_array32_count(&sb, count_at, push->events);
 	} else {
 		sb.size = push_at;
 		sb.data[0] = (char)0x84; /* a fixmap of 4 */
@@ -1117,22 +1123,21 @@ static int write_frame(FILE *f, const xf_buf *body)
 	return r;
 }
 
-/* Export moves nothing in the store: what the upstream has taken is
- * learnt at the next sync, and a bundle made twice carries the same. */
-int xf_bundle_export(xf_store *s, const char *path, size_t *events)
+/* Builds a bundle's next frame into BODY (empty when it has no events);
+ * clears *more after the last. */
+typedef int (*frame_fn)(xf_store *s, void *ctx, xf_buf *body, size_t *events, bool *more);
+
+/* A new file only this user may read, the magic, then NEXT's frames; no
+ * file at all if anything fails. */
+static int bundle_write(xf_store *s, const char *path, frame_fn next, void *ctx, size_t *events)
 {
-	struct progress *p;
 	xf_buf body = { 0 };
-	xf_sync_push push = { .full = true };
-	FILE *f = NULL;
+	size_t n;
+	bool more = true;
+	FILE *f;
 	int fd, r;
 
-	if (!s || !path || !events)
-		return -EINVAL;
 	*events = 0;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
 	/* Petitioners' names and phone numbers: for this user only, like
 	 * the data dir. */
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -1141,23 +1146,108 @@ int xf_bundle_export(xf_store *s, const char *path, size_t *events)
 		r = -errno;
 		if (fd >= 0)
 			close(fd);
-		goto cleanup;
+		return r;
 	}
 	r = write_all(f, BUNDLE_MAGIC, strlen(BUNDLE_MAGIC));
-	while (r == 0 && push.full) {
-		r = build_request(s, "bundle", p, &body, &push);
-		if (r == 0 && push.events)
+	while (r == 0 && more) {
+		n = 0;
+		r = next(s, ctx, &body, &n, &more);
+		if (r == 0 && n)
 			r = write_frame(f, &body);
-		*events += push.events;
+		*events += n;
 		xf_buf_dispose(&body);
 	}
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;
 	if (r < 0)
 		unlink(path);
-cleanup:
+	return r;
+}
+
+static int next_push_frame(xf_store *s, void *ctx, xf_buf *body, size_t *events, bool *more)
+{
+	xf_sync_push push;
+	int r = build_request(s, "bundle", ctx, body, &push);
+
+	*events = push.events;
+	*more = r == 0 && push.full;
+	return r;
+}
+
+/* Export moves nothing in the store: what the upstream has taken is
+ * learnt at the next sync, and a bundle made twice carries the same. */
+int xf_bundle_export(xf_store *s, const char *path, size_t *events)
+{
+	struct progress *p;
+	int r;
+
+	if (!s || !path || !events)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	r = bundle_write(s, path, next_push_frame, p, events);
 	free(p);
 	return r;
+}
+
+struct down {
+	const char *child;
+	uint64_t cur[2]; /* where the next frame starts in the broadcast and the child's feeds */
+};
+
+/* {"v", "node": this node, "for": the child, "pull": [events]}: what an
+ * answer to the child's sync would carry, from the start of its feeds. */
+static int next_pull_frame(xf_store *s, void *ctx, xf_buf *body, size_t *events, bool *more)
+{
+	struct down *d = ctx;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct pull_ctx pc = { &pk, 0, 0, 0, false };
+	size_t count_at;
+	int r;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	pack_key(&pk, "v");
+	msgpack_pack_uint8(&pk, XF_SYNC_VERSION);
+	pack_key(&pk, "node");
+	pack_str(&pk, xf_store_node(s));
+	pack_key(&pk, "for");
+	pack_str(&pk, d->child);
+	pack_key(&pk, "pull");
+	count_at = sb.size;
+	msgpack_sbuffer_write(&sb, "\xdd\0\0\0\0", 5);
+	r = pack_pull(s, d->child, d->cur, &pc);
+	if (r == 0 && !sb.data)
+		r = -ENOMEM;
+	if (r < 0) {
+		msgpack_sbuffer_destroy(&sb);
+		return r;
+	}
+	set_array32_count(&sb, count_at, pc.events);
+	body->data = (uint8_t *)sb.data;
+	body->len = sb.size;
+	*events = pc.events;
+	*more = pc.full;
+	return 0;
+}
+
+int xf_bundle_export_for(xf_store *s, const char *child, const char *path, size_t *events)
+{
+	struct down d = { child, { 0, 0 } };
+	xf_peer peer;
+	int r;
+
+	if (!s || !child || !path || !events)
+		return -EINVAL;
+	r = xf_store_peer(s, child, &peer);
+	if (r == 0 && !xf_relation_is_child(peer.relation))
+		r = XF_ENOTFOUND;
+	if (r < 0)
+		return r;
+	return bundle_write(s, path, next_pull_frame, &d, events);
 }
 
 static int read_frame(FILE *f, xf_buf *out)
@@ -1197,25 +1287,50 @@ static void add_stats(xf_ingest_stats *sum, const xf_ingest_stats *in)
 	}
 }
 
+/* A frame from below ("push": at a township or county), or one this
+ * node's upstream made for it ("for" this node, and "pull"). */
+static int frame_ingest(xf_store *s, const msgpack_object *root, bool village, uint64_t wall_ms,
+			xf_ingest_stats *in, char made_for[XF_NODE_ID_MAX + 1])
+{
+	static const xf_ingest_opts below = { .from_below = true };
+	static const xf_ingest_opts above = { .sparse = true, .from_above = true };
+	const msgpack_object *to = map_get(root, "for");
+	xf_blob *events = NULL;
+	size_t n;
+	int r;
+
+	made_for[0] = '\0';
+	if (to && !get_str(to, made_for, XF_NODE_ID_MAX + 1))
+		return XF_EPROTO;
+	if (to ? strcmp(made_for, xf_store_node(s)) != 0 : village)
+		return XF_ESCOPE;
+	r = get_events(root, to ? "pull" : "push", &events, &n);
+	if (r == 0)
+		r = xf_store_ingest(s, events, n, wall_ms, to ? &above : &below, in);
+	free(events);
+	return r;
+}
+
 /* Each frame lands in its own transaction, like each HTTP batch: a bad
  * frame stops the import, and what landed before it stays (and would land
  * again, unchanged, if the file is imported twice). */
-int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_stats *stats)
+int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_stats *stats,
+		     char made_for[XF_NODE_ID_MAX + 1])
 {
-	static const xf_ingest_opts below = { .from_below = true };
-	char magic[sizeof(BUNDLE_MAGIC) - 1];
+	char magic[sizeof(BUNDLE_MAGIC) - 1], role[XF_ROLE_MAX], addressee[XF_NODE_ID_MAX + 1] = "";
 	xf_buf wire = { 0 }, body = { 0 };
 	xf_ingest_stats in;
 	msgpack_zone zone;
 	msgpack_object root;
-	xf_blob *push = NULL;
-	size_t n_push, frames = 0;
+	size_t frames = 0;
 	FILE *f;
 	int r;
 
 	if (!s || !path || !stats)
 		return -EINVAL;
 	memset(stats, 0, sizeof(*stats));
+	if ((r = xf_store_role(s, role)) < 0)
+		return r;
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -1241,18 +1356,16 @@ int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_
 		}
 		r = parse_message(body.data, body.len, &zone, &root);
 		if (r == 0)
-			r = get_events(&root, "push", &push, &n_push);
-		if (r == 0)
-			r = xf_store_ingest(s, push, n_push, wall_ms, &below, &in);
+			r = frame_ingest(s, &root, strcmp(role, "village") == 0, wall_ms, &in, addressee);
 		if (r == 0)
 			add_stats(stats, &in);
-		free(push);
-		push = NULL;
 		msgpack_zone_destroy(&zone);
 		xf_buf_dispose(&body);
 		if (r < 0)
 			break;
 	}
 	fclose(f);
+	if (made_for)
+		snprintf(made_for, XF_NODE_ID_MAX + 1, "%s", addressee);
 	return r == 1 ? 0 : r;
 }

@@ -403,13 +403,18 @@ bad_conf() {
 	[ "$stderr" = "xinfangctl bundle import: $dir: Is a directory" ] || { echo "$stderr" >&2; false; }
 }
 
-@test "a village takes no bundle: what its township has for it comes by sync" {
+@test "a village takes no bundle going up, and makes none --for anyone; a township makes one only for its own villages" {
 	make_node town 370102 township
 	ctl_on town init >/dev/null
 	ctl_on town "${VISIT[@]}" >/dev/null
 	ctl_on town bundle export "$BATS_TEST_TMPDIR/town.xfb" >/dev/null
 	refuses ctl bundle import "$BATS_TEST_TMPDIR/town.xfb"
-	[ "$stderr" = "xinfangctl bundle import: a village takes no bundles: what its township has for it comes by sync" ]
+	[ "$stderr" = "xinfangctl bundle import: $BATS_TEST_TMPDIR/town.xfb carries a village's records up to its township; a village imports only the bundles its township makes for it (bundle export --for); nothing imported" ]
+	refuses ctl bundle export --for 370102001002 "$BATS_TEST_TMPDIR/v.xfb"
+	[ "$stderr" = "xinfangctl bundle export: a village has no children to make a bundle --for" ]
+	refuses ctl_on town bundle export --for 370102009 "$BATS_TEST_TMPDIR/t.xfb"
+	[ "$stderr" = "xinfangctl bundle export: --for 370102009: no such village is enrolled here (xinfangctl status lists them)" ]
+	[ ! -e "$BATS_TEST_TMPDIR/v.xfb" ] && [ ! -e "$BATS_TEST_TMPDIR/t.xfb" ]
 }
 
 @test "a config whose role is not the data dir's is refused" {

@@ -9,6 +9,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!town.store)
 		fuzz_pair(&town, &village);
-	xf_bundle_import(town.store, fuzz_file(data, size), FUZZ_WALL, &st);
+	xf_bundle_import(town.store, fuzz_file(data, size), FUZZ_WALL, &st, NULL);
 	return 0;
 }

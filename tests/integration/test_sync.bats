@@ -442,6 +442,47 @@ assert seqs == list(range(1, int(sys.argv[2]) + 1)), "not exactly the frames bef
 	[ "$(events_verified a)" -eq "$LONG" ]
 }
 
+@test "a village reached only by USB stick gets the township's decision on its case by a bundle made --for it, and no other village takes it" {
+	clone_nodes "$BATS_FILE_TMPDIR/three"
+	case_a=$(cat "$BATS_TEST_TMPDIR/a.case")
+	bundle=$BATS_TEST_TMPDIR/for-a.xfb
+	# The villages' bundles went up: the township holds their cases.
+	for v in a b; do
+		on $v bundle export "$BATS_TEST_TMPDIR/$v.xfb" >/dev/null
+		on town bundle import "$BATS_TEST_TMPDIR/$v.xfb" >/dev/null
+	done
+	on town case assign "$case_a" --leader 王书记 >/dev/null
+	run --separate-stderr on town bundle export --for $VA "$bundle"
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ ^([0-9]+)" events written to $bundle for $VA"$ ]]
+	carried=${BASH_REMATCH[1]}
+	[ "$(stat -c %a "$bundle")" = 600 ]
+	run --separate-stderr on a bundle import "$bundle"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$bundle: $carried new events, 0 already held" ]
+	run on a case show "$case_a" --json
+	printf '%s' "$output" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+assert c["leader"] == "王书记" and c["status"] == "assigned", c'
+	run --separate-stderr on a bundle import "$bundle"
+	[ "$output" = "$bundle: 0 new events, $carried already held" ]
+	# Carried to the wrong village, it is refused whole.
+	before=$(events_verified b)
+	run --separate-stderr on b bundle import "$bundle"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "xinfangctl bundle import: $bundle was made for $VA, not for $VB; nothing imported" ]
+	[ "$(events_verified b)" -eq "$before" ]
+	# When the link comes up, HTTP has nothing new for the village.
+	start town
+	run --separate-stderr on a sync
+	[ "$status" -eq 0 ]
+	run on a case show "$case_a" --json
+	[ "$(printf '%s' "$output" | python3 -c 'import json, sys; print(json.load(sys.stdin)["events"])')" -eq 3 ]
+	scoped town a b
+	verified town a b
+}
+
 @test "the village daemon sends a new record at once despite a long interval, and takes turns with xinfangctl sync" {
 	clone_nodes "$BATS_FILE_TMPDIR/three"
 	sed -i 's/^interval = .*/interval = 300/' "$BATS_TEST_TMPDIR/a.conf"

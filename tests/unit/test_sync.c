@@ -153,6 +153,23 @@ static size_t count_events(struct node *n, const char *origin)
 	return c.n;
 }
 
+static int count_one(const xf_event *ev, void *ctx)
+{
+	(void)ev;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* How many events of ENTITY N holds. */
+static size_t entity_events(struct node *n, const char *entity)
+{
+	size_t count = 0;
+	int r = xf_store_entity_scan(n->store, entity, count_one, &count);
+
+	assert_true(r == 0 || r == XF_ENOTFOUND);
+	return count;
+}
+
 /* N holds no event of node OTHER nor any event on OTHER's entities. */
 static void assert_holds_nothing_of(struct node *n, const char *other)
 {
@@ -1509,13 +1526,13 @@ static void test_bundle_export_and_import(void **state)
 	xf_buf_dispose(&again);
 
 	/* Imported, it is all there; imported again, nothing new. */
-	assert_rc(xf_bundle_import(t1->store, path, WALL, &st), 0);
+	assert_rc(xf_bundle_import(t1->store, path, WALL, &st, NULL), 0);
 	assert_int_equal(st.stored, total);
 	assert_int_equal(st.duplicates, 0);
 	assert_int_equal(st.rejected, 0);
 	assert_int_equal(head_seq(t1, "cun-a", NULL), total);
 	assert_int_equal(assert_sound(t1), 2 + total);
-	assert_rc(xf_bundle_import(t1->store, path, WALL, &st), 0);
+	assert_rc(xf_bundle_import(t1->store, path, WALL, &st, NULL), 0);
 	assert_int_equal(st.stored, 0);
 	assert_int_equal(st.duplicates, total);
 	assert_int_equal(st.rejected, 0);
@@ -1525,14 +1542,14 @@ static void test_bundle_export_and_import(void **state)
 	 * more. */
 	unit_path(damaged, sizeof(damaged), f->dir, "cut.xfb");
 	unit_write_file(damaged, file.data, file.len - 100, 0600);
-	assert_rc(xf_bundle_import(t2->store, damaged, WALL, &st), XF_EPROTO);
+	assert_rc(xf_bundle_import(t2->store, damaged, WALL, &st, NULL), XF_EPROTO);
 	assert_int_equal(head_seq(t2, "cun-a", NULL), XF_SYNC_BATCH_EVENTS);
 	assert_int_equal(count_events(t2, "cun-a"), XF_SYNC_BATCH_EVENTS);
 	assert_int_equal(assert_sound(t2), 2 + XF_SYNC_BATCH_EVENTS);
 	/* Cut inside the second frame's length. */
 	unlink(damaged);
 	unit_write_file(damaged, file.data, frame2 + 2, 0600);
-	assert_rc(xf_bundle_import(t2->store, damaged, WALL, &st), XF_EPROTO);
+	assert_rc(xf_bundle_import(t2->store, damaged, WALL, &st, NULL), XF_EPROTO);
 	assert_int_equal(st.duplicates, XF_SYNC_BATCH_EVENTS);
 	assert_int_equal(count_events(t2, "cun-a"), XF_SYNC_BATCH_EVENTS);
 
@@ -1541,7 +1558,7 @@ static void test_bundle_export_and_import(void **state)
 	file.data[frame2 + 4 + (file.len - frame2 - 4) / 2] ^= 0x10;
 	unit_write_file(damaged, file.data, file.len, 0600);
 	file.data[frame2 + 4 + (file.len - frame2 - 4) / 2] ^= 0x10;
-	assert_rc(xf_bundle_import(t3->store, damaged, WALL, &st), XF_EPROTO);
+	assert_rc(xf_bundle_import(t3->store, damaged, WALL, &st, NULL), XF_EPROTO);
 	assert_int_equal(count_events(t3, "cun-a"), XF_SYNC_BATCH_EVENTS);
 	assert_int_equal(assert_sound(t3), 2 + XF_SYNC_BATCH_EVENTS);
 
@@ -1550,17 +1567,17 @@ static void test_bundle_export_and_import(void **state)
 	file.data[frame1 + 4 + 1000] ^= 0x01;
 	unit_write_file(damaged, file.data, file.len, 0600);
 	file.data[frame1 + 4 + 1000] ^= 0x01;
-	assert_rc(xf_bundle_import(t4->store, damaged, WALL, &st), XF_EPROTO);
+	assert_rc(xf_bundle_import(t4->store, damaged, WALL, &st, NULL), XF_EPROTO);
 	assert_int_equal(count_events(t4, "cun-a"), 0);
 	/* Not a bundle at all. */
 	unlink(damaged);
 	unit_write_file(damaged, "XFBUNDLE2\n\0\0\0\0", 14, 0600);
-	assert_rc(xf_bundle_import(t4->store, damaged, WALL, &st), XF_EPROTO);
+	assert_rc(xf_bundle_import(t4->store, damaged, WALL, &st, NULL), XF_EPROTO);
 	assert_int_equal(count_events(t4, "cun-a"), 0);
 	assert_int_equal(assert_sound(t4), 2);
 
 	/* A township that never enrolled the village takes none of it. */
-	assert_rc(xf_bundle_import(t5->store, path, WALL, &st), 0);
+	assert_rc(xf_bundle_import(t5->store, path, WALL, &st, NULL), 0);
 	assert_int_equal(st.stored, 0);
 	assert_int_equal(st.rejected, total);
 	assert_int_equal(st.first_error, XF_EUNKNOWNNODE);
@@ -1672,16 +1689,17 @@ static void county_note_at_township(struct node *c, struct node *t, struct node 
 	assert_int_equal(count_events(t, "county-1"), 1);
 }
 
-/* A bundle carries a child's work up: one from above (a county's, a
- * township's) brings the node below nothing, or a village would hold what
- * its township holds of every other village. */
+/* A bundle from below carries a child's work up: one made by the node
+ * above for its own upstream (a county's, a township's) brings the node
+ * below nothing, or a village would hold what its township holds of every
+ * other village. */
 static void test_bundle_from_above_brings_nothing(void **state)
 {
 	struct fixture *f = *state;
 	struct node *c = node_init(f, 0, "county-1", "county");
 	struct node *t = node_init(f, 1, "xiang-1", "township");
 	struct node *v = node_init(f, 2, "cun-a", "village");
-	char ids[1][XF_ENTITY_ID_MAX + 1], county[PATH_MAX], township[PATH_MAX];
+	char ids[1][XF_ENTITY_ID_MAX + 1], county[PATH_MAX], township[PATH_MAX], made_for[XF_NODE_ID_MAX + 1];
 	xf_ingest_stats st;
 	size_t events = 0, t_events, v_events;
 
@@ -1692,7 +1710,7 @@ static void test_bundle_from_above_brings_nothing(void **state)
 	unit_path(county, sizeof(county), f->dir, "county.xfb");
 	assert_rc(xf_bundle_export(c->store, county, &events), 0);
 	assert_true(events > 0);
-	assert_rc(xf_bundle_import(t->store, county, WALL, &st), 0);
+	assert_rc(xf_bundle_import(t->store, county, WALL, &st, NULL), 0);
 	assert_int_equal(st.stored, 0);
 	assert_true(st.rejected > 0);
 	assert_int_equal(st.first_error, XF_ESCOPE);
@@ -1701,12 +1719,125 @@ static void test_bundle_from_above_brings_nothing(void **state)
 	unit_path(township, sizeof(township), f->dir, "township.xfb");
 	assert_rc(xf_bundle_export(t->store, township, &events), 0);
 	assert_true(events > 0);
-	assert_rc(xf_bundle_import(v->store, township, WALL, &st), 0);
+	assert_rc(xf_bundle_import(v->store, township, WALL, &st, made_for), XF_ESCOPE);
+	assert_string_equal(made_for, "");
 	assert_int_equal(st.stored, 0);
-	assert_int_equal(st.first_error, XF_ESCOPE);
 	assert_int_equal(count_events(v, NULL), v_events);
 	assert_sound(v);
 	assert_sound(t);
+}
+
+/* A village whose only link is a USB stick: the township's bundle --for
+ * it brings the township's and the county's acts on its cases and the
+ * broadcast, and nothing of another village's. */
+static void test_bundle_for_a_village_brings_its_decisions(void **state)
+{
+	struct fixture *f = *state;
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t = node_init(f, 1, "xiang-1", "township");
+	struct node *v = node_init(f, 2, "cun-a", "village");
+	struct node *w = node_init(f, 3, "cun-b", "village");
+	char ids[1][XF_ENTITY_ID_MAX + 1], w_ids[1][XF_ENTITY_ID_MAX + 1], path[PATH_MAX], again[PATH_MAX],
+		made_for[XF_NODE_ID_MAX + 1];
+	xf_ingest_stats st;
+	size_t events = 0, w_events;
+
+	county_note_at_township(c, t, v, ids);
+	note_on(t, ids, 1);
+	link_nodes(t, w, "child");
+	open_cases(w, 1, w_ids);
+	sync_all(w, t);
+	note_on(t, w_ids, 1);
+	w_events = count_events(w, NULL);
+
+	unit_path(path, sizeof(path), f->dir, "for-cun-a.xfb");
+	assert_rc(xf_bundle_export_for(t->store, "cun-a", path, &events), 0);
+	assert_true(events > 0);
+	assert_rc(xf_bundle_import(v->store, path, WALL, &st, made_for), 0);
+	assert_string_equal(made_for, "cun-a");
+	assert_int_equal(st.rejected, 0);
+	/* The county's note, and the township's, on cun-a's case. */
+	assert_int_equal(count_events(v, "county-1"), 1);
+	assert_int_equal(entity_events(v, ids[0]), 3);
+	assert_int_equal(entity_events(v, w_ids[0]), 0);
+	assert_sound(v);
+	/* Again: nothing new. */
+	assert_rc(xf_bundle_import(v->store, path, WALL, &st, made_for), 0);
+	assert_int_equal(st.stored, 0);
+	assert_int_equal(st.duplicates, events);
+	/* The next sync pulls the same acts again; none is stored twice. */
+	sync_all(v, t);
+	assert_int_equal(entity_events(v, ids[0]), 3);
+	assert_sound(v);
+
+	/* Carried to the wrong village: refused whole. */
+	assert_rc(xf_bundle_import(w->store, path, WALL, &st, made_for), XF_ESCOPE);
+	assert_string_equal(made_for, "cun-a");
+	assert_int_equal(st.stored, 0);
+	assert_int_equal(count_events(w, NULL), w_events);
+	/* Only for a child enrolled here. */
+	unit_path(again, sizeof(again), f->dir, "for-nobody.xfb");
+	assert_rc(xf_bundle_export_for(t->store, "cun-z", again, &events), XF_ENOTFOUND);
+	assert_rc(xf_bundle_export_for(t->store, "county-1", again, &events), XF_ENOTFOUND);
+	assert_int_equal(access(again, F_OK), -1);
+}
+
+/* A bundle made for a node brings it only what came from above: its own
+ * events, or a child's, in one are refused. */
+static void test_bundle_for_a_node_takes_only_events_from_above(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *v = node_init(f, 1, "cun-a", "village");
+	char ids[1][XF_ENTITY_ID_MAX + 1], path[PATH_MAX], made_for[XF_NODE_ID_MAX + 1];
+	struct blobs own = { 0 };
+	xf_ingest_stats st;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	xf_buf wire = { 0 };
+	uint8_t len[4];
+	FILE *out;
+
+	link_nodes(t, v, "child");
+	open_cases(v, 1, ids);
+	sync_all(v, t);
+	assert_rc(xf_store_scan_bytes(t->store, "cun-a", 1, blobs_cb, &own), 0);
+	/* A frame "for" the township carrying its village's events. */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	pack_str(&pk, "v");
+	msgpack_pack_uint8(&pk, XF_SYNC_VERSION);
+	pack_str(&pk, "node");
+	pack_str(&pk, "county-1");
+	pack_str(&pk, "for");
+	pack_str(&pk, "xiang-1");
+	pack_str(&pk, "pull");
+	msgpack_pack_array(&pk, own.n);
+	for (size_t i = 0; i < own.n; i++) {
+		msgpack_pack_bin(&pk, own.b[i].len);
+		msgpack_pack_bin_body(&pk, own.b[i].data, own.b[i].len);
+	}
+	assert_rc(xf_deflate((const uint8_t *)sb.data, sb.size, &wire), 0);
+	unit_path(path, sizeof(path), f->dir, "forged.xfb");
+	out = fopen(path, "w");
+	assert_non_null(out);
+	len[0] = (uint8_t)(wire.len >> 24), len[1] = (uint8_t)(wire.len >> 16);
+	len[2] = (uint8_t)(wire.len >> 8), len[3] = (uint8_t)wire.len;
+	assert_int_equal(fwrite("XFBUNDLE1\n", 1, 10, out), 10);
+	assert_int_equal(fwrite(len, 1, 4, out), 4);
+	assert_int_equal(fwrite(wire.data, 1, wire.len, out), wire.len);
+	assert_int_equal(fclose(out), 0);
+
+	assert_rc(xf_bundle_import(t->store, path, WALL, &st, made_for), 0);
+	assert_string_equal(made_for, "xiang-1");
+	assert_int_equal(st.stored, 0);
+	assert_int_equal(st.rejected, own.n);
+	assert_int_equal(st.first_error, XF_ESCOPE);
+	assert_sound(t);
+	blobs_dispose(&own);
+	xf_buf_dispose(&wire);
+	msgpack_sbuffer_destroy(&sb);
 }
 
 /* A township that joins a county after its villages last synced: the
@@ -1943,6 +2074,8 @@ int main(void)
 		FIXTURE_TEST(test_apply_keeps_state_of_a_crowded_response),
 		FIXTURE_TEST(test_bundle_export_and_import),
 		FIXTURE_TEST(test_bundle_from_above_brings_nothing),
+		FIXTURE_TEST(test_bundle_for_a_village_brings_its_decisions),
+		FIXTURE_TEST(test_bundle_for_a_node_takes_only_events_from_above),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
 		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),
 		FIXTURE_TEST(test_event_pulled_before_its_key_comes_again),

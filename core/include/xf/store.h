@@ -115,6 +115,10 @@ typedef struct xf_ingest_opts {
 	/* The events come up from below (a bundle a child carried): those of
 	 * an origin outside every child's subtree are refused (XF_ESCOPE). */
 	bool from_below;
+	/* The events come down from above (a bundle the upstream made for
+	 * this node): only those of the upstream and the nodes above it are
+	 * taken, the others refused (XF_ESCOPE). */
+	bool from_above;
 	/* Told, inside the transaction, the head this node holds of each
 	 * origin the batch named, after the batch. */
 	void (*on_head)(const char *origin, uint64_t seq, const uint8_t hash[XF_HASH_BYTES], void *ctx);

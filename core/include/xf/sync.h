@@ -111,13 +111,25 @@ typedef struct xf_receipt_status {
 /* CB for every receipt S keeps, by the seq it vouches for. */
 int xf_receipts_scan(xf_store *s, int (*cb)(const xf_receipt_status *r, void *ctx), void *ctx);
 
-/* Bundles: the same request bodies in a file, for a village whose only
- * link is a USB stick. export writes everything the upstream has not
- * acknowledged, into a new file only this user may read; import ingests
- * each body as a push from below, with the same checks, idempotently:
- * events of an origin outside every child's subtree are refused
- * (XF_ESCOPE), so that a bundle never brings a node what it may not see. */
+/* Bundles, for a village whose only link is a USB stick: what a sync
+ * would carry, in a file only this user may read.
+ *
+ * xf_bundle_export writes everything the upstream has not acknowledged,
+ * as the request bodies a sync would send. xf_bundle_export_for, on a
+ * township or county, writes everything its enrolled CHILD may pull (the
+ * broadcast feed and the child's own, from their start): the township's
+ * decisions on a village's cases, for a village it never reaches by HTTP.
+ * Neither moves anything in the store: the same file can be made again.
+ *
+ * xf_bundle_import ingests either kind, idempotently, each frame in one
+ * transaction. A bundle from below is taken only by a township or county,
+ * and its events only from a child's subtree; one made for a node, only by
+ * that node, and its events only from its upstream and the nodes above.
+ * Anything else is XF_ESCOPE. MADE_FOR (may be NULL) gets the node the
+ * last frame read was made for, "" for a bundle from below. */
 int xf_bundle_export(xf_store *s, const char *path, size_t *events);
-int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_stats *stats);
+int xf_bundle_export_for(xf_store *s, const char *child, const char *path, size_t *events);
+int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_stats *stats,
+		     char made_for[XF_NODE_ID_MAX + 1]);
 
 #endif
