@@ -56,13 +56,21 @@ static int parse_args(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	bool config_given = false;
 	int opt;
 
 	/* One line with a priority, as every other message of the daemon. */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":c:h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'c': arg_config = optarg; break;
+		case 'c':
+			if (config_given) {
+				log_error("--config is given twice (usage: %s)", USAGE);
+				return -EINVAL;
+			}
+			arg_config = optarg;
+			config_given = true;
+			break;
 		case 'C': arg_check_config = 1; break;
 		case 'h':
 			printf("usage: " USAGE "\n"

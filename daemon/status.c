@@ -165,7 +165,8 @@ json_t *status_json(xf_store *s, const xf_config *cfg, const daemon_live *live, 
 	json_object_set_new(o, "events", json_integer((json_int_t)st.events));
 	json_object_set_new(o, "own", json_integer((json_int_t)st.own));
 	json_object_set_new(o, "received", json_integer((json_int_t)st.received));
-	json_object_set_new(o, "pending", json_integer((json_int_t)st.pending));
+	/* With no upstream nothing is waiting to go anywhere. */
+	json_object_set_new(o, "pending", cfg->upstream_url[0] ? json_integer((json_int_t)st.pending) : json_null());
 	json_object_set_new(o, "last_sync", time_json(st.last_ok_ms));
 	json_object_set_new(o, "last_sync_ago_s", ago_json(st.last_ok_ms, now_ms));
 	json_object_set_new(o, "last_attempt", time_json(st.last_attempt_ms));

@@ -124,7 +124,14 @@ static int check_extension(ctl *c, const xf_entity *e, const char *date)
 	if (xf_case_extended(e))
 		return ctl_fail(c, "%s was already extended on %s: the 30 days can be added once", e->id,
 				xf_entity_attr(e, "extended_on")->str);
-	if (xf_date_parse(date, &day) < 0 || !xf_case_deadline(e, &m, &d) || !d.accepted || day <= d.due)
+	if (xf_date_parse(date, &day) < 0 || !xf_case_deadline(e, &m, &d))
+		return 0;
+	/* Only the 60 days of handling are extended; they start when the case
+	 * is accepted (assigned). */
+	if (!d.accepted)
+		return ctl_fail(c, "%s is not accepted yet (case assign): only an accepted case's handling can be extended",
+				e->id);
+	if (day <= d.due)
 		return 0;
 	xf_date_format(d.due, due);
 	return ctl_fail(c, "--date %s is after %s's deadline of %s: an extension is granted before it", date, e->id,
@@ -163,8 +170,8 @@ static int check_in_order(ctl *c, const struct act *act, const xf_entity *e, con
 }
 
 /* What the log must hold for ACT on ID dated DATE: the record began by
- * then, the steps come in order, and an extension is the handling's first
- * and within its deadline. */
+ * then, the steps come in order, and an extension is an accepted case's
+ * handling's first and within its deadline. */
 static int check_act(ctl *c, const struct act *act, const char *id, const char *date)
 {
 	xf_entity *e = NULL;

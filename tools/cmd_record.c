@@ -34,15 +34,6 @@ static int check_phone(const char *s, char *why, size_t size)
 }
 
 /* Only spaces: what an import would read as an empty cell. */
-static bool blank(const char *s)
-{
-	char *copy = strdup(s);
-	bool empty = copy && (ctl_trim(copy), !*copy);
-
-	free(copy);
-	return empty;
-}
-
 /* A spreadsheet's 姓名 cell separates names (import splits it there), so
  * no one name may hold a separator. */
 static bool holds_separator(const char *name)
@@ -59,7 +50,7 @@ static int put_text(xf_body *body, const char *key, const char *val, size_t max,
 
 	if (!val)
 		return ctl_refuse(why, size, "%s is required", key);
-	if (!*val || blank(val))
+	if (ctl_blank(val))
 		return ctl_refuse(why, size, "%s must not be empty", key);
 	r = xf_body_put_str(body, key, val, max);
 	if (r == XF_ETOOBIG)
@@ -81,7 +72,7 @@ int ctl_petition_body(const ctl *c, const ctl_petition *p, bool visit, xf_body *
 	    (visit && p->phone && (r = check_phone(p->phone, why, size)) != 0))
 		return r;
 	for (i = 0; i < p->n_names; i++) {
-		if (!*p->names[i] || blank(p->names[i]) || xf_text_check(p->names[i], LIMIT_NAME) < 0)
+		if (ctl_blank(p->names[i]) || xf_text_check(p->names[i], LIMIT_NAME) < 0)
 			return ctl_refuse(why, size, "name must be non-empty UTF-8 text of at most %d bytes", LIMIT_NAME);
 		if (holds_separator(p->names[i]))
 			return ctl_refuse(why, size, "a name must not hold 、 ， , ； or ; (they separate names): "

@@ -133,6 +133,10 @@ int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struc
 		}
 		switch (opt) {
 		case 'c':
+			if (c->config_before_verb) {
+				ctl_usage(c, "--config is given twice");
+				return '?';
+			}
 			c->config_path = optarg;
 			continue;
 		case 'J':
@@ -283,7 +287,7 @@ int ctl_put_text(ctl *c, xf_body *body, const char *key, const char *option, con
 
 	if (!val)
 		return ctl_usage(c, "--%s is required", option);
-	if (!*val)
+	if (ctl_blank(val))
 		return ctl_usage(c, "--%s must not be empty", option);
 	r = xf_body_put_str(body, key, val, max);
 	if (r == XF_ETOOBIG)
@@ -485,6 +489,15 @@ void ctl_trim(char *s)
 	}
 	memmove(s, s + start, end - start);
 	s[end - start] = '\0';
+}
+
+bool ctl_blank(const char *s)
+{
+	char *copy = strdup(s);
+	bool empty = copy && (ctl_trim(copy), !*copy);
+
+	free(copy);
+	return empty;
 }
 
 void ctl_csv_text(FILE *f, const char *text, bool last)

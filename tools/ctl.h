@@ -25,6 +25,7 @@ typedef struct ctl {
 	const char *verb;        /* "case assign", for messages */
 	const char *usage;       /* the verb's option summary */
 	const char *config_path;
+	bool config_before_verb; /* -c came before the verb: once is all */
 	bool json;
 	xf_config cfg;
 	xf_store *store;         /* opened by ctl_open() */
@@ -171,6 +172,9 @@ int ctl_check_village(ctl *c, const char *village);
 /* Strip the spaces around S (ASCII, ideographic U+3000, newlines), in
  * place: what import takes off every cell. */
 void ctl_trim(char *s);
+
+/* S holds nothing but what ctl_trim strips. */
+bool ctl_blank(const char *s);
 
 /* The length of the separator between names (、，,；;) at S, or 0. */
 size_t ctl_name_separator_at(const char *s);

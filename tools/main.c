@@ -46,7 +46,7 @@ static const ctl_verb verbs[] = {
 	  "figures for a period, overdue cases, the weekly dispatch sheet", cmd_report },
 	{ "export", "--type visits|letters|cases|risks [--from D] [--to D] --format csv|json [--village ID] [--lang zh|en]",
 	  "one row per record, its current state (CSV for WPS and Excel)", cmd_export },
-	{ "import", "--type visits|letters FILE.csv [--skip-bad] [--encoding utf-8|gb18030]",
+	{ "import", "--type visits|letters FILE.csv [--skip-bad] [--encoding utf-8|gb18030] [--json]",
 	  "record a spreadsheet ledger's rows, once", cmd_import },
 	{ "bundle export", "[--for VILLAGE] FILE", "write what the upstream lacks (or what VILLAGE may see) to FILE, for a USB stick",
 	  cmd_bundle_export },
@@ -94,7 +94,8 @@ static int verb_match(const char *name, int argc, char **argv)
 
 /* -c FILE, -cFILE, --config FILE or --config=FILE at ARGV[*I], the forms
  * a verb's own options take, into C; *I moves past it. Returns 1 when
- * one was taken, 0 when ARGV[*I] is none, -1 when it has no FILE. */
+ * one was taken, 0 when ARGV[*I] is none, -1 when it has no FILE, -2
+ * when one was taken already. */
 static int config_option(ctl *c, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i], *file;
@@ -112,7 +113,10 @@ static int config_option(ctl *c, int argc, char **argv, int *i)
 	}
 	if (!*file)
 		return -1;
+	if (c->config_before_verb)
+		return -2;
 	c->config_path = file;
+	c->config_before_verb = true;
 	*i += words;
 	return 1;
 }
@@ -130,6 +134,8 @@ int main(int argc, char **argv)
 	/* -c FILE may come before the verb as well as among its options. */
 	while (first < argc && (r = config_option(&c, argc, argv, &first)) > 0)
 		;
+	if (first < argc && r == -2)
+		return ctl_usage(&c, "--config is given twice");
 	if (first < argc && r < 0)
 		return ctl_usage(&c, "option '%s' needs a value", argv[first]);
 	if (first >= argc) {
@@ -152,6 +158,9 @@ int main(int argc, char **argv)
 		group_usage(stdout, argv[first]);
 		return ctl_flush(&c, NULL);
 	}
+	if (!words && group_usage(NULL, argv[first]) && first + 1 < argc && argv[first + 1][0] != '-')
+		return ctl_usage(&c, "unknown verb '%s %s' (see xinfangctl %s --help)", argv[first], argv[first + 1],
+				 argv[first]);
 	if (!words && group_usage(NULL, argv[first]))
 		return ctl_usage(&c, "'%s' takes a verb after it (see xinfangctl %s --help)", argv[first], argv[first]);
 	if (!words)

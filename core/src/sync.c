@@ -1287,15 +1287,42 @@ static void add_stats(xf_ingest_stats *sum, const xf_ingest_stats *in)
 	}
 }
 
+/* A frame from below heard from the child that made it (its first
+ * event's origin), as a sync would be: its "seen:" record into SB under
+ * KEY, its head the frame's unless a sync said a later one. 1 when the
+ * frame is no child's. */
+static int bundle_seen(xf_store *s, const msgpack_object *root, const xf_blob *first, uint64_t wall_ms,
+		       msgpack_sbuffer *sb, char key[XF_NODE_ID_MAX + 8])
+{
+	struct seen last = { 0 };
+	uint64_t head = 0;
+	xf_event ev;
+	xf_peer peer;
+	int r;
+
+	if (xf_event_decode(first->data, first->len, &ev) < 0 || xf_store_peer(s, ev.origin, &peer) < 0 ||
+	    !xf_relation_is_child(peer.relation))
+		return 1;
+	get_uint(root, "head", &head);
+	r = seen_get(s, ev.origin, &last);
+	if (r < 0 && r != XF_ENOTFOUND && r != XF_ECORRUPT)
+		return r;
+	return seen_record(ev.origin, wall_ms, head > last.head ? head : last.head,
+			   last.software[0] ? last.software : "bundle", last.client_ms, sb, key);
+}
+
 /* A frame from below ("push": at a township or county), or one this
  * node's upstream made for it ("for" this node, and "pull"). */
 static int frame_ingest(xf_store *s, const msgpack_object *root, bool village, uint64_t wall_ms,
 			xf_ingest_stats *in, char made_for[XF_NODE_ID_MAX + 1])
 {
-	static const xf_ingest_opts below = { .from_below = true };
+	xf_ingest_opts below = { .from_below = true };
 	static const xf_ingest_opts above = { .sparse = true, .from_above = true };
 	const msgpack_object *to = map_get(root, "for");
+	char seen_key[XF_NODE_ID_MAX + 8];
+	msgpack_sbuffer seen;
 	xf_blob *events = NULL;
+	xf_kv seen_kv;
 	size_t n;
 	int r;
 
@@ -1304,10 +1331,17 @@ static int frame_ingest(xf_store *s, const msgpack_object *root, bool village, u
 		return XF_EPROTO;
 	if (to ? strcmp(made_for, xf_store_node(s)) != 0 : village)
 		return XF_ESCOPE;
+	msgpack_sbuffer_init(&seen);
 	r = get_events(root, to ? "pull" : "push", &events, &n);
-	if (r == 0)
+	if (r == 0 && !to && n && (r = bundle_seen(s, root, &events[0], wall_ms, &seen, seen_key)) == 0) {
+		seen_kv = (xf_kv){ seen_key, seen.data, seen.size };
+		below.state = &seen_kv;
+		below.n_state = 1;
+	}
+	if (r >= 0)
 		r = xf_store_ingest(s, events, n, wall_ms, to ? &above : &below, in);
 	free(events);
+	msgpack_sbuffer_destroy(&seen);
 	return r;
 }
 

@@ -61,6 +61,9 @@ assert e["body"]["role"] == "village"' "$key"
 	run --separate-stderr "$XF_CTL" case
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "xinfangctl: 'case' takes a verb after it (see xinfangctl case --help)" ]
+	run --separate-stderr "$XF_CTL" case shwo C-1-2
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "xinfangctl: unknown verb 'case shwo' (see xinfangctl case --help)" ]
 }
 
 @test "--help records nothing, even after valid options" {

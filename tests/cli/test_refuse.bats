@@ -552,6 +552,35 @@ bad_conf() {
 	[ "$status" -eq 0 ]
 }
 
+@test "-c given twice is refused, before the verb or after it" {
+	for args in "-c $BATS_TEST_TMPDIR/village.conf -c $BATS_TEST_TMPDIR/village.conf log" \
+		"-c $BATS_TEST_TMPDIR/village.conf log -c $BATS_TEST_TMPDIR/village.conf" \
+		"--config=$BATS_TEST_TMPDIR/village.conf log --config $BATS_TEST_TMPDIR/village.conf"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr "$XF_CTL" $args
+		[ "$status" -eq 2 ] || { echo "$args: exit $status" >&2; false; }
+		[[ "$stderr" == *"--config is given twice" ]] || { echo "$args: $stderr" >&2; false; }
+	done
+	run --separate-stderr "$XF_BUILD/xinfangd" -c "$BATS_TEST_TMPDIR/village.conf" -c "$BATS_TEST_TMPDIR/village.conf" --check-config
+	[ "$status" -ne 0 ]
+	[ "$stderr" = "<3>--config is given twice (usage: xinfangd [-c FILE] [--check-config])" ]
+}
+
+@test "blank text is refused for every record and step, as for visits" {
+	visit=$(ctl "${VISIT[@]}")
+	refuses ctl risk report --level general --summary "   "
+	[ "$stderr" = "xinfangctl risk report: --summary must not be empty" ]
+	refuses ctl case open --title "　" --from "$visit"
+	[ "$stderr" = "xinfangctl case open: --title must not be empty" ]
+	case_id=$(ctl case open --title 承包案 --from "$visit")
+	refuses ctl case assign "$case_id" --leader "  "
+	[ "$stderr" = "xinfangctl case assign: --leader must not be empty" ]
+	refuses ctl case note "$case_id" --text " "
+	[ "$stderr" = "xinfangctl case note: --text must not be empty" ]
+	run --separate-stderr ctl case show "$case_id" --json
+	json_assert 'assert j["status"] == "opened" and j["events"] == 1, j'
+}
+
 @test "an option given twice is refused, unless its usage shows it repeated" {
 	refuses ctl visit add --people 6 --people 60 --category 土地 --summary 测试
 	[ "$stderr" = "xinfangctl visit add: --people is given twice" ]

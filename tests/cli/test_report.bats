@@ -186,7 +186,7 @@ assert j[2]["leader"] == "李镇长" and not j[2]["extended"], j[2]' "$late" "$s
 
 	# An extension is for a case being handled, and only once.
 	refuses ctl case extend "$late" --reason 情况复杂
-	[[ "$stderr" == *"is opened"* ]]
+	[[ "$stderr" == *"$late is not accepted yet (case assign)"* ]]
 	run --separate-stderr ctl case extend "$soon" --reason 情况复杂 --date 2026-11-20
 	[ "$status" -eq 0 ]
 	refuses ctl case extend "$soon" --reason 再延
@@ -214,6 +214,11 @@ assert j[2]["leader"] == "李镇长" and not j[2]["extended"], j[2]' "$late" "$s
 	[[ "$output" == *补偿* ]]
 	run --separate-stderr ctl report --overdue --as-of 2026-11-30 --json
 	json_assert 'assert [c["title"] for c in j] == ["补偿"], j'
+	# Answered before it was ever accepted, a case has no handling to extend.
+	replied=$(ctl case open --title 直接答复 --from "$(ctl visit add --people 1 --category 其他 --summary 咨询 --date 2026-11-10)" --date 2026-11-10)
+	ctl case reply "$replied" --text 已答复 --due 2026-12-15 --date 2026-11-11 >/dev/null
+	refuses ctl case extend "$replied" --reason 情况复杂 --date 2026-11-12
+	[ "$stderr" = "xinfangctl case extend: $replied is not accepted yet (case assign): only an accepted case's handling can be extended" ]
 }
 
 @test "report --weekly: new this week by village, open cases by leader, cases due" {

@@ -100,7 +100,9 @@ for k in ("node", "last_seen", "head", "lag", "forks"):
 assert a["head"] == 3 and a["held"] == 3 and a["lag"] == 0 and a["forks"] == 0, a
 assert a["last_seen"] is not None and a["stale"] is False and a["software"], a
 assert abs(a["skew_ms"]) < 60000, a
-assert b["last_seen"] is None and b["stale"] is True, b'
+assert b["last_seen"] is None and b["stale"] is True, b
+# With no upstream, nothing waits to go up.
+assert s["upstream"] is None and s["pending"] is None, s'
 	run on town status
 	[[ "$output" == *"$VB"*"never"*"[not seen within stale_after]"* ]]
 	# A different event for a seq the township holds, validly signed: a fork.

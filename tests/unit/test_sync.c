@@ -1454,6 +1454,16 @@ static void test_apply_refuses_answer_not_signed_for_its_request(void **state)
 
 /* ---- bundles ---- */
 
+/* The status of the last child enrolled, into CTX. */
+static int peer_seen(const xf_peer_status *p, void *ctx)
+{
+	xf_peer_status *out = ctx;
+
+	if (p->relation == XF_PEER_CHILD)
+		*out = *p;
+	return 0;
+}
+
 static void read_file(const char *path, xf_buf *out)
 {
 	FILE *fp = fopen(path, "rb");
@@ -1532,6 +1542,16 @@ static void test_bundle_export_and_import(void **state)
 	assert_int_equal(st.rejected, 0);
 	assert_int_equal(head_seq(t1, "cun-a", NULL), total);
 	assert_int_equal(assert_sound(t1), 2 + total);
+	/* The village was heard from, as by a sync: its status is current. */
+	{
+		xf_peer_status seen = { 0 };
+
+		assert_rc(xf_status_peers(t1->store, peer_seen, &seen), 0);
+		assert_string_equal(seen.node, "cun-a");
+		assert_int_equal(seen.last_seen_ms, WALL);
+		assert_int_equal(seen.head, total);
+		assert_int_equal(seen.lag, 0);
+	}
 	assert_rc(xf_bundle_import(t1->store, path, WALL, &st, NULL), 0);
 	assert_int_equal(st.stored, 0);
 	assert_int_equal(st.duplicates, total);
@@ -1984,15 +2004,6 @@ static void test_plain_child_township_does_not_speak_for_villages(void **state)
  * captured request sent again) stores nothing twice, raises no rollback
  * alarm, and leaves what the township knows of the village as the newer
  * request left it. */
-static int peer_seen(const xf_peer_status *p, void *ctx)
-{
-	xf_peer_status *out = ctx;
-
-	if (p->relation == XF_PEER_CHILD)
-		*out = *p;
-	return 0;
-}
-
 static void test_a_late_replay_is_no_rollback(void **state)
 {
 	xf_peer_status seen = { 0 };
