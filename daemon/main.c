@@ -114,6 +114,10 @@ struct node {
 	int inotify;
 	int pid_fd;
 	unsigned failures;   /* syncs failed in a row */
+	/* Events still unacknowledged after the last sync that succeeded: a
+	 * log whose upstream holds another history (a backup put back) keeps
+	 * some; only more than these is a new record to send at once. */
+	uint64_t left_pending;
 	char last_error[256];
 };
 
@@ -313,6 +317,7 @@ static void sync_once(struct node *n, uint64_t *next_ms)
 		return;
 	if (r == 0) {
 		n->failures = 0;
+		n->left_pending = pending(n->store);
 		*next_ms = now + (uint64_t)n->cfg.sync_interval_s * 1000;
 		log_info("synced: pushed %zu, pulled %zu in %zu requests, %zu bytes out, %zu in, %.0f ms%s", rep.pushed,
 			 rep.pulled, rep.requests, rep.bytes_sent, rep.bytes_received, ms,
@@ -356,7 +361,7 @@ static int run(struct node *n)
 			break;
 		now = monotonic_ms();
 		if (looks_left && now >= look_ms) {
-			if (n->failures == 0 && pending(n->store) > 0) {
+			if (n->failures == 0 && pending(n->store) > n->left_pending) {
 				if (next_ms > now + POKE_DELAY_MS)
 					next_ms = now + POKE_DELAY_MS;
 				looks_left = 0;

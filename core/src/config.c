@@ -259,6 +259,13 @@ int xf_config_load(const char *path, xf_config *out, char *err, size_t err_size)
 		snprintf(err, err_size, "%s: [server] tls_cert and tls_key go together", path);
 		return XF_ECONFIG;
 	}
+	/* Over plain HTTP they would check nothing, while the config reads as
+	 * if the link were protected. */
+	if ((cfg.ca_file[0] || cfg.pinned_key[0]) && strncmp(cfg.upstream_url, "https://", 8) != 0) {
+		snprintf(err, err_size, "%s: [upstream] %s needs an https:// url", path,
+			 cfg.ca_file[0] ? "ca_file" : "pinned_key");
+		return XF_ECONFIG;
+	}
 	*out = cfg;
 	return 0;
 }

@@ -83,13 +83,19 @@ held_by_town() {
 	run --separate-stderr on a sync
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"public key"* ]] || [[ "$stderr" == *"pinned"* ]]
+	# A pin or a CA with plain HTTP would check nothing: the config is refused.
+	sed -i 's|^url = https://|url = http://|' "$BATS_TEST_TMPDIR/a.conf"
+	run --separate-stderr on a sync
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"a.conf: [upstream] ca_file needs an https:// url" ]]
 	# Plain HTTP to the TLS port.
-	sed -i '/^pinned_key = /d; s|^url = https://|url = http://|' "$BATS_TEST_TMPDIR/a.conf"
+	sed -i '/^pinned_key = /d; /^ca_file = /d' "$BATS_TEST_TMPDIR/a.conf"
 	run --separate-stderr on a sync
 	[ "$status" -eq 1 ]
 	[ "$(held_by_town)" -eq 0 ]
 	# And the right pin works.
 	sed -i 's|^url = http://|url = https://|' "$BATS_TEST_TMPDIR/a.conf"
+	upstream_set a ca_file "$T/good-ca.pem"
 	upstream_set a pinned_key "$(pin town)"
 	run on a sync
 	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
