@@ -452,7 +452,7 @@ struct ingest_ctx {
 	uint8_t (*hash)[XF_HASH_BYTES];
 	xf_blob *made;   /* per blob: its entity's projection if it is the first event (projection_make) */
 	signed char *sig; /* per blob: 1 checked good, -1 checked bad, 0 not checked */
-	int *status;     /* per blob: 0 to store, 1 duplicate or fork, <0 rejected */
+	int *status;     /* per blob: 0 to store (or stored), HELD_SAME, HELD_OTHER, <0 rejected */
 	xf_ingest_stats *stats;
 	uint64_t hlc;
 	size_t bytes;            /* of the events in BLOBS */
@@ -460,6 +460,11 @@ struct ingest_ctx {
 	int result;
 	bool done;
 };
+
+/* An event already held here at its seq: the same bytes, or others (a
+ * fork, kept as evidence). */
+#define HELD_SAME  1
+#define HELD_OTHER 2
 
 /* Runs of one origin's consecutive events, [from, *to). */
 static size_t run_end(const struct ingest_ctx *c, size_t from)
@@ -571,11 +576,12 @@ static int held_event(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i,
 	size_t kn;
 	int r;
 
-	c->status[i] = 1;
+	c->status[i] = HELD_SAME;
 	if (have->mv_size == ev->len && memcmp(have->mv_data, ev->bytes, ev->len) == 0) {
 		c->stats->duplicates++;
 		return 0;
 	}
+	c->status[i] = HELD_OTHER;
 	r = xf_event_verify(ev, pubkey);
 	if (r < 0)
 		return reject(s, txn, c, i, r);
@@ -724,11 +730,37 @@ static int ingest_chain(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t 
 	return head_put(s, txn, c->evs[from].origin, h);
 }
 
+/* Whether the sender's run [from, to) tells the history this node holds
+ * of its origin, up to HELD, the head before the run; if not, *H is set
+ * back to the run's last event before they part. False when they part at
+ * once: the run is another history under the same name (a node id
+ * enrolled under two townships, a log put back from a backup), and
+ * acknowledging this node's head would tell the sender its events are
+ * held. Events past HELD that were refused part nothing: the head still
+ * says where the sender should go on from. */
+static bool run_agrees(const struct ingest_ctx *c, size_t from, size_t to, uint64_t held, head *h)
+{
+	size_t i, agreed = SIZE_MAX;
+
+	for (i = from; i < to && c->evs[i].seq <= held; i++) {
+		if (c->status[i] != HELD_SAME) {
+			if (agreed == SIZE_MAX)
+				return false;
+			h->seq = c->evs[agreed].seq;
+			memcpy(h->hash, c->hash[agreed], XF_HASH_BYTES);
+			return true;
+		}
+		agreed = i;
+	}
+	return true;
+}
+
 /* One origin's run of events, blobs [from, to). */
 static int ingest_run(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t from, size_t to)
 {
 	char child[XF_NODE_ID_MAX + 1];
 	xf_peer origin;
+	uint64_t held;
 	head h;
 	size_t i;
 	int r;
@@ -750,12 +782,13 @@ static int ingest_run(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t fr
 	}
 	if (r < 0 || (r = head_get(s, txn, c->evs[from].origin, &h)) < 0)
 		return r;
+	held = h.seq;
 	/* This node's own events can only come back as duplicates or forks. */
 	if (h.sparse || c->opts->sparse || strcmp(c->evs[from].origin, s->node) == 0)
 		r = ingest_sparse(s, txn, c, from, to, origin.pubkey, &h);
 	else
 		r = ingest_chain(s, txn, c, from, to, origin.pubkey, &h);
-	if (r == 0 && c->opts->on_head)
+	if (r == 0 && c->opts->on_head && run_agrees(c, from, to, held, &h))
 		c->opts->on_head(c->evs[from].origin, h.seq, h.hash, c->opts->ctx);
 	return r;
 }

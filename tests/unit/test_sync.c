@@ -1860,6 +1860,42 @@ static void test_bundle_for_a_node_takes_only_events_from_above(void **state)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* Two townships enrol a village each under the same id, by mistake: the
+ * county holds the first one's log under that id, and the second's push
+ * of its own village's events must not be acknowledged as held. */
+static void test_another_history_under_a_known_id_is_not_acknowledged(void **state)
+{
+	struct fixture *f = *state;
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t1 = node_init(f, 1, "xiang-1", "township");
+	struct node *t2 = node_init(f, 2, "xiang-2", "township");
+	struct node *a = node_init(f, 3, "cun-x", "village");
+	struct node *b = &f->n[4];
+	char other[PATH_MAX];
+	struct round rd;
+
+	unit_path(other, sizeof(other), f->dir, "elsewhere");
+	assert_int_equal(mkdir(other, 0700), 0);
+	node_create(b, other, "cun-x", "village");
+	link_nodes(t1, a, "child");
+	link_nodes(t2, b, "child");
+	link_nodes(c, t1, "township");
+	link_nodes(c, t2, "township");
+	open_cases(a, 2, NULL);
+	open_cases(b, 2, NULL);
+	sync_all(a, t1);
+	sync_all(b, t2);
+	sync_all(t1, c);
+	assert_int_equal(count_events(c, "cun-x"), 4);
+
+	assert_rc(sync_round(t2, c, &rd), 0);
+	assert_true(rd.applied.rejected > 0);
+	/* The second village's events are still waiting to reach the county. */
+	assert_int_equal(pending(t2), count_events(t2, "cun-x"));
+	assert_int_equal(count_events(c, "cun-x"), 4);
+	assert_sound(c);
+}
+
 /* A township that joins a county after its villages last synced: the
  * county's act on a village case must still reach the village (its pull
  * then carries both the act and the enrolment of the county that
@@ -2085,6 +2121,7 @@ int main(void)
 		FIXTURE_TEST(test_apply_keeps_state_of_a_crowded_response),
 		FIXTURE_TEST(test_bundle_export_and_import),
 		FIXTURE_TEST(test_bundle_from_above_brings_nothing),
+		FIXTURE_TEST(test_another_history_under_a_known_id_is_not_acknowledged),
 		FIXTURE_TEST(test_bundle_for_a_village_brings_its_decisions),
 		FIXTURE_TEST(test_bundle_for_a_node_takes_only_events_from_above),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
