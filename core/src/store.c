@@ -525,6 +525,15 @@ static bool worth_quarantine(int err)
 
 static int reject_as(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, int err, bool evidence);
 
+/* 1 when DBI holds XF_EVIDENCE_MAX entries already. */
+static int evidence_full(MDB_txn *txn, MDB_dbi dbi)
+{
+	MDB_stat st;
+	int r = mdb_rc(mdb_stat(txn, dbi, &st));
+
+	return r < 0 ? r : st.ms_entries >= XF_EVIDENCE_MAX;
+}
+
 static int reject(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, int err)
 {
 	return reject_as(s, txn, c, i, err, worth_quarantine(err));
@@ -548,6 +557,8 @@ static int reject_as(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, 
 	}
 	if (!ev->origin[0] || !evidence)
 		return 0;
+	if ((r = evidence_full(txn, s->quarantine)) != 0)
+		return r < 0 ? r : 0;
 	kn = event_key(key, ev->origin, ev->seq);
 	xf_event_hash(ev->bytes, ev->len, key + kn);
 	k = (MDB_val){ kn + XF_HASH_BYTES, key };
@@ -585,15 +596,14 @@ static int held_event(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i,
 	r = xf_event_verify(ev, pubkey);
 	if (r < 0)
 		return reject(s, txn, c, i, r);
+	c->stats->forks++;
+	if ((r = evidence_full(txn, s->forks)) != 0)
+		return r < 0 ? r : 0;
 	kn = event_key(kbuf, ev->origin, ev->seq);
 	xf_event_hash(ev->bytes, ev->len, kbuf + kn);
 	k = (MDB_val){ kn + XF_HASH_BYTES, kbuf };
 	v = (MDB_val){ ev->len, (void *)ev->bytes };
-	r = mdb_rc(mdb_put(txn, s->forks, &k, &v, 0));
-	if (r < 0)
-		return r;
-	c->stats->forks++;
-	return 0;
+	return mdb_rc(mdb_put(txn, s->forks, &k, &v, 0));
 }
 
 static int store_received(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i)

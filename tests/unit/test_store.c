@@ -897,6 +897,46 @@ static void test_ingest_bad_signature_on_last_event(void **state)
 	assert_sound(&f->b, 2 + 4, 2);
 }
 
+/* A node that keeps pushing forgeries fills no disk: past
+ * XF_EVIDENCE_MAX, forged events are refused and counted, not kept. Each
+ * push is a whole chain of the enrolled village's id, made with another
+ * key: it links, so every event is checked and kept as a forgery. */
+static void test_quarantine_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	enum { PER_PUSH = 4000, PUSHES = XF_EVIDENCE_MAX / PER_PUSH + 2 };
+	size_t quarantined, forks, rejected = 0, kept = 0, push;
+	char parent[PATH_MAX], name[16];
+	xf_ingest_stats stats;
+	struct events forged;
+	struct node forger;
+
+	node_init(f, &f->a, "village-1", "village");
+	node_init(f, &f->b, "township", "township");
+	assert_rc(enrol(&f->b, &f->a, "child"), 0);
+	for (push = 0; push < PUSHES; push++) {
+		snprintf(name, sizeof(name), "forger-%zu", push);
+		unit_path(parent, sizeof(parent), f->dir, name);
+		assert_int_equal(mkdir(parent, 0700), 0);
+		node_create(&forger, parent, "village-1", "village");
+		append_cases(&forger, PER_PUSH - 1);
+		collect(&forger, "village-1", &forged);
+		assert_int_equal(forged.n, PER_PUSH);
+		assert_rc(ingest(&f->b, forged.blobs, forged.n, &stats), 0);
+		assert_int_equal(stats.stored, 0);
+		assert_int_equal(stats.first_error, XF_EBADSIG);
+		rejected += stats.rejected;
+		kept += stats.quarantined;
+		events_free(&forged);
+		node_close(&forger);
+	}
+	assert_int_equal(rejected, PUSHES * PER_PUSH);
+	assert_int_equal(kept, XF_EVIDENCE_MAX);
+	assert_rc(xf_store_evidence(f->b.store, &quarantined, &forks), 0);
+	assert_int_equal(quarantined, XF_EVIDENCE_MAX);
+	assert_int_equal(head_seq(&f->b, "village-1", NULL), 0);
+}
+
 static void test_ingest_malformed_blob_does_not_stop_others(void **state)
 {
 	static const uint8_t garbage[100] = { 0x93, 0x01, 0x02 };
@@ -1404,6 +1444,7 @@ int main(void)
 		FIXTURE_TEST(test_ingest_rejects_broken_chain),
 		FIXTURE_TEST(test_ingest_rejects_seq_gap),
 		FIXTURE_TEST(test_ingest_bad_signature_on_last_event),
+		FIXTURE_TEST(test_quarantine_is_bounded),
 		FIXTURE_TEST(test_ingest_malformed_blob_does_not_stop_others),
 		FIXTURE_TEST(test_concurrent_edits_become_parents),
 		FIXTURE_TEST(test_ingest_carries_the_clock_forward),

@@ -24,6 +24,10 @@
  * when first opened). */
 #define XF_SCHEMA_VERSION 4
 #define XF_KEY_FILE "node.key"
+/* Quarantine and fork evidence keep at most this many events each: a
+ * node that keeps sending forgeries must not fill the disk. Past it,
+ * events are still refused and counted, no longer kept. */
+#define XF_EVIDENCE_MAX 20000
 
 typedef struct xf_store xf_store;
 
