@@ -23,7 +23,6 @@
 #include "xf/text.h"
 #include "xf/wire.h"
 
-#define ORIGINS_MAX 1024
 #define RECEIPT_TAG "xf-receipt"
 
 static void put_be64(uint8_t *p, uint64_t v)
@@ -159,31 +158,72 @@ static int get_events(const msgpack_object *map, const char *key, xf_blob **out,
 	return 0;
 }
 
+/* ---- origins, each with a seq ---- */
+
+/* A table of origins, as many as the log names (a county holds every
+ * village of every township), each with a seq and, for acknowledgements,
+ * the hash of the event at it. An entry's address holds until the next
+ * origins_add. */
+struct origin_seq {
+	char id[XF_NODE_ID_MAX + 1];
+	uint64_t seq;
+	uint8_t hash[XF_HASH_BYTES];
+};
+
+struct origins {
+	size_t n, cap;
+	struct origin_seq *at;
+};
+
+static struct origin_seq *origins_find(const struct origins *o, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++)
+		if (strcmp(o->at[i].id, id) == 0)
+			return &o->at[i];
+	return NULL;
+}
+
+/* A new entry for ID, its seq 0; NULL when out of memory. */
+static struct origin_seq *origins_add(struct origins *o, const char *id)
+{
+	struct origin_seq *grown;
+	size_t cap;
+
+	if (o->n == o->cap) {
+		cap = o->cap ? 2 * o->cap : 16;
+		grown = realloc(o->at, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		o->at = grown;
+		o->cap = cap;
+	}
+	memset(&o->at[o->n], 0, sizeof(o->at[0]));
+	snprintf(o->at[o->n].id, sizeof(o->at[0].id), "%s", id);
+	return &o->at[o->n++];
+}
+
+static void origins_dispose(struct origins *o)
+{
+	free(o->at);
+	*o = (struct origins){ 0 };
+}
+
 /* ---- client: the request ---- */
 
 static uint64_t acknowledged(xf_store *s, const char *origin);
 
-/* How far the pushes being built have got, per origin: a request starts
- * where the upstream's acknowledgement left off, a bundle's next frame
- * where its previous frame stopped. */
-struct progress {
-	size_t n;
-	char origin[ORIGINS_MAX][XF_NODE_ID_MAX + 1];
-	uint64_t seq[ORIGINS_MAX];
-};
-
-static uint64_t *progress_slot(struct progress *p, xf_store *s, const char *origin)
+/* How far the pushes being built have got, per origin (PROGRESS): a
+ * request starts where the upstream's acknowledgement left off, a
+ * bundle's next frame where its previous frame stopped. */
+static uint64_t *progress_slot(struct origins *progress, xf_store *s, const char *origin)
 {
-	size_t i;
+	struct origin_seq *e = origins_find(progress, origin);
 
-	for (i = 0; i < p->n; i++)
-		if (strcmp(p->origin[i], origin) == 0)
-			return &p->seq[i];
-	if (p->n == ORIGINS_MAX)
-		return NULL;
-	snprintf(p->origin[p->n], XF_NODE_ID_MAX + 1, "%s", origin);
-	p->seq[p->n] = acknowledged(s, origin);
-	return &p->seq[p->n++];
+	if (!e && (e = origins_add(progress, origin)))
+		e->seq = acknowledged(s, origin);
+	return e ? &e->seq : NULL;
 }
 
 struct push_ctx {
@@ -208,34 +248,27 @@ static int push_event(const uint8_t *bytes, size_t len, uint64_t seq, void *vctx
 	return 0;
 }
 
-struct origin_list {
-	size_t n;
-	char origins[ORIGINS_MAX][XF_NODE_ID_MAX + 1];
-	uint64_t heads[ORIGINS_MAX];
-};
-
-/* Origins whose whole chain this node holds: those it may push. The
- * sparse ones came from above and are there already. */
+/* Origins whose whole chain this node holds, with their heads: those it
+ * may push. The sparse ones came from above and are there already. */
 static int list_origin(const char *origin, uint64_t seq, bool sparse, void *vctx)
 {
-	struct origin_list *l = vctx;
+	struct origin_seq *e;
 
 	if (sparse)
 		return 0;
-	if (l->n == ORIGINS_MAX)
-		return XF_ETOOBIG;
-	snprintf(l->origins[l->n], XF_NODE_ID_MAX + 1, "%s", origin);
-	l->heads[l->n++] = seq;
+	if (!(e = origins_add(vctx, origin)))
+		return -ENOMEM;
+	e->seq = seq;
 	return 0;
 }
 
-static int push_origin(xf_store *s, struct progress *p, const char *origin, uint64_t head, struct push_ctx *c)
+static int push_origin(xf_store *s, struct origins *p, const char *origin, uint64_t head, struct push_ctx *c)
 {
 	int r;
 
 	c->sent = progress_slot(p, s, origin);
 	if (!c->sent)
-		return XF_ETOOBIG;
+		return -ENOMEM;
 	if (head <= *c->sent)
 		return 0;
 	r = xf_store_scan_bytes(s, origin, *c->sent + 1, push_event, c);
@@ -245,24 +278,21 @@ static int push_origin(xf_store *s, struct progress *p, const char *origin, uint
 /* Pack the events the upstream lacks into EVENTS as bins, this node's own
  * first: its enrolments must land before the events of the nodes they
  * enrol. */
-static int pack_push(xf_store *s, struct progress *p, msgpack_sbuffer *events, xf_sync_push *push)
+static int pack_push(xf_store *s, struct origins *p, msgpack_sbuffer *events, xf_sync_push *push)
 {
 	msgpack_packer pk;
-	struct origin_list *l;
+	struct origins heads = { 0 };
 	struct push_ctx c = { &pk, push, NULL };
 	size_t i, pass;
 	int r;
 
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
 	msgpack_packer_init(&pk, events, msgpack_sbuffer_write);
-	r = xf_store_heads(s, list_origin, l);
+	r = xf_store_heads(s, list_origin, &heads);
 	for (pass = 0; pass < 2; pass++)
-		for (i = 0; r == 0 && i < l->n && !push->full; i++)
-			if ((strcmp(l->origins[i], xf_store_node(s)) == 0) == (pass == 0))
-				r = push_origin(s, p, l->origins[i], l->heads[i], &c);
-	free(l);
+		for (i = 0; r == 0 && i < heads.n && !push->full; i++)
+			if ((strcmp(heads.at[i].id, xf_store_node(s)) == 0) == (pass == 0))
+				r = push_origin(s, p, heads.at[i].id, heads.at[i].seq, &c);
+	origins_dispose(&heads);
 	return r;
 }
 
@@ -279,7 +309,7 @@ static void set_array32_count(msgpack_sbuffer *sb, size_t at, size_t count)
  * a 32-bit array header whose count is filled in once the events are
  * packed behind it; with nothing to push, the key is cut off again. A
  * village's memory holds one batch, not two. */
-static int build_request(xf_store *s, const char *software, struct progress *p, xf_buf *out, xf_sync_push *push)
+static int build_request(xf_store *s, const char *software, struct origins *p, xf_buf *out, xf_sync_push *push)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -329,40 +359,34 @@ static int build_request(xf_store *s, const char *software, struct progress *p, 
 
 int xf_sync_request(xf_store *s, const char *software, xf_buf *out, xf_sync_push *push)
 {
-	struct progress *p;
+	struct origins progress = { 0 };
 	int r;
 
 	if (!s || !software || !out || !push)
 		return -EINVAL;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	r = build_request(s, software, p, out, push);
-	free(p);
+	r = build_request(s, software, &progress, out, push);
+	origins_dispose(&progress);
 	return r;
 }
 
 int xf_sync_pending(xf_store *s, uint64_t *events)
 {
-	struct origin_list *l;
+	struct origins heads = { 0 };
 	uint64_t acked, n = 0;
 	size_t i;
 	int r;
 
 	if (!s || !events)
 		return -EINVAL;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
 	/* The origins first, then each one's acknowledgement: the reads are
 	 * not nested in the walk's transaction. */
-	r = xf_store_heads(s, list_origin, l);
-	for (i = 0; r == 0 && i < l->n; i++) {
-		acked = acknowledged(s, l->origins[i]);
-		if (l->heads[i] > acked)
-			n += l->heads[i] - acked;
+	r = xf_store_heads(s, list_origin, &heads);
+	for (i = 0; r == 0 && i < heads.n; i++) {
+		acked = acknowledged(s, heads.at[i].id);
+		if (heads.at[i].seq > acked)
+			n += heads.at[i].seq - acked;
 	}
-	free(l);
+	origins_dispose(&heads);
 	if (r == 0)
 		*events = n;
 	return r;
@@ -665,7 +689,7 @@ static int read_acks(struct kv_list *l, const msgpack_object *root)
 
 	if (!acks)
 		return 0;
-	if (acks->type != MSGPACK_OBJECT_MAP || acks->via.map.size > ORIGINS_MAX)
+	if (acks->type != MSGPACK_OBJECT_MAP)
 		return XF_EPROTO;
 	for (i = 0; i < acks->via.map.size; i++) {
 		const msgpack_object_kv *kv = &acks->via.map.ptr[i];
@@ -774,29 +798,18 @@ cleanup:
 
 /* ---- server ---- */
 
-struct acks {
-	size_t n;
-	char origin[ORIGINS_MAX][XF_NODE_ID_MAX + 1];
-	uint64_t seq[ORIGINS_MAX];
-	uint8_t hash[ORIGINS_MAX][XF_HASH_BYTES];
-};
-
 /* Called inside the ingest transaction, perhaps more than once for an
- * origin if the transaction is retried: the last word counts. */
+ * origin if the transaction is retried: the last word counts. Out of
+ * memory, the origin goes unacknowledged this time, and the client sends
+ * its events again. */
 static void record_ack(const char *origin, uint64_t seq, const uint8_t hash[XF_HASH_BYTES], void *vctx)
 {
-	struct acks *a = vctx;
-	size_t i;
+	struct origin_seq *e = origins_find(vctx, origin);
 
-	for (i = 0; i < a->n && strcmp(a->origin[i], origin) != 0; i++)
-		;
-	if (i == a->n) {
-		if (a->n == ORIGINS_MAX)
-			return;
-		snprintf(a->origin[a->n++], XF_NODE_ID_MAX + 1, "%s", origin);
-	}
-	a->seq[i] = seq;
-	memcpy(a->hash[i], hash, XF_HASH_BYTES);
+	if (!e && !(e = origins_add(vctx, origin)))
+		return;
+	e->seq = seq;
+	memcpy(e->hash, hash, XF_HASH_BYTES);
 }
 
 struct pull_ctx {
@@ -940,13 +953,14 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 	xf_ingest_opts opts = { 0 };
 	xf_ingest_stats in = { 0 };
 	xf_buf receipt = { 0 };
-	struct acks *acks = NULL;
+	struct origins acks = { 0 };
+	const struct origin_seq *own;
 	xf_blob *push = NULL;
 	xf_peer peer;
 	xf_kv seen_kv;
 	char software[64] = "", seen_key[XF_NODE_ID_MAX + 8];
 	uint64_t cur[2], head = 0;
-	size_t n_push = 0, i, own = SIZE_MAX;
+	size_t n_push = 0, i;
 	bool stale = false;
 	int r;
 
@@ -986,16 +1000,13 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 		goto cleanup;
 	if ((r = get_events(&root, "push", &push, &n_push)) < 0)
 		goto cleanup;
-	acks = calloc(1, sizeof(*acks));
-	if (!acks || (r = seen_record(client, wall_ms, head, software, client_ms, &seen, seen_key)) < 0) {
-		r = r < 0 ? r : -ENOMEM;
+	if ((r = seen_record(client, wall_ms, head, software, client_ms, &seen, seen_key)) < 0)
 		goto cleanup;
-	}
 	seen_kv = (xf_kv){ seen_key, seen.data, seen.size };
 	opts.state = &seen_kv;
 	opts.n_state = stale ? 0 : 1;
 	opts.on_head = record_ack;
-	opts.ctx = acks;
+	opts.ctx = &acks;
 	r = xf_store_ingest(s, push, n_push, wall_ms, &opts, &in);
 	if (r < 0)
 		goto cleanup;
@@ -1004,15 +1015,13 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 	stats->rejected = in.rejected;
 	stats->first_error = in.first_error;
 	snprintf(stats->first_rejected, sizeof(stats->first_rejected), "%s", in.first_rejected);
-	for (i = 0; i < acks->n; i++)
-		if (strcmp(acks->origin[i], client) == 0)
-			own = i;
-	if (own != SIZE_MAX) {
-		xf_receipt rc = { .seq = acks->seq[own], .time_ms = wall_ms };
+	own = origins_find(&acks, client);
+	if (own) {
+		xf_receipt rc = { .seq = own->seq, .time_ms = wall_ms };
 
 		snprintf(rc.upstream, sizeof(rc.upstream), "%s", xf_store_node(s));
 		snprintf(rc.node, sizeof(rc.node), "%s", client);
-		memcpy(rc.hash, acks->hash[own], XF_HASH_BYTES);
+		memcpy(rc.hash, own->hash, XF_HASH_BYTES);
 		if ((r = receipt_make(key, &rc, &receipt)) < 0)
 			goto cleanup;
 	}
@@ -1023,7 +1032,7 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 	stats->server_ms = wall_ms;
 
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 4 + (acks->n ? 1 : 0) + (in.stored ? 1 : 0) + (in.rejected ? 3 : 0) +
+	msgpack_pack_map(&pk, 4 + (acks.n ? 1 : 0) + (in.stored ? 1 : 0) + (in.rejected ? 3 : 0) +
 				      (receipt.data ? 1 : 0) + (pc.events ? 1 : 0) + (pc.full ? 1 : 0));
 	pack_key(&pk, "v");
 	msgpack_pack_uint8(&pk, XF_SYNC_VERSION);
@@ -1035,12 +1044,12 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 	msgpack_pack_array(&pk, 2);
 	msgpack_pack_uint64(&pk, cur[0]);
 	msgpack_pack_uint64(&pk, cur[1]);
-	if (acks->n) {
+	if (acks.n) {
 		pack_key(&pk, "ack");
-		msgpack_pack_map(&pk, acks->n);
-		for (i = 0; i < acks->n; i++) {
-			pack_str(&pk, acks->origin[i]);
-			msgpack_pack_uint64(&pk, acks->seq[i]);
+		msgpack_pack_map(&pk, acks.n);
+		for (i = 0; i < acks.n; i++) {
+			pack_str(&pk, acks.at[i].id);
+			msgpack_pack_uint64(&pk, acks.at[i].seq);
 		}
 	}
 	if (in.stored) {
@@ -1085,7 +1094,7 @@ cleanup:
 	msgpack_sbuffer_destroy(&seen);
 	msgpack_zone_destroy(&zone);
 	xf_buf_dispose(&receipt);
-	free(acks);
+	origins_dispose(&acks);
 	free(push);
 	return r;
 }
@@ -1178,16 +1187,13 @@ static int next_push_frame(xf_store *s, void *ctx, xf_buf *body, size_t *events,
  * learnt at the next sync, and a bundle made twice carries the same. */
 int xf_bundle_export(xf_store *s, const char *path, size_t *events)
 {
-	struct progress *p;
+	struct origins progress = { 0 };
 	int r;
 
 	if (!s || !path || !events)
 		return -EINVAL;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	r = bundle_write(s, path, next_push_frame, p, events);
-	free(p);
+	r = bundle_write(s, path, next_push_frame, &progress, events);
+	origins_dispose(&progress);
 	return r;
 }
 

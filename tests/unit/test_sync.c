@@ -1896,6 +1896,59 @@ static void test_another_history_under_a_known_id_is_not_acknowledged(void **sta
 	assert_sound(c);
 }
 
+static int blobs_all_cb(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx)
+{
+	xf_blob *b = ctx;
+
+	(void)seq;
+	assert_null(b->data);
+	b->data = malloc(len);
+	assert_non_null(b->data);
+	memcpy((void *)b->data, bytes, len);
+	b->len = len;
+	return 0;
+}
+
+/* A county holds every village of every township: more origins than any
+ * fixed table should hold. The township above them still counts what it
+ * has to send, sends it all, and is acknowledged for all. */
+static void test_a_township_with_1030_villages_syncs_up(void **state)
+{
+	struct fixture *f = *state;
+	enum { VILLAGES = 1030 };
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t = node_init(f, 1, "xiang-1", "township");
+	struct node v = { 0 };
+	xf_ingest_stats st;
+	xf_status status;
+	uint64_t before;
+	char id[16];
+	xf_blob first;
+	size_t i;
+
+	link_nodes(c, t, "township");
+	for (i = 0; i < VILLAGES; i++) {
+		snprintf(id, sizeof(id), "cun-%zu", i);
+		node_create(&v, f->dir, id, "village");
+		first = (xf_blob){ NULL, 0 };
+		assert_rc(xf_store_scan_bytes(v.store, id, 1, blobs_all_cb, &first), 0);
+		assert_rc(enrol(t, &v, "child"), 0);
+		assert_rc(xf_store_ingest(t->store, &first, 1, WALL, NULL, &st), 0);
+		assert_int_equal(st.stored, 1);
+		free((void *)first.data);
+		node_close(&v);
+	}
+	before = pending(t);
+	assert_true(before > 2 * VILLAGES);
+	sync_all(t, c);
+	assert_int_equal(pending(t), 0);
+	assert_int_equal(count_events(c, "cun-1029"), 1);
+	/* The county's status reads all its origins. */
+	assert_rc(xf_status_read(c->store, &status), 0);
+	assert_int_equal(status.events, count_events(c, NULL));
+	assert_sound(c);
+}
+
 /* A township that joins a county after its villages last synced: the
  * county's act on a village case must still reach the village (its pull
  * then carries both the act and the enrolment of the county that
@@ -2122,6 +2175,7 @@ int main(void)
 		FIXTURE_TEST(test_bundle_export_and_import),
 		FIXTURE_TEST(test_bundle_from_above_brings_nothing),
 		FIXTURE_TEST(test_another_history_under_a_known_id_is_not_acknowledged),
+		FIXTURE_TEST(test_a_township_with_1030_villages_syncs_up),
 		FIXTURE_TEST(test_bundle_for_a_village_brings_its_decisions),
 		FIXTURE_TEST(test_bundle_for_a_node_takes_only_events_from_above),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
