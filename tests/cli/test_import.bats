@@ -453,7 +453,7 @@ assert set(j[1]["body"]) == {"date", "category", "summary", "names", "import"}, 
 	run --separate-stderr ctl import --type visits "$BATS_TEST_TMPDIR/absent.csv" --help
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
-	[ "$output" = "usage: xinfangctl [-c FILE] import --type visits|letters FILE.csv [--skip-bad] [--encoding utf-8|gb18030]" ]
+	[ "$output" = "usage: xinfangctl [-c FILE] import --type visits|letters FILE.csv [--skip-bad] [--encoding utf-8|gb18030] [--json]" ]
 	log_digest
 	[ "$digest" = "$before" ]
 }
