@@ -7,6 +7,7 @@
 #include "store_impl.h"
 #include "xf/body.h"
 #include "xf/error.h"
+#include "xf/hlc.h"
 
 int peer_get(xf_store *s, MDB_txn *txn, const char *node, xf_peer *out)
 {
@@ -63,6 +64,33 @@ static int enrolment_read(const xf_event *ev, xf_peer *p, char *relation, size_t
 	return 0;
 }
 
+/* EV, from elsewhere, enrols P, a node already known here. With the same
+ * key that is only news of it; with another, two townships have given one
+ * id to two villages, and the second's events under it will be refused
+ * here as forged: the administrator reads why in the status row of the
+ * node that sent the enrolment (as "refused:NODE", status.c). */
+static int enrolment_clash(xf_store *s, MDB_txn *txn, const xf_event *ev, const xf_peer *p)
+{
+	char key[XF_NODE_ID_MAX + 16];
+	uint8_t value[8 + 200];
+	xf_peer known;
+	MDB_val k, v;
+	int n, r;
+
+	if ((r = peer_get(s, txn, p->node, &known)) < 0)
+		return r == XF_EUNKNOWNNODE ? 0 : r;
+	if (memcmp(known.pubkey, p->pubkey, XF_PUBKEY_BYTES) == 0)
+		return 0;
+	be64_put(value, xf_hlc_physical(ev->hlc));
+	n = snprintf((char *)value + 8, sizeof(value) - 8,
+		     "enrolled %s with another key than %s gave it first: its events through here are refused",
+		     p->node, known.parent[0] ? known.parent : s->node);
+	snprintf(key, sizeof(key), "refused:%s", ev->origin);
+	k = (MDB_val){ strlen(key), key };
+	v = (MDB_val){ 8 + (size_t)(n < (int)sizeof(value) - 8 ? n : (int)sizeof(value) - 9), value };
+	return mdb_rc(mdb_put(txn, s->state, &k, &v, 0));
+}
+
 int peer_index(xf_store *s, MDB_txn *txn, const xf_event *ev, bool local)
 {
 	char relation[16];
@@ -114,7 +142,7 @@ int peer_index(xf_store *s, MDB_txn *txn, const xf_event *ev, bool local)
 		return 0;
 	}
 	r = peer_put(s, txn, &p, false);
-	return r == XF_EEXIST ? 0 : r;
+	return r == XF_EEXIST ? enrolment_clash(s, txn, ev, &p) : r;
 }
 
 struct peer_ctx {

@@ -1860,6 +1860,16 @@ static void test_bundle_for_a_node_takes_only_events_from_above(void **state)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* The status of the child named in CTX's node, into CTX. */
+static int peer_named(const xf_peer_status *p, void *ctx)
+{
+	xf_peer_status *out = ctx;
+
+	if (strcmp(p->node, out->node) == 0)
+		*out = *p;
+	return 0;
+}
+
 /* Two townships enrol a village each under the same id, by mistake: the
  * county holds the first one's log under that id, and the second's push
  * of its own village's events must not be acknowledged as held. */
@@ -1894,6 +1904,15 @@ static void test_another_history_under_a_known_id_is_not_acknowledged(void **sta
 	assert_int_equal(pending(t2), count_events(t2, "cun-x"));
 	assert_int_equal(count_events(c, "cun-x"), 4);
 	assert_sound(c);
+	/* The county's status names the clash on the second township's row. */
+	{
+		xf_peer_status row = { 0 };
+
+		snprintf(row.node, sizeof(row.node), "xiang-2");
+		assert_rc(xf_status_peers(c->store, peer_named, &row), 0);
+		assert_string_equal(row.last_error,
+				    "enrolled cun-x with another key than xiang-1 gave it first: its events through here are refused");
+	}
 }
 
 static int blobs_all_cb(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx)
