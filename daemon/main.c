@@ -114,10 +114,11 @@ struct node {
 	int inotify;
 	int pid_fd;
 	unsigned failures;   /* syncs failed in a row */
-	/* Events still unacknowledged after the last sync that succeeded: a
-	 * log whose upstream holds another history (a backup put back) keeps
-	 * some; only more than these is a new record to send at once. */
-	uint64_t left_pending;
+	/* The events the log held when the last sync began: only a log that
+	 * has grown since has a new record to send at once. Pending alone
+	 * does not say so: a log whose upstream holds another history (a
+	 * backup put back) keeps events pending through every sync. */
+	uint64_t events_at_sync;
 	char last_error[256];
 };
 
@@ -299,6 +300,14 @@ static uint64_t pending(xf_store *s)
 	return n;
 }
 
+static uint64_t event_count(xf_store *s)
+{
+	uint64_t n = 0;
+
+	xf_store_count_events(s, &n);
+	return n;
+}
+
 static void sync_once(struct node *n, uint64_t *next_ms)
 {
 	struct timespec t0, t1;
@@ -308,6 +317,7 @@ static void sync_once(struct node *n, uint64_t *next_ms)
 	int r;
 
 	say_status(n, "syncing with %s", n->cfg.upstream_url);
+	n->events_at_sync = event_count(n->store);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = client_sync(n->cli, n->store, &rep);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -317,7 +327,6 @@ static void sync_once(struct node *n, uint64_t *next_ms)
 		return;
 	if (r == 0) {
 		n->failures = 0;
-		n->left_pending = pending(n->store);
 		*next_ms = now + (uint64_t)n->cfg.sync_interval_s * 1000;
 		log_info("synced: pushed %zu, pulled %zu in %zu requests, %zu bytes out, %zu in, %.0f ms%s", rep.pushed,
 			 rep.pulled, rep.requests, rep.bytes_sent, rep.bytes_received, ms,
@@ -361,7 +370,7 @@ static int run(struct node *n)
 			break;
 		now = monotonic_ms();
 		if (looks_left && now >= look_ms) {
-			if (n->failures == 0 && pending(n->store) > n->left_pending) {
+			if (n->failures == 0 && pending(n->store) > 0 && event_count(n->store) > n->events_at_sync) {
 				if (next_ms > now + POKE_DELAY_MS)
 					next_ms = now + POKE_DELAY_MS;
 				looks_left = 0;

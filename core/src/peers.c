@@ -68,7 +68,8 @@ static int enrolment_read(const xf_event *ev, xf_peer *p, char *relation, size_t
  * key that is only news of it; with another, two townships have given one
  * id to two villages, and the second's events under it will be refused
  * here as forged: the administrator reads why in the status row of the
- * node that sent the enrolment (as "refused:NODE", status.c). */
+ * node that sent the enrolment ("clash:NODE", shown before its refusals,
+ * status.c), dated by the enrolment's clock. */
 static int enrolment_clash(xf_store *s, MDB_txn *txn, const xf_event *ev, const xf_peer *p)
 {
 	char key[XF_NODE_ID_MAX + 16];
@@ -85,7 +86,7 @@ static int enrolment_clash(xf_store *s, MDB_txn *txn, const xf_event *ev, const 
 	n = snprintf((char *)value + 8, sizeof(value) - 8,
 		     "enrolled %s with another key than %s gave it first: its events through here are refused",
 		     p->node, known.parent[0] ? known.parent : s->node);
-	snprintf(key, sizeof(key), "refused:%s", ev->origin);
+	snprintf(key, sizeof(key), "clash:%s", ev->origin);
 	k = (MDB_val){ strlen(key), key };
 	v = (MDB_val){ 8 + (size_t)(n < (int)sizeof(value) - 8 ? n : (int)sizeof(value) - 9), value };
 	return mdb_rc(mdb_put(txn, s->state, &k, &v, 0));

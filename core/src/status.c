@@ -1,6 +1,7 @@
 /* Sync status from what the sync keeps in the store. Client state: see
  * daemon/client.c ("sync:*") and sync.c ("up:*"); server state: sync.c
- * ("seen:NODE") and here ("refused:NODE" -> [time, reason]). */
+ * ("seen:NODE") and here ("refused:NODE" -> [time, reason]; "clash:NODE",
+ * the same for an enrolment that clashed, peers.c). */
 #include <errno.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -163,8 +164,14 @@ static int peer_row(struct peers_ctx *c, const xf_peer *peer)
 	} else if (r != XF_ENOTFOUND && r != XF_ECORRUPT) {
 		return r;
 	}
-	snprintf(key, sizeof(key), "refused:%s", peer->node);
-	if ((r = xf_store_state_get(c->s, key, &v, &len)) == 0)
+	/* An enrolment that clashed with another child's (peers.c) stays the
+	 * row's error: every refusal it causes would otherwise hide it. */
+	snprintf(key, sizeof(key), "clash:%s", peer->node);
+	if ((r = xf_store_state_get(c->s, key, &v, &len)) == XF_ENOTFOUND) {
+		snprintf(key, sizeof(key), "refused:%s", peer->node);
+		r = xf_store_state_get(c->s, key, &v, &len);
+	}
+	if (r == 0)
 		read_refused(v, len, &p);
 	free(v);
 	if (r < 0 && r != XF_ENOTFOUND)

@@ -1005,7 +1005,18 @@ int walk_keys(xf_store *s, MDB_txn *txn, MDB_dbi dbi, size_t max, key_fn fn, voi
  * tables with each one read. */
 #define SCAN_TRIM_BYTES (128u << 10)
 
-static int map_trim(xf_store *s);
+/* Where the data file is mapped: one range, or a few if the kernel shows
+ * it split. */
+struct map_range {
+	uintptr_t start, end;
+};
+struct map_ranges {
+	size_t n;
+	struct map_range at[4];
+};
+
+static int map_find(xf_store *s, struct map_ranges *out);
+static int map_drop(const struct map_ranges *m);
 
 struct scan_ctx {
 	const char *origin;
@@ -1024,6 +1035,8 @@ static int scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
 	MDB_val k, v;
 	uint64_t seq;
 	size_t unread_since_trim = 0;
+	struct map_ranges map = { 0 };
+	bool map_looked_for = false;
 	xf_event ev;
 	int r;
 
@@ -1053,10 +1066,15 @@ static int scan_txn(xf_store *s, MDB_txn *txn, void *vctx)
 				break;
 		}
 		unread_since_trim += v.mv_size;
+		/* Only memory: a map that cannot be found or let go of (no
+		 * /proc) leaves the scan as it was. */
 		if (unread_since_trim >= SCAN_TRIM_BYTES) {
 			unread_since_trim = 0;
-			if ((r = map_trim(s)) < 0)
-				break;
+			if (!map_looked_for) {
+				map_looked_for = true;
+				map_find(s, &map);
+			}
+			map_drop(&map);
 		}
 		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
 	}
@@ -1502,42 +1520,53 @@ const char *xf_store_node(const xf_store *s)
  * only meaningful with MDB_FIXEDMAP), so the kernel's list of this
  * process's mappings is asked instead. The caller holds the resize lock,
  * shared: the map cannot move meanwhile. */
-static int map_trim(xf_store *s)
+static int map_find(xf_store *s, struct map_ranges *out)
 {
 	char path[PATH_MAX + 16], line[PATH_MAX + 128], real[PATH_MAX], *name;
 	const char *dir;
 	unsigned long start, end;
 	FILE *maps;
-	int r = 0;
 
+	out->n = 0;
 	if (mdb_env_get_path(s->env, &dir) != 0 || !realpath(dir, real))
 		return XF_ESTORE;
 	snprintf(path, sizeof(path), "%s/data.mdb", real);
 	maps = fopen("/proc/self/maps", "re");
 	if (!maps)
 		return -errno;
-	while (r == 0 && fgets(line, sizeof(line), maps)) {
+	while (out->n < XF_ARRAY_SIZE(out->at) && fgets(line, sizeof(line), maps)) {
 		name = strchr(line, '/');
 		if (!name || sscanf(line, "%lx-%lx", &start, &end) != 2)
 			continue;
 		name[strcspn(name, "\n")] = '\0';
-		/* The map is read-only and shared: dropping its pages loses
-		 * nothing. */
-		if (strcmp(name, path) == 0 && madvise((void *)start, end - start, MADV_DONTNEED) < 0)
-			r = -errno;
+		if (strcmp(name, path) == 0)
+			out->at[out->n++] = (struct map_range){ start, end };
 	}
 	fclose(maps);
-	return r;
+	return out->n ? 0 : XF_ESTORE;
+}
+
+/* The map is read-only and shared: dropping its pages loses nothing. */
+static int map_drop(const struct map_ranges *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (madvise((void *)m->at[i].start, m->at[i].end - m->at[i].start, MADV_DONTNEED) < 0)
+			return -errno;
+	return 0;
 }
 
 int xf_store_trim(xf_store *s)
 {
+	struct map_ranges map;
 	int r;
 
 	if (!s)
 		return -EINVAL;
 	pthread_rwlock_rdlock(&s->resize_lock);
-	r = map_trim(s);
+	if ((r = map_find(s, &map)) == 0)
+		r = map_drop(&map);
 	pthread_rwlock_unlock(&s->resize_lock);
 	return r;
 }

@@ -6,7 +6,7 @@
  *   "cur:bcast"    position in the upstream's broadcast feed (be64)
  *   "receipt:SEQ"  every signed receipt, by the head seq it vouches for (20 digits)
  * Server state: "seen:NODE" -> [time, node's own head, software, node's clock (0: unknown)];
- * "refused:NODE" -> [time, reason] (status.c). */
+ * "refused:NODE" -> [time, reason] and "clash:NODE" (status.c, peers.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -1293,28 +1293,38 @@ static void add_stats(xf_ingest_stats *sum, const xf_ingest_stats *in)
 	}
 }
 
-/* A frame from below heard from the child that made it (its first
- * event's origin), as a sync would be: its "seen:" record into SB under
- * KEY, its head the frame's unless a sync said a later one. 1 when the
- * frame is no child's. */
-static int bundle_seen(xf_store *s, const msgpack_object *root, const xf_blob *first, uint64_t wall_ms,
-		       msgpack_sbuffer *sb, char key[XF_NODE_ID_MAX + 8])
+/* A frame from below was heard from the children whose events in it
+ * agree with what this node holds (AGREED: those it would acknowledge),
+ * as a sync is: their "seen:" records, each head at least what is held
+ * now. Written after the frame's transaction, being status, not log. */
+static int bundle_seen(xf_store *s, const struct origins *agreed, uint64_t wall_ms)
 {
-	struct seen last = { 0 };
-	uint64_t head = 0;
-	xf_event ev;
+	char key[XF_NODE_ID_MAX + 8];
+	msgpack_sbuffer sb;
+	struct seen last;
 	xf_peer peer;
-	int r;
+	xf_kv kv;
+	size_t i;
+	int r = 0;
 
-	if (xf_event_decode(first->data, first->len, &ev) < 0 || xf_store_peer(s, ev.origin, &peer) < 0 ||
-	    !xf_relation_is_child(peer.relation))
-		return 1;
-	get_uint(root, "head", &head);
-	r = seen_get(s, ev.origin, &last);
-	if (r < 0 && r != XF_ENOTFOUND && r != XF_ECORRUPT)
-		return r;
-	return seen_record(ev.origin, wall_ms, head > last.head ? head : last.head,
-			   last.software[0] ? last.software : "bundle", last.client_ms, sb, key);
+	for (i = 0; r == 0 && i < agreed->n; i++) {
+		const struct origin_seq *e = &agreed->at[i];
+
+		if (xf_store_peer(s, e->id, &peer) < 0 || !xf_relation_is_child(peer.relation))
+			continue;
+		last = (struct seen){ 0 };
+		r = seen_get(s, e->id, &last);
+		if (r < 0 && r != XF_ENOTFOUND && r != XF_ECORRUPT)
+			break;
+		msgpack_sbuffer_init(&sb);
+		r = seen_record(e->id, wall_ms, e->seq > last.head ? e->seq : last.head,
+				last.software[0] ? last.software : "bundle", last.client_ms, &sb, key);
+		kv = (xf_kv){ key, sb.data, sb.size };
+		if (r == 0)
+			r = xf_store_state_put(s, &kv, 1);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	return r;
 }
 
 /* A frame from below ("push": at a township or county), or one this
@@ -1322,13 +1332,11 @@ static int bundle_seen(xf_store *s, const msgpack_object *root, const xf_blob *f
 static int frame_ingest(xf_store *s, const msgpack_object *root, bool village, uint64_t wall_ms,
 			xf_ingest_stats *in, char made_for[XF_NODE_ID_MAX + 1])
 {
-	xf_ingest_opts below = { .from_below = true };
 	static const xf_ingest_opts above = { .sparse = true, .from_above = true };
+	struct origins agreed = { 0 };
+	xf_ingest_opts below = { .from_below = true, .on_head = record_ack, .ctx = &agreed };
 	const msgpack_object *to = map_get(root, "for");
-	char seen_key[XF_NODE_ID_MAX + 8];
-	msgpack_sbuffer seen;
 	xf_blob *events = NULL;
-	xf_kv seen_kv;
 	size_t n;
 	int r;
 
@@ -1337,17 +1345,14 @@ static int frame_ingest(xf_store *s, const msgpack_object *root, bool village, u
 		return XF_EPROTO;
 	if (to ? strcmp(made_for, xf_store_node(s)) != 0 : village)
 		return XF_ESCOPE;
-	msgpack_sbuffer_init(&seen);
 	r = get_events(root, to ? "pull" : "push", &events, &n);
-	if (r == 0 && !to && n && (r = bundle_seen(s, root, &events[0], wall_ms, &seen, seen_key)) == 0) {
-		seen_kv = (xf_kv){ seen_key, seen.data, seen.size };
-		below.state = &seen_kv;
-		below.n_state = 1;
-	}
-	if (r >= 0)
+	if (r == 0)
 		r = xf_store_ingest(s, events, n, wall_ms, to ? &above : &below, in);
+	/* A frame of nothing but refusals is no word from anyone. */
+	if (r == 0 && !to && in->stored + in->duplicates > 0)
+		r = bundle_seen(s, &agreed, wall_ms);
+	origins_dispose(&agreed);
 	free(events);
-	msgpack_sbuffer_destroy(&seen);
 	return r;
 }
 

@@ -1802,6 +1802,54 @@ static void test_bundle_for_a_village_brings_its_decisions(void **state)
 	assert_int_equal(access(again, F_OK), -1);
 }
 
+/* The status of the child named in CTX's node, into CTX. */
+static int peer_named(const xf_peer_status *p, void *ctx)
+{
+	xf_peer_status *out = ctx;
+
+	if (strcmp(p->node, out->node) == 0)
+		*out = *p;
+	return 0;
+}
+
+/* A one-frame bundle at PATH carrying BLOBS: a push from below, or with
+ * FOR_NODE set a pull made for that node, as a hand-made file would. */
+static void write_bundle(const char *path, const char *for_node, const struct blobs *blobs)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	xf_buf wire = { 0 };
+	uint8_t len[4];
+	FILE *out;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, for_node ? 3 : 2);
+	pack_str(&pk, "v");
+	msgpack_pack_uint8(&pk, XF_SYNC_VERSION);
+	if (for_node) {
+		pack_str(&pk, "for");
+		pack_str(&pk, for_node);
+	}
+	pack_str(&pk, for_node ? "pull" : "push");
+	msgpack_pack_array(&pk, blobs->n);
+	for (size_t i = 0; i < blobs->n; i++) {
+		msgpack_pack_bin(&pk, blobs->b[i].len);
+		msgpack_pack_bin_body(&pk, blobs->b[i].data, blobs->b[i].len);
+	}
+	assert_rc(xf_deflate((const uint8_t *)sb.data, sb.size, &wire), 0);
+	out = fopen(path, "w");
+	assert_non_null(out);
+	len[0] = (uint8_t)(wire.len >> 24), len[1] = (uint8_t)(wire.len >> 16);
+	len[2] = (uint8_t)(wire.len >> 8), len[3] = (uint8_t)wire.len;
+	assert_int_equal(fwrite("XFBUNDLE1\n", 1, 10, out), 10);
+	assert_int_equal(fwrite(len, 1, 4, out), 4);
+	assert_int_equal(fwrite(wire.data, 1, wire.len, out), wire.len);
+	assert_int_equal(fclose(out), 0);
+	xf_buf_dispose(&wire);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 /* A bundle made for a node brings it only what came from above: its own
  * events, or a child's, in one are refused. */
 static void test_bundle_for_a_node_takes_only_events_from_above(void **state)
@@ -1812,43 +1860,14 @@ static void test_bundle_for_a_node_takes_only_events_from_above(void **state)
 	char ids[1][XF_ENTITY_ID_MAX + 1], path[PATH_MAX], made_for[XF_NODE_ID_MAX + 1];
 	struct blobs own = { 0 };
 	xf_ingest_stats st;
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	xf_buf wire = { 0 };
-	uint8_t len[4];
-	FILE *out;
 
 	link_nodes(t, v, "child");
 	open_cases(v, 1, ids);
 	sync_all(v, t);
 	assert_rc(xf_store_scan_bytes(t->store, "cun-a", 1, blobs_cb, &own), 0);
 	/* A frame "for" the township carrying its village's events. */
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 4);
-	pack_str(&pk, "v");
-	msgpack_pack_uint8(&pk, XF_SYNC_VERSION);
-	pack_str(&pk, "node");
-	pack_str(&pk, "county-1");
-	pack_str(&pk, "for");
-	pack_str(&pk, "xiang-1");
-	pack_str(&pk, "pull");
-	msgpack_pack_array(&pk, own.n);
-	for (size_t i = 0; i < own.n; i++) {
-		msgpack_pack_bin(&pk, own.b[i].len);
-		msgpack_pack_bin_body(&pk, own.b[i].data, own.b[i].len);
-	}
-	assert_rc(xf_deflate((const uint8_t *)sb.data, sb.size, &wire), 0);
 	unit_path(path, sizeof(path), f->dir, "forged.xfb");
-	out = fopen(path, "w");
-	assert_non_null(out);
-	len[0] = (uint8_t)(wire.len >> 24), len[1] = (uint8_t)(wire.len >> 16);
-	len[2] = (uint8_t)(wire.len >> 8), len[3] = (uint8_t)wire.len;
-	assert_int_equal(fwrite("XFBUNDLE1\n", 1, 10, out), 10);
-	assert_int_equal(fwrite(len, 1, 4, out), 4);
-	assert_int_equal(fwrite(wire.data, 1, wire.len, out), wire.len);
-	assert_int_equal(fclose(out), 0);
-
+	write_bundle(path, "xiang-1", &own);
 	assert_rc(xf_bundle_import(t->store, path, WALL, &st, made_for), 0);
 	assert_string_equal(made_for, "xiang-1");
 	assert_int_equal(st.stored, 0);
@@ -1856,18 +1875,35 @@ static void test_bundle_for_a_node_takes_only_events_from_above(void **state)
 	assert_int_equal(st.first_error, XF_ESCOPE);
 	assert_sound(t);
 	blobs_dispose(&own);
-	xf_buf_dispose(&wire);
-	msgpack_sbuffer_destroy(&sb);
 }
 
-/* The status of the child named in CTX's node, into CTX. */
-static int peer_named(const xf_peer_status *p, void *ctx)
+/* A bundle of forgeries in a village's name says nothing of the village:
+ * it is not heard from. */
+static void test_bundle_of_forgeries_is_no_contact(void **state)
 {
-	xf_peer_status *out = ctx;
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *v = node_init(f, 1, "cun-a", "village");
+	xf_peer_status row = { 0 };
+	struct blobs forged = { 0 };
+	char path[PATH_MAX];
+	xf_ingest_stats st;
+	size_t i;
 
-	if (strcmp(p->node, out->node) == 0)
-		*out = *p;
-	return 0;
+	link_nodes(t, v, "child");
+	open_cases(v, 2, NULL);
+	assert_rc(xf_store_scan_bytes(v->store, "cun-a", 1, blobs_cb, &forged), 0);
+	for (i = 0; i < forged.n; i++)
+		((uint8_t *)forged.b[i].data)[forged.b[i].len - 1] ^= 0x01;
+	unit_path(path, sizeof(path), f->dir, "forged.xfb");
+	write_bundle(path, NULL, &forged);
+	assert_rc(xf_bundle_import(t->store, path, WALL, &st, NULL), 0);
+	assert_int_equal(st.stored, 0);
+	assert_int_equal(st.rejected, forged.n);
+	snprintf(row.node, sizeof(row.node), "cun-a");
+	assert_rc(xf_status_peers(t->store, peer_named, &row), 0);
+	assert_int_equal(row.last_seen_ms, 0);
+	blobs_dispose(&forged);
 }
 
 /* Two townships enrol a village each under the same id, by mistake: the
@@ -2197,6 +2233,7 @@ int main(void)
 		FIXTURE_TEST(test_a_township_with_1030_villages_syncs_up),
 		FIXTURE_TEST(test_bundle_for_a_village_brings_its_decisions),
 		FIXTURE_TEST(test_bundle_for_a_node_takes_only_events_from_above),
+		FIXTURE_TEST(test_bundle_of_forgeries_is_no_contact),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
 		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),
 		FIXTURE_TEST(test_event_pulled_before_its_key_comes_again),
