@@ -52,6 +52,8 @@ int cmd_bundle_export(ctl *c, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return ctl_usage(c, "expects FILE (see --help)");
+	if (child && xf_node_id_check(child) < 0)
+		return ctl_usage(c, "--for '%s' is not a node id (1 to %d letters, digits or '-')", child, XF_NODE_ID_MAX);
 	path = argv[optind];
 	if ((r = ctl_open(c)) != 0)
 		return r;

@@ -31,6 +31,12 @@ static void put_be64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
 static uint64_t get_be64(const uint8_t *p, size_t len)
 {
 	uint64_t v = 0;
@@ -299,10 +305,7 @@ static int pack_push(xf_store *s, struct origins *p, msgpack_sbuffer *events, xf
 /* Fill in the count of the array32 header written as "\xdd\0\0\0\0" at AT. */
 static void set_array32_count(msgpack_sbuffer *sb, size_t at, size_t count)
 {
-	sb->data[at + 1] = (char)(count >> 24);
-	sb->data[at + 2] = (char)(count >> 16);
-	sb->data[at + 3] = (char)(count >> 8);
-	sb->data[at + 4] = (char)count;
+	put_be32((uint8_t *)sb->data + at + 1, (uint32_t)count);
 }
 
 /* The request is packed in one buffer: the fixed fields, then "push" with
@@ -1121,10 +1124,7 @@ static int write_frame(FILE *f, const xf_buf *body)
 	r = xf_deflate(body->data, body->len, &wire);
 	if (r < 0)
 		return r;
-	len[0] = (uint8_t)(wire.len >> 24);
-	len[1] = (uint8_t)(wire.len >> 16);
-	len[2] = (uint8_t)(wire.len >> 8);
-	len[3] = (uint8_t)wire.len;
+	put_be32(len, (uint32_t)wire.len);
 	r = write_all(f, len, 4);
 	if (r == 0)
 		r = write_all(f, wire.data, wire.len);

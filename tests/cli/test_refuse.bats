@@ -414,6 +414,8 @@ bad_conf() {
 	[ "$stderr" = "xinfangctl bundle export: a village has no children to make a bundle --for" ]
 	refuses ctl_on town bundle export --for 370102009 "$BATS_TEST_TMPDIR/t.xfb"
 	[ "$stderr" = "xinfangctl bundle export: --for 370102009: no such village is enrolled here (xinfangctl status lists them)" ]
+	refuses ctl_on town bundle export --for ../370102001002 "$BATS_TEST_TMPDIR/t.xfb"
+	[ "$stderr" = "xinfangctl bundle export: --for '../370102001002' is not a node id (1 to 32 letters, digits or '-')" ]
 	[ ! -e "$BATS_TEST_TMPDIR/v.xfb" ] && [ ! -e "$BATS_TEST_TMPDIR/t.xfb" ]
 }
 
