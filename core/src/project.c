@@ -38,7 +38,7 @@ static const struct act {
 	{ "case.replied", 'C', "replied", "replied_on", NULL, OPEN_CASE, NULL, false },
 	{ "case.closed", 'C', "closed", "closed_on", NULL, OPEN_CASE, NULL, true },
 	{ "case.reopened", 'C', "reopened", "reopened_on", NULL, ((const char *const[]){ "closed", NULL }),
-	  ((const char *const[]){ "outcome", "closed_on", NULL }), false },
+	  ((const char *const[]){ "outcome", "closed_on", "extended_on", NULL }), false },
 	{ "case.extended", 'C', NULL, "extended_on", NULL, ((const char *const[]){ "assigned", "replied", "reopened", NULL }),
 	  NULL, false },
 	{ "risk.reported", 'R', "open", "date", NULL, NULL, NULL, false },

@@ -181,13 +181,12 @@ static int32_t handling_start(const xf_entity *c)
 	return reopened > accepted ? reopened : accepted;
 }
 
+/* A reopening clears the extension (project.c): one granted before it
+ * was for the handling that ended, however the days compare, and the new
+ * handling has its own 60 days, to be extended once. */
 bool xf_case_extended(const xf_entity *c)
 {
-	int32_t start = handling_start(c), extended = attr_day(c, "extended_on");
-
-	/* An extension granted before a reopening was for the handling that
-	 * ended: the new one has its own 60 days, and may be extended once. */
-	return start != NO_DAY && extended != NO_DAY && extended >= start;
+	return handling_start(c) != NO_DAY && attr_day(c, "extended_on") != NO_DAY;
 }
 
 bool xf_case_deadline(const xf_entity *c, const xf_record_meta *m, xf_deadline *out)

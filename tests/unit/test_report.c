@@ -326,6 +326,19 @@ static void test_statutory_deadlines(void **state)
 	assert_false(d.extended);
 	assert_int_equal(d.start, day("2026-06-10"));
 	assert_int_equal(d.due, day("2026-08-09"));
+	/* However the days compare: extended, closed and reopened on one
+	 * day, the new handling is not extended yet, and once it is, 90 days
+	 * from that reopening. */
+	act(&f.v1, "case.extended", f.c1, "2026-06-20", "extension", "情况复杂");
+	act(&f.v1, "case.closed", f.c1, "2026-06-20", "outcome", "三次办结");
+	act(&f.v1, "case.reopened", f.c1, "2026-06-20", "reason", "三次反悔");
+	d = deadline_of(&f.v1, f.c1);
+	assert_false(d.extended);
+	assert_int_equal(d.due, day("2026-08-19"));
+	act(&f.v1, "case.extended", f.c1, "2026-06-20", "extension", "仍然复杂");
+	d = deadline_of(&f.v1, f.c1);
+	assert_true(d.extended);
+	assert_int_equal(d.due, day("2026-09-18"));
 	/* C2, closed before anyone was assigned (a refusal), was decided on
 	 * that day: its acceptance clock stopped there. */
 	assert_rc(xf_entity_load(f.v1.store, f.c2, &c2), 0);
