@@ -88,6 +88,14 @@ static bool repeatable(const ctl *c, const char *name)
 	return end && strncmp(end, "]...", 4) == 0;
 }
 
+/* Only a verb that prints records can print them as JSON, and its usage
+ * says so ("[--json]", or "--format csv|json"): any other refuses --json
+ * rather than print plain text to a script that asked for JSON. */
+static bool prints_json(const ctl *c)
+{
+	return c->usage && strstr(c->usage, "json");
+}
+
 /* The long name of option OPT in ALL, or NULL. */
 static const char *option_name(const struct option *all, int opt)
 {
@@ -140,6 +148,10 @@ int ctl_getopt(ctl *c, int argc, char **argv, const char *shortopts, const struc
 			c->config_path = optarg;
 			continue;
 		case 'J':
+			if (!prints_json(c)) {
+				ctl_usage(c, "unknown option '--json' (see --help)");
+				return '?';
+			}
 			c->json = true;
 			continue;
 		case 'h':

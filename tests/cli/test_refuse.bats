@@ -105,6 +105,13 @@ VISIT=(visit add --people 3 --category 土地 --summary 测试)
 	refuses ctl log extra
 	refuses ctl verify extra
 	refuses ctl case note "$case_id" "$case_id" --text 走访
+	# --json only where records are printed: a script that asked for
+	# JSON must not be given a plain line and exit 0.
+	refuses ctl "${VISIT[@]}" --json
+	[ "$stderr" = "xinfangctl visit add: unknown option '--json' (see --help)" ] || { echo "$stderr" >&2; false; }
+	refuses ctl verify --json
+	refuses ctl key --json
+	refuses ctl case close "$case_id" --outcome 办结 --json
 }
 
 @test "an option refused is named as typed, with what is wrong with it" {
