@@ -284,21 +284,14 @@ static void refusal(client *c, long status, client_report *rep)
  * has work. */
 static int round_trip(client *c, xf_store *s, client_report *rep, bool *more)
 {
-	xf_buf body = { 0 }, wire = { 0 };
+	xf_buf wire = { 0 };
 	xf_sync_push push;
 	xf_sync_stats st;
 	long status = 0;
 	bool deflated;
 	int r, tries;
 
-	r = xf_sync_request(s, XF_SOFTWARE, &body, &push);
-	deflated = body.len >= XF_SYNC_DEFLATE_MIN;
-	if (r == 0 && deflated) {
-		r = xf_deflate(body.data, body.len, &wire);
-		xf_buf_dispose(&body);
-	} else {
-		wire = body;
-	}
+	r = xf_sync_request(s, XF_SOFTWARE, &wire, &deflated, &push);
 	if (r < 0) {
 		snprintf(rep->error, sizeof(rep->error), "cannot build a request: %s", xf_strerror(r));
 		return r;

@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <zlib.h>
+
+#include "xf/wire.h"
 
 /* sodium_init(), idempotent. */
 int xf_crypto_init(void);
@@ -20,6 +23,24 @@ int xf_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
  * XF_EPROTO otherwise. Run on anything from a peer before msgpack-c,
  * which allocates for claimed counts. */
 int xf_msgpack_check(const uint8_t *p, size_t len, size_t *used);
+
+/* A zlib-wrapped deflate stream fed piece by piece (wire.c): a body
+ * packed straight through one is never held uncompressed. The output is
+ * what xf_deflate makes of the same bytes, give or take block boundaries.
+ * deflater_write has the shape of msgpack's packer callback: a write
+ * after a failure does nothing, and deflater_finish reports the first
+ * failure. deflater_finish hands the stream's bytes to OUT (the caller
+ * owns them then); deflater_dispose frees what is left either way. */
+struct deflater {
+	z_stream zs;
+	xf_buf out;
+	size_t cap;
+	int err;
+};
+int deflater_init(struct deflater *d);
+int deflater_write(void *d, const char *p, size_t n);
+int deflater_finish(struct deflater *d, xf_buf *out);
+void deflater_dispose(struct deflater *d);
 
 /* Projection values (project.c): free what A holds and leave it empty;
  * deep-copy SRC into DST (which holds nothing yet). */

@@ -1003,7 +1003,7 @@ int walk_keys(xf_store *s, MDB_txn *txn, MDB_dbi dbi, size_t max, key_fn fn, voi
  * long log (a catch-up's push, a verify) keeps a few hundred KiB of it
  * resident, not all of it: the kernel maps neighbouring pages of other
  * tables with each one read. */
-#define SCAN_TRIM_BYTES (128u << 10)
+#define SCAN_TRIM_BYTES (32u << 10)
 
 /* Where the data file is mapped: one range, or a few if the kernel shows
  * it split. */

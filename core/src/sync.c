@@ -232,22 +232,43 @@ static uint64_t *progress_slot(struct origins *progress, xf_store *s, const char
 	return e ? &e->seq : NULL;
 }
 
+static int origins_copy(struct origins *dst, const struct origins *src)
+{
+	*dst = (struct origins){ 0 };
+	if (!src->n)
+		return 0;
+	dst->at = malloc(src->n * sizeof(*dst->at));
+	if (!dst->at)
+		return -ENOMEM;
+	memcpy(dst->at, src->at, src->n * sizeof(*dst->at));
+	dst->n = dst->cap = src->n;
+	return 0;
+}
+
+/* A push is walked twice: once to measure the batch (its count heads the
+ * array in the body, which goes through deflate as it is packed), once to
+ * pack the events the measure took, and no others. */
 struct push_ctx {
-	msgpack_packer *pk;
+	msgpack_packer *pk;        /* NULL while measuring */
 	xf_sync_push *push;
-	uint64_t *sent; /* the origin's progress */
+	uint64_t *sent;            /* the origin's progress */
+	const struct origins *ends; /* packing: where the measure stopped, per origin */
+	uint64_t until;            /* packing: the origin's end */
 };
 
 static int push_event(const uint8_t *bytes, size_t len, uint64_t seq, void *vctx)
 {
 	struct push_ctx *c = vctx;
 
-	if (c->push->events == XF_SYNC_BATCH_EVENTS || c->push->bytes + len > XF_SYNC_BATCH_BYTES) {
-		c->push->full = true;
+	if (c->pk ? seq > c->until
+		  : c->push->events == XF_SYNC_BATCH_EVENTS || c->push->bytes + len > XF_SYNC_BATCH_BYTES) {
+		c->push->full = !c->pk;
 		return 1;
 	}
-	msgpack_pack_bin(c->pk, len);
-	msgpack_pack_bin_body(c->pk, bytes, len);
+	if (c->pk) {
+		msgpack_pack_bin(c->pk, len);
+		msgpack_pack_bin_body(c->pk, bytes, len);
+	}
 	c->push->events++;
 	c->push->bytes += len;
 	*c->sent = seq;
@@ -275,30 +296,62 @@ static int push_origin(xf_store *s, struct origins *p, const char *origin, uint6
 	c->sent = progress_slot(p, s, origin);
 	if (!c->sent)
 		return -ENOMEM;
-	if (head <= *c->sent)
+	if (c->ends)
+		c->until = origins_find(c->ends, origin)->seq;
+	if (head <= *c->sent || (c->ends && c->until <= *c->sent))
 		return 0;
 	r = xf_store_scan_bytes(s, origin, *c->sent + 1, push_event, c);
 	return r == 1 ? 0 : r;
 }
 
-/* Pack the events the upstream lacks into EVENTS as bins, this node's own
- * first: its enrolments must land before the events of the nodes they
- * enrol. */
-static int pack_push(xf_store *s, struct origins *p, msgpack_sbuffer *events, xf_sync_push *push)
+/* Walk the events the upstream lacks, origin by origin of HEADS from
+ * progress P: this node's own first, since its enrolments must land
+ * before the events of the nodes they enrol. */
+static int push_walk(xf_store *s, const struct origins *heads, struct origins *p, struct push_ctx *c)
 {
-	msgpack_packer pk;
-	struct origins heads = { 0 };
-	struct push_ctx c = { &pk, push, NULL };
 	size_t i, pass;
+	int r = 0;
+
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; r == 0 && i < heads->n && !c->push->full; i++)
+			if ((strcmp(heads->at[i].id, xf_store_node(s)) == 0) == (pass == 0))
+				r = push_origin(s, p, heads->at[i].id, heads->at[i].seq, c);
+	return r;
+}
+
+/* Measure the batch from progress P into PUSH, moving P to its end; the
+ * start is left in *START, a slot for every origin of *HEADS, so that
+ * packing reads no acknowledgement the measure did not. */
+static int push_measure(xf_store *s, struct origins *p, struct origins *heads, struct origins *start,
+			xf_sync_push *push)
+{
+	struct push_ctx c = { .push = push };
+	size_t i;
 	int r;
 
-	msgpack_packer_init(&pk, events, msgpack_sbuffer_write);
-	r = xf_store_heads(s, list_origin, &heads);
-	for (pass = 0; pass < 2; pass++)
-		for (i = 0; r == 0 && i < heads.n && !push->full; i++)
-			if ((strcmp(heads.at[i].id, xf_store_node(s)) == 0) == (pass == 0))
-				r = push_origin(s, p, heads.at[i].id, heads.at[i].seq, &c);
-	origins_dispose(&heads);
+	r = xf_store_heads(s, list_origin, heads);
+	for (i = 0; r == 0 && i < heads->n; i++)
+		if (!progress_slot(p, s, heads->at[i].id))
+			r = -ENOMEM;
+	if (r == 0)
+		r = origins_copy(start, p);
+	if (r == 0)
+		r = push_walk(s, heads, p, &c);
+	return r;
+}
+
+/* Pack as bins what the measure took: from START to ENDS, PUSH's events.
+ * The log only grows, so the same events are there; fewer would leave the
+ * array's count a lie. */
+static int push_pack(xf_store *s, const struct origins *heads, struct origins *start, const struct origins *ends,
+		     const xf_sync_push *push, msgpack_packer *pk)
+{
+	xf_sync_push packed = { 0 };
+	struct push_ctx c = { .pk = pk, .push = &packed, .ends = ends };
+	int r = push_walk(s, heads, start, &c);
+
+	if (r == 0 && (packed.events != push->events || packed.bytes != push->bytes))
+		r = XF_ECORRUPT;
 	return r;
 }
 
@@ -308,66 +361,81 @@ static void set_array32_count(msgpack_sbuffer *sb, size_t at, size_t count)
 	put_be32((uint8_t *)sb->data + at + 1, (uint32_t)count);
 }
 
-/* The request is packed in one buffer: the fixed fields, then "push" with
- * a 32-bit array header whose count is filled in once the events are
- * packed behind it; with nothing to push, the key is cut off again. A
- * village's memory holds one batch, not two. */
-static int build_request(xf_store *s, const char *software, struct origins *p, xf_buf *out, xf_sync_push *push)
+static void pack_request_fields(msgpack_packer *pk, xf_store *s, const char *software, uint64_t head, bool pushing)
 {
+	msgpack_pack_map(pk, pushing ? 5 : 4);
+	pack_key(pk, "v");
+	msgpack_pack_uint8(pk, XF_SYNC_VERSION);
+	pack_key(pk, "cur");
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint64(pk, state_u64(s, "cur:own"));
+	msgpack_pack_uint64(pk, state_u64(s, "cur:bcast"));
+	pack_key(pk, "head");
+	msgpack_pack_uint64(pk, head);
+	pack_key(pk, "sw");
+	pack_str(pk, software);
+}
+
+/* The request as it travels, into OUT. With nothing to push it is a few
+ * plain bytes; with a batch, the whole body goes through deflate as it is
+ * packed (*DEFLATED set), so that a village holds its batch compressed
+ * only, not twice. P is the progress the batch starts from, moved to its
+ * end. */
+static int build_request(xf_store *s, const char *software, struct origins *p, xf_buf *out, bool *deflated,
+			 xf_sync_push *push)
+{
+	struct origins heads = { 0 }, start = { 0 };
+	struct deflater d;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	uint64_t head;
 	uint8_t hash[XF_HASH_BYTES];
-	size_t push_at, count_at;
 	int r;
 
 	memset(push, 0, sizeof(*push));
+	*deflated = false;
 	r = xf_store_head(s, xf_store_node(s), &head, hash);
+	if (r == 0)
+		r = push_measure(s, p, &heads, &start, push);
 	if (r < 0)
-		return r;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 5);
-	pack_key(&pk, "v");
-	msgpack_pack_uint8(&pk, XF_SYNC_VERSION);
-	pack_key(&pk, "cur");
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint64(&pk, state_u64(s, "cur:own"));
-	msgpack_pack_uint64(&pk, state_u64(s, "cur:bcast"));
-	pack_key(&pk, "head");
-	msgpack_pack_uint64(&pk, head);
-	pack_key(&pk, "sw");
-	pack_str(&pk, software);
-	push_at = sb.size;
+		goto cleanup;
+	if (!push->events) {
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		pack_request_fields(&pk, s, software, head, false);
+		if (!sb.data) {
+			r = -ENOMEM;
+			goto cleanup;
+		}
+		out->data = (uint8_t *)sb.data;
+		out->len = sb.size;
+		goto cleanup;
+	}
+	if ((r = deflater_init(&d)) < 0)
+		goto cleanup;
+	msgpack_packer_init(&pk, &d, deflater_write);
+	pack_request_fields(&pk, s, software, head, true);
 	pack_key(&pk, "push");
-	count_at = sb.size;
-	msgpack_sbuffer_write(&sb, "\xdd\0\0\0\0", 5);
-	r = pack_push(s, p, &sb, push);
-	if (r == 0 && !sb.data)
-		r = -ENOMEM;
-	if (r < 0) {
-		msgpack_sbuffer_destroy(&sb);
-		return r;
-	}
-	if (push->events) {
-		set_array32_count(&sb, count_at, push->events);
-	} else {
-		sb.size = push_at;
-		sb.data[0] = (char)0x84; /* a fixmap of 4 */
-	}
-	out->data = (uint8_t *)sb.data;
-	out->len = sb.size;
-	return 0;
+	msgpack_pack_array(&pk, (uint32_t)push->events);
+	r = push_pack(s, &heads, &start, p, push, &pk);
+	if (r == 0)
+		r = deflater_finish(&d, out);
+	deflater_dispose(&d);
+	*deflated = r == 0;
+cleanup:
+	origins_dispose(&heads);
+	origins_dispose(&start);
+	return r;
 }
 
-int xf_sync_request(xf_store *s, const char *software, xf_buf *out, xf_sync_push *push)
+int xf_sync_request(xf_store *s, const char *software, xf_buf *out, bool *deflated, xf_sync_push *push)
 {
 	struct origins progress = { 0 };
 	int r;
 
-	if (!s || !software || !out || !push)
+	if (!s || !software || !out || !deflated || !push)
 		return -EINVAL;
-	r = build_request(s, software, &progress, out, push);
+	r = build_request(s, software, &progress, out, deflated, push);
 	origins_dispose(&progress);
 	return r;
 }
@@ -1115,32 +1183,27 @@ static int write_all(FILE *f, const void *p, size_t n)
 	return fwrite(p, 1, n, f) == n ? 0 : -EIO;
 }
 
-static int write_frame(FILE *f, const xf_buf *body)
+static int write_frame(FILE *f, const xf_buf *wire)
 {
-	xf_buf wire = { 0 };
 	uint8_t len[4];
 	int r;
 
-	r = xf_deflate(body->data, body->len, &wire);
-	if (r < 0)
-		return r;
-	put_be32(len, (uint32_t)wire.len);
+	put_be32(len, (uint32_t)wire->len);
 	r = write_all(f, len, 4);
 	if (r == 0)
-		r = write_all(f, wire.data, wire.len);
-	xf_buf_dispose(&wire);
+		r = write_all(f, wire->data, wire->len);
 	return r;
 }
 
-/* Builds a bundle's next frame into BODY (empty when it has no events);
- * clears *more after the last. */
-typedef int (*frame_fn)(xf_store *s, void *ctx, xf_buf *body, size_t *events, bool *more);
+/* Builds a bundle's next frame into WIRE, deflated (nothing when it has
+ * no events); clears *more after the last. */
+typedef int (*frame_fn)(xf_store *s, void *ctx, xf_buf *wire, size_t *events, bool *more);
 
 /* A new file only this user may read, the magic, then NEXT's frames; no
  * file at all if anything fails. */
 static int bundle_write(xf_store *s, const char *path, frame_fn next, void *ctx, size_t *events)
 {
-	xf_buf body = { 0 };
+	xf_buf wire = { 0 };
 	size_t n;
 	bool more = true;
 	FILE *f;
@@ -1160,11 +1223,11 @@ static int bundle_write(xf_store *s, const char *path, frame_fn next, void *ctx,
 	r = write_all(f, BUNDLE_MAGIC, strlen(BUNDLE_MAGIC));
 	while (r == 0 && more) {
 		n = 0;
-		r = next(s, ctx, &body, &n, &more);
+		r = next(s, ctx, &wire, &n, &more);
 		if (r == 0 && n)
-			r = write_frame(f, &body);
+			r = write_frame(f, &wire);
 		*events += n;
-		xf_buf_dispose(&body);
+		xf_buf_dispose(&wire);
 	}
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;
@@ -1173,10 +1236,11 @@ static int bundle_write(xf_store *s, const char *path, frame_fn next, void *ctx,
 	return r;
 }
 
-static int next_push_frame(xf_store *s, void *ctx, xf_buf *body, size_t *events, bool *more)
+static int next_push_frame(xf_store *s, void *ctx, xf_buf *wire, size_t *events, bool *more)
 {
 	xf_sync_push push;
-	int r = build_request(s, "bundle", ctx, body, &push);
+	bool deflated;
+	int r = build_request(s, "bundle", ctx, wire, &deflated, &push);
 
 	*events = push.events;
 	*more = r == 0 && push.full;
@@ -1204,7 +1268,7 @@ struct down {
 
 /* {"v", "node": this node, "for": the child, "pull": [events]}: what an
  * answer to the child's sync would carry, from the start of its feeds. */
-static int next_pull_frame(xf_store *s, void *ctx, xf_buf *body, size_t *events, bool *more)
+static int next_pull_frame(xf_store *s, void *ctx, xf_buf *wire, size_t *events, bool *more)
 {
 	struct down *d = ctx;
 	msgpack_sbuffer sb;
@@ -1233,11 +1297,11 @@ static int next_pull_frame(xf_store *s, void *ctx, xf_buf *body, size_t *events,
 		return r;
 	}
 	set_array32_count(&sb, count_at, pc.events);
-	body->data = (uint8_t *)sb.data;
-	body->len = sb.size;
+	r = xf_deflate((const uint8_t *)sb.data, sb.size, wire);
+	msgpack_sbuffer_destroy(&sb);
 	*events = pc.events;
 	*more = pc.full;
-	return 0;
+	return r;
 }
 
 int xf_bundle_export_for(xf_store *s, const char *child, const char *path, size_t *events)

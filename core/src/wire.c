@@ -19,22 +19,91 @@ void xf_buf_dispose(xf_buf *b)
 	b->len = 0;
 }
 
-int xf_deflate(const uint8_t *in, size_t len, xf_buf *out)
+/* The first output buffer: an idle request's body fits, a batch grows it. */
+#define DEFLATE_OUT_FIRST (16u << 10)
+
+int deflater_init(struct deflater *d)
 {
-	uLongf cap = compressBound(len);
-	uint8_t *data = malloc(cap);
+	memset(d, 0, sizeof(*d));
+	if (deflateInit(&d->zs, Z_DEFAULT_COMPRESSION) != Z_OK)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Run deflate over what it has been given with FLUSH, growing the output
+ * buffer as it fills. */
+static int deflater_run(struct deflater *d, int flush)
+{
+	uint8_t *grown;
+	size_t cap;
 	int zr;
 
-	if (!data)
-		return -ENOMEM;
-	zr = compress2(data, &cap, in, len, Z_DEFAULT_COMPRESSION);
-	if (zr != Z_OK) {
-		free(data);
-		return zr == Z_MEM_ERROR ? -ENOMEM : XF_EPROTO;
-	}
-	out->data = data;
-	out->len = cap;
+	do {
+		if (d->out.len == d->cap) {
+			cap = d->cap ? d->cap * 2 : DEFLATE_OUT_FIRST;
+			grown = realloc(d->out.data, cap);
+			if (!grown)
+				return -ENOMEM;
+			d->out.data = grown;
+			d->cap = cap;
+		}
+		d->zs.next_out = d->out.data + d->out.len;
+		d->zs.avail_out = (uInt)(d->cap - d->out.len);
+		zr = deflate(&d->zs, flush);
+		d->out.len = d->cap - d->zs.avail_out;
+		if (zr == Z_STREAM_ERROR)
+			return XF_EPROTO;
+	} while (d->zs.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
 	return 0;
+}
+
+int deflater_write(void *vd, const char *p, size_t n)
+{
+	struct deflater *d = vd;
+
+	while (d->err == 0 && n) {
+		/* avail_in is 32 bits wide */
+		uInt piece = n > UINT32_MAX ? UINT32_MAX : (uInt)n;
+
+		d->zs.next_in = (Bytef *)p;
+		d->zs.avail_in = piece;
+		d->err = deflater_run(d, Z_NO_FLUSH);
+		p += piece;
+		n -= piece;
+	}
+	return d->err;
+}
+
+int deflater_finish(struct deflater *d, xf_buf *out)
+{
+	if (d->err == 0)
+		d->err = deflater_run(d, Z_FINISH);
+	if (d->err < 0)
+		return d->err;
+	*out = d->out;
+	d->out = (xf_buf){ 0 };
+	d->cap = 0;
+	return 0;
+}
+
+void deflater_dispose(struct deflater *d)
+{
+	deflateEnd(&d->zs);
+	xf_buf_dispose(&d->out);
+	d->cap = 0;
+}
+
+int xf_deflate(const uint8_t *in, size_t len, xf_buf *out)
+{
+	struct deflater d;
+	int r;
+
+	if ((r = deflater_init(&d)) < 0)
+		return r;
+	deflater_write(&d, (const char *)in, len);
+	r = deflater_finish(&d, out);
+	deflater_dispose(&d);
+	return r;
 }
 
 int xf_inflate(const uint8_t *in, size_t len, size_t max, xf_buf *out)

@@ -123,6 +123,21 @@ static inline void reseal(const struct node *up, struct seal *seal, const xf_buf
 	assert_rc(xf_reply_sign(up->key, &seal->request, resp->data, resp->len, seal->sig), 0);
 }
 
+/* STORE's next request body, inflated as the server would have it. */
+static inline void request_body(xf_store *store, xf_buf *body, xf_sync_push *push)
+{
+	xf_buf wire = { 0 };
+	bool deflated;
+
+	assert_rc(xf_sync_request(store, "test/1", &wire, &deflated, push), 0);
+	if (!deflated) {
+		*body = wire;
+		return;
+	}
+	assert_rc(xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, body), 0);
+	xf_buf_dispose(&wire);
+}
+
 /* One sync of CHILD with UP, as xinfangd does it, but in process, with
  * each side's wall clock given. */
 static inline int sync_round_at(struct node *child, uint64_t child_wall, struct node *up, uint64_t up_wall,
@@ -133,7 +148,7 @@ static inline int sync_round_at(struct node *child, uint64_t child_wall, struct 
 	int r;
 
 	memset(rd, 0, sizeof(*rd));
-	assert_rc(xf_sync_request(child->store, "test/1", &req, &rd->push), 0);
+	request_body(child->store, &req, &rd->push);
 	rd->req_len = req.len;
 	seal.request = request_auth(child, 0, &req);
 	r = xf_sync_serve(up->store, up->key, &seal.request, req.data, req.len, up_wall, &resp, seal.sig, &rd->served);

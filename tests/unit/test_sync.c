@@ -296,7 +296,7 @@ static void request_and_serve(struct node *child, struct node *up, xf_sync_push 
 {
 	xf_buf req = { 0 };
 
-	assert_rc(xf_sync_request(child->store, "test/1", &req, push), 0);
+	request_body(child->store, &req, push);
 	seal->request = request_auth(child, 0, &req);
 	assert_rc(xf_sync_serve(up->store, up->key, &seal->request, req.data, req.len, WALL, resp, seal->sig, served),
 		  0);
@@ -643,20 +643,23 @@ static void test_large_backlog_goes_in_batches(void **state)
 	xf_sync_push push;
 	struct round rd;
 	size_t rounds, total = cases + 2;
+	bool deflated;
 
 	assert_non_null(ids);
 	link_nodes(t, a, "child");
 	open_cases(a, cases, ids);
 	assert_int_equal(pending(a), total);
 
-	/* A full batch fits the wire limits. */
-	assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
+	/* A full batch, deflated as it was packed, fits the wire limits and
+	 * inflates to a body within them. */
+	assert_rc(xf_sync_request(a->store, "test/1", &wire, &deflated, &push), 0);
+	assert_true(deflated);
 	assert_true(push.full);
 	assert_int_equal(push.events, XF_SYNC_BATCH_EVENTS);
 	assert_true(push.bytes <= XF_SYNC_BATCH_BYTES);
-	assert_true(req.len <= XF_SYNC_BODY_MAX);
-	assert_rc(xf_deflate(req.data, req.len, &wire), 0);
 	assert_true(wire.len <= XF_SYNC_WIRE_MAX);
+	assert_rc(xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, &req), 0);
+	assert_true(req.len > push.bytes);
 	xf_buf_dispose(&req);
 	xf_buf_dispose(&wire);
 
@@ -813,7 +816,7 @@ static void test_serve_refuses_nodes_that_are_not_children(void **state)
 	link_nodes(u, t, "township");
 	open_cases(a, 2, NULL);
 	before = snapshot(t);
-	assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
+	request_body(a->store, &req, &push);
 	assert_int_equal(push.events, 4);
 	/* The township's upstream, and the township itself, are not its
 	 * children. */
@@ -849,7 +852,7 @@ static void test_serve_refuses_unenrolled_node(void **state)
 	assert_rc(enrol(a, t, "upstream"), 0);
 	open_cases(a, 2, NULL);
 	before = snapshot(t);
-	assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
+	request_body(a->store, &req, &push);
 	assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "cun-a", 0), req.data, req.len, WALL, &resp,
 		  seal.sig, &st), -EPERM);
 	assert_null(resp.data);
@@ -873,7 +876,7 @@ static void test_serve_refuses_malformed_requests(void **state)
 
 	link_nodes(t, a, "child");
 	open_cases(a, 3, NULL);
-	assert_rc(xf_sync_request(a->store, "test/1", &good, &push), 0);
+	request_body(a->store, &good, &push);
 	before = snapshot(t);
 
 #define REFUSED(bytes_, len_, want_)                                                                     \
@@ -1090,7 +1093,7 @@ static void test_apply_refuses_response_from_other_than_upstream(void **state)
 	{
 		xf_buf req = { 0 };
 
-		assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
+		request_body(a->store, &req, &push);
 		assert_rc(xf_sync_serve(c->store, c->key, seal_from(&seal, "cun-a", 0), req.data, req.len, WALL, &resp,
 			  seal.sig, &served), 0);
 		xf_buf_dispose(&req);
@@ -1400,7 +1403,7 @@ static void test_apply_refuses_answer_not_signed_for_its_request(void **state)
 	link_nodes(t, a, "child");
 	link_nodes(t, b, "child");
 	open_cases(a, 2, NULL);
-	assert_rc(xf_sync_request(a->store, "test/1", &req, &push), 0);
+	request_body(a->store, &req, &push);
 	seal.request = request_auth(a, WALL, &req);
 	assert_rc(xf_sync_serve(t->store, t->key, &seal.request, req.data, req.len, WALL, &resp, seal.sig, &served), 0);
 	assert_int_equal(served.stored, 4);
@@ -2163,14 +2166,14 @@ static void test_a_late_replay_is_no_rollback(void **state)
 
 	link_nodes(town, v, "child");
 	open_cases(v, 3, NULL);
-	assert_rc(xf_sync_request(v->store, "test/1", &old, &push), 0);
+	request_body(v->store, &old, &push);
 	assert_rc(xf_sync_serve(town->store, town->key, seal_from(&seal, v->id, WALL + 1000), old.data, old.len,
 		  WALL + 1000, &resp, seal.sig, &st), 0);
 	assert_false(st.rollback);
 	assert_rc(xf_sync_apply(v->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL + 1000, &st), 0);
 	xf_buf_dispose(&resp);
 	open_cases(v, 2, NULL);
-	assert_rc(xf_sync_request(v->store, "test/1", &newer, &push), 0);
+	request_body(v->store, &newer, &push);
 	assert_rc(xf_sync_serve(town->store, town->key, seal_from(&seal, v->id, WALL + 2000), newer.data, newer.len,
 		  WALL + 2000, &resp, seal.sig, &st), 0);
 	assert_int_equal(st.stored, 2);

@@ -92,6 +92,36 @@ static void test_deflate_inflate_round_trip(void **state)
 	}
 }
 
+/* A body fed to the deflater in pieces, as msgpack's packer feeds it (a
+ * few header bytes, then a bin), inflates back to the whole. */
+static void test_deflater_takes_pieces(void **state)
+{
+	static const size_t pieces[] = { 1, 5, 3, 70000, 2 };
+	const size_t len = 2 * MIB;
+	uint8_t *inputs[2] = { text_bytes(len), noise_bytes(len, 7) };
+	struct deflater d;
+	xf_buf z = { 0 }, back = { 0 };
+	size_t i, at, n;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		assert_rc(deflater_init(&d), 0);
+		for (at = 0, n = 0; at < len; at += pieces[n++ % XF_ARRAY_SIZE(pieces)]) {
+			size_t piece = pieces[n % XF_ARRAY_SIZE(pieces)];
+
+			assert_rc(deflater_write(&d, (const char *)inputs[i] + at, piece < len - at ? piece : len - at), 0);
+		}
+		assert_rc(deflater_finish(&d, &z), 0);
+		deflater_dispose(&d);
+		assert_rc(xf_inflate(z.data, z.len, len, &back), 0);
+		assert_int_equal(back.len, len);
+		assert_memory_equal(back.data, inputs[i], len);
+		xf_buf_dispose(&back);
+		xf_buf_dispose(&z);
+		free(inputs[i]);
+	}
+}
+
 static void test_deflate_compresses_text(void **state)
 {
 	uint8_t *t = text_bytes(100000);
@@ -1082,6 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_inflate_stops_a_deflate_bomb),
 		cmocka_unit_test(test_deflate_inflate_round_trip),
 		cmocka_unit_test(test_deflate_compresses_text),
+		cmocka_unit_test(test_deflater_takes_pieces),
 		cmocka_unit_test(test_buf_dispose_accepts_empty),
 		cmocka_unit_test(test_inflate_reads_gzip),
 		cmocka_unit_test(test_inflate_limit_is_exact),

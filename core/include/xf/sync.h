@@ -60,9 +60,12 @@ typedef struct xf_sync_push {
 	bool full;  /* the batch limit stopped it: more is waiting */
 } xf_sync_push;
 
-/* Client: the next request body (msgpack, not yet compressed) into *out,
- * which the caller disposes of; what it pushes into *push. */
-int xf_sync_request(xf_store *s, const char *software, xf_buf *out, xf_sync_push *push);
+/* Client: the next request as it travels into *out, which the caller
+ * disposes of; what it pushes into *push. A request that pushes is
+ * deflated (*deflated set: "Content-Encoding: deflate"), packed through
+ * deflate as it is read from the log, so that its batch is never held
+ * uncompressed; one that does not is a few plain bytes. */
+int xf_sync_request(xf_store *s, const char *software, xf_buf *out, bool *deflated, xf_sync_push *push);
 
 /* Client: apply the upstream's response RESP (inflated) to REQUEST, the
  * request that pushed PUSH, in one transaction: pulled events,
