@@ -188,13 +188,48 @@ int feed_below(xf_store *s, MDB_txn *txn, const char *node, char child[XF_NODE_I
 	return child_above(s, txn, node, child);
 }
 
+/* 0 if every record case.opened EV names in "from" lies in SENDER's
+ * subtree, XF_ESCOPE if one does not: a village that opened a case on
+ * another village's visit would have it counted, closed and answered
+ * under that village's name, and the township's decisions on it filed to
+ * the wrong feed. */
+static int sources_below(xf_store *s, MDB_txn *txn, const xf_event *ev, const char *sender)
+{
+	char id[XF_ENTITY_ID_MAX + 1], home[XF_NODE_ID_MAX + 1], child[XF_NODE_ID_MAX + 1];
+	const xf_value *from;
+	xf_fields *f = NULL;
+	size_t i;
+	int r;
+
+	if (xf_fields_parse(ev->body, ev->body_len, &f) < 0)
+		return XF_ESCOPE;
+	from = xf_fields_get(f, "from");
+	r = from && from->type != XF_VALUE_ARRAY ? XF_ESCOPE : 0;
+	for (i = 0; r == 0 && from && i < from->len; i++) {
+		if (from->items[i].type != XF_VALUE_STR) {
+			r = XF_ESCOPE;
+			break;
+		}
+		xf_value_str(&from->items[i], id, sizeof(id));
+		if (xf_entity_id_parse(id, home, NULL) < 0)
+			r = XF_ESCOPE;
+		else if ((r = child_above(s, txn, home, child)) >= 0)
+			r = r == 1 && strcmp(child, sender) == 0 ? 0 : XF_ESCOPE;
+	}
+	xf_fields_free(f);
+	return r;
+}
+
 int feed_scope_check(xf_store *s, MDB_txn *txn, const xf_event *ev, const char *sender)
 {
 	char owner[XF_NODE_ID_MAX + 1];
 	int r;
 
-	if (xf_entity_allows(NULL, ev->entity[0], ev->type) == 0)
-		return own_creation(ev) ? 0 : XF_ESCOPE;
+	if (xf_entity_allows(NULL, ev->entity[0], ev->type) == 0) {
+		if (!own_creation(ev))
+			return XF_ESCOPE;
+		return strcmp(ev->type, "case.opened") == 0 ? sources_below(s, txn, ev, sender) : 0;
+	}
 	r = entity_child(s, txn, ev, owner);
 	if (r < 0)
 		return r;

@@ -706,6 +706,61 @@ static void test_large_backlog_goes_in_batches(void **state)
 	free(ids);
 }
 
+/* N opens a case from the records FROM (N_FROM ids) into ID; the draft is
+ * built by hand, as a modified client would, past the CLI's checks. */
+static void open_case_from(struct node *n, const char *const *from, size_t n_from, char id[XF_ENTITY_ID_MAX + 1])
+{
+	xf_draft d = { .type = "case.opened", .new_kind = 'C', .author = "clerk" };
+	xf_appended done;
+	xf_body *body = NULL;
+
+	assert_rc(xf_body_new(&body), 0);
+	assert_rc(xf_body_put_strv(body, "from", from, n_from, XF_ENTITY_ID_MAX), 0);
+	assert_rc(xf_body_bytes(body, &d.body, &d.body_len), 0);
+	assert_rc(xf_store_append(n->store, n->key, &d, 1, WALL, &done), 0);
+	xf_body_free(body);
+	snprintf(id, XF_ENTITY_ID_MAX + 1, "%s", done.entity);
+}
+
+/* A case a village opens on another village's record is not its to open:
+ * the township would count and close it under the other village, and
+ * file its decisions on it to the wrong feed. Refused, kept as evidence;
+ * the village's cases on its own records land. */
+static void test_a_case_on_another_villages_record_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	struct node *b = node_init(f, 2, "cun-b", "village");
+	char a_case[1][XF_ENTITY_ID_MAX + 1], b_case[1][XF_ENTITY_ID_MAX + 1], own[XF_ENTITY_ID_MAX + 1],
+	     stolen[XF_ENTITY_ID_MAX + 1], want[XF_EVENT_ID_MAX + 1];
+	const char *froms[2];
+	struct round rd;
+	size_t q, forks;
+
+	link_nodes(t, a, "child");
+	link_nodes(t, b, "child");
+	open_cases(a, 1, a_case);
+	open_cases(b, 1, b_case);
+	sync_all(a, t);
+	sync_all(b, t);
+	froms[0] = b_case[0];
+	open_case_from(b, froms, 1, own);
+	froms[1] = a_case[0];
+	open_case_from(b, froms, 2, stolen);
+	assert_rc(sync_round(b, t, &rd), 0);
+	assert_int_equal(rd.served.stored, 1);
+	assert_int_equal(rd.served.rejected, 1);
+	assert_int_equal(rd.served.first_error, XF_ESCOPE);
+	/* the stolen case's opening, b's latest event */
+	snprintf(want, sizeof(want), "cun-b:%" PRIu64, head_seq(b, "cun-b", NULL));
+	assert_string_equal(rd.served.first_rejected, want);
+	assert_rc(xf_store_evidence(t->store, &q, &forks), 0);
+	assert_int_equal(q, 1);
+	assert_int_equal(count_events(t, "cun-b"), head_seq(b, "cun-b", NULL) - 1);
+	assert_sound(t);
+}
+
 static void test_lost_response_is_repeated_harmlessly(void **state)
 {
 	struct fixture *f = *state;
@@ -2237,6 +2292,7 @@ int main(void)
 		FIXTURE_TEST(test_bundle_for_a_village_brings_its_decisions),
 		FIXTURE_TEST(test_bundle_for_a_node_takes_only_events_from_above),
 		FIXTURE_TEST(test_bundle_of_forgeries_is_no_contact),
+		FIXTURE_TEST(test_a_case_on_another_villages_record_is_refused),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
 		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),
 		FIXTURE_TEST(test_event_pulled_before_its_key_comes_again),
