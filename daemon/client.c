@@ -304,6 +304,7 @@ static int round_trip(client *c, xf_store *s, client_report *rep, bool *more)
 			break;
 		c->offset_ms = (int64_t)c->server_time - (int64_t)xf_wall_ms();
 		rep->skew_ms = c->offset_ms;
+		rep->skew_known = true;
 	}
 	xf_buf_dispose(&wire);
 	if (r < 0)
@@ -329,8 +330,10 @@ static int round_trip(client *c, xf_store *s, client_report *rep, bool *more)
 			snprintf(rep->error, sizeof(rep->error), "cannot apply the upstream's answer: %s", xf_strerror(r));
 		return r;
 	}
-	if (st.server_ms)
+	if (st.server_ms) {
 		rep->skew_ms = (int64_t)st.server_ms - (int64_t)xf_wall_ms();
+		rep->skew_known = true;
+	}
 	rep->pushed += st.pushed;
 	rep->pulled += st.pulled;
 	rep->rejected += st.rejected;
@@ -360,7 +363,10 @@ static void record_outcome(xf_store *s, int r, const client_report *rep)
 	kv[n++] = (xf_kv){ key_attempt, now, 8 };
 	kv[n++] = (xf_kv){ r == 0 ? key_ok : key_err, r == 0 ? (const void *)now : rep->error,
 			   r == 0 ? 8 : strlen(rep->error) };
-	kv[n++] = (xf_kv){ key_skew, skew, 8 };
+	/* A sync that heard nothing from the upstream leaves the skew last
+	 * measured: an unreachable upstream says nothing of our clock. */
+	if (rep->skew_known)
+		kv[n++] = (xf_kv){ key_skew, skew, 8 };
 	xf_store_state_put(s, kv, n);
 }
 

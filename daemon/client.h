@@ -20,7 +20,8 @@ typedef struct client_report {
 	size_t bytes_sent, bytes_received; /* bodies plus HTTP headers */
 	size_t pushed, pulled, rejected;
 	bool receipt;
-	int64_t skew_ms;              /* upstream clock minus ours */
+	int64_t skew_ms;              /* upstream clock minus ours, */
+	bool skew_known;              /* if an answer or a refusal told it */
 	long http_status;             /* of the last response; 0 if none */
 	char error[256];              /* the last failure in plain words; "" if none */
 } client_report;

@@ -55,6 +55,8 @@ struct seen {
 	uint64_t head;       /* the child's own head, as it said */
 	char software[64];
 	uint64_t client_ms;  /* the child's clock when it signed; 0: unknown */
+	uint64_t clock_at_ms; /* our clock then: a bundle is a contact, but
+			       * carries no clock to compare */
 };
 /* 0 with *out filled, XF_ENOTFOUND if never seen, XF_ECORRUPT if unreadable. */
 struct xf_store;

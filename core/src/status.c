@@ -160,7 +160,7 @@ static int peer_row(struct peers_ctx *c, const xf_peer *peer)
 		p.head = seen.head;
 		snprintf(p.software, sizeof(p.software), "%s", seen.software);
 		p.skew_known = seen.client_ms != 0;
-		p.skew_ms = (int64_t)seen.client_ms - (int64_t)seen.time_ms;
+		p.skew_ms = (int64_t)seen.client_ms - (int64_t)seen.clock_at_ms;
 	} else if (r != XF_ENOTFOUND && r != XF_ECORRUPT) {
 		return r;
 	}

@@ -927,17 +927,19 @@ static int pack_pull(xf_store *s, const char *client, uint64_t cur[2], struct pu
 	return r < 0 ? r : 0;
 }
 
-static int seen_record(const char *client, uint64_t wall_ms, uint64_t head, const char *software,
-		       uint64_t client_ms, msgpack_sbuffer *sb, char key[XF_NODE_ID_MAX + 8])
+/* SEEN as stored under "seen:CLIENT" (KEY) into SB. */
+static int seen_record(const char *client, const struct seen *seen, msgpack_sbuffer *sb,
+		       char key[XF_NODE_ID_MAX + 8])
 {
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint64(&pk, wall_ms);
-	msgpack_pack_uint64(&pk, head);
-	pack_str(&pk, software);
-	msgpack_pack_uint64(&pk, client_ms);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint64(&pk, seen->time_ms);
+	msgpack_pack_uint64(&pk, seen->head);
+	pack_str(&pk, seen->software);
+	msgpack_pack_uint64(&pk, seen->client_ms);
+	msgpack_pack_uint64(&pk, seen->clock_at_ms);
 	snprintf(key, XF_NODE_ID_MAX + 8, "seen:%s", client);
 	return sb->data ? 0 : -ENOMEM;
 }
@@ -968,6 +970,10 @@ int seen_get(xf_store *s, const char *node, struct seen *out)
 			snprintf(out->software, sizeof(out->software), "%.*s", (int)f[2].via.str.size, f[2].via.str.ptr);
 		if (u.data.via.array.size >= 4 && f[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 			out->client_ms = f[3].via.u64;
+		/* Written before bundles kept it apart: read at the contact. */
+		out->clock_at_ms = out->time_ms;
+		if (u.data.via.array.size >= 5 && f[4].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			out->clock_at_ms = f[4].via.u64;
 		r = 0;
 	}
 	msgpack_unpacked_destroy(&u);
@@ -1032,6 +1038,7 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 	char software[64] = "", seen_key[XF_NODE_ID_MAX + 8];
 	uint64_t cur[2], head = 0;
 	size_t n_push = 0, i;
+	struct seen contact;
 	bool stale = false;
 	int r;
 
@@ -1071,7 +1078,9 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 		goto cleanup;
 	if ((r = get_events(&root, "push", &push, &n_push)) < 0)
 		goto cleanup;
-	if ((r = seen_record(client, wall_ms, head, software, client_ms, &seen, seen_key)) < 0)
+	contact = (struct seen){ .time_ms = wall_ms, .head = head, .client_ms = client_ms, .clock_at_ms = wall_ms };
+	snprintf(contact.software, sizeof(contact.software), "%s", software);
+	if ((r = seen_record(client, &contact, &seen, seen_key)) < 0)
 		goto cleanup;
 	seen_kv = (xf_kv){ seen_key, seen.data, seen.size };
 	opts.state = &seen_kv;
@@ -1380,9 +1389,13 @@ static int bundle_seen(xf_store *s, const struct origins *agreed, uint64_t wall_
 		r = seen_get(s, e->id, &last);
 		if (r < 0 && r != XF_ENOTFOUND && r != XF_ECORRUPT)
 			break;
+		/* Heard from now; its clock still as last read over HTTP. */
+		last.time_ms = wall_ms;
+		last.head = e->seq > last.head ? e->seq : last.head;
+		if (!last.software[0])
+			snprintf(last.software, sizeof(last.software), "bundle");
 		msgpack_sbuffer_init(&sb);
-		r = seen_record(e->id, wall_ms, e->seq > last.head ? e->seq : last.head,
-				last.software[0] ? last.software : "bundle", last.client_ms, &sb, key);
+		r = seen_record(e->id, &last, &sb, key);
 		kv = (xf_kv){ key, sb.data, sb.size };
 		if (r == 0)
 			r = xf_store_state_put(s, &kv, 1);

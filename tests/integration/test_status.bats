@@ -76,6 +76,8 @@ assert s["daemon"]["running"] is False and s["peers"] == [], s'
 	[ "$status" -ne 0 ]
 	[ "$(status_of a 's["pending"]')" -eq 3 ]
 	[[ "$(status_of a 's["last_error"]')" == *"127.0.0.1"* ]]
+	# An upstream never reached says nothing of our clock.
+	[ "$(status_of a 's["skew_ms"]')" = None ]
 	run on a status
 	[[ "$output" == *"last error"*"127.0.0.1"* ]]
 	# The link comes back: the error is history.

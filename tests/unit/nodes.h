@@ -150,7 +150,7 @@ static inline int sync_round_at(struct node *child, uint64_t child_wall, struct 
 	memset(rd, 0, sizeof(*rd));
 	request_body(child->store, &req, &rd->push);
 	rd->req_len = req.len;
-	seal.request = request_auth(child, 0, &req);
+	seal.request = request_auth(child, child_wall, &req);
 	r = xf_sync_serve(up->store, up->key, &seal.request, req.data, req.len, up_wall, &resp, seal.sig, &rd->served);
 	if (r == 0) {
 		rd->resp_len = resp.len;

@@ -1964,6 +1964,38 @@ static void test_bundle_of_forgeries_is_no_contact(void **state)
 	blobs_dispose(&forged);
 }
 
+/* A bundle is a contact, but it carries no clock: the skew shown stays
+ * what the last sync measured, however long the stick travelled. */
+static void test_a_bundle_leaves_the_skew_as_measured(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *v = node_init(f, 1, "cun-a", "village");
+	const uint64_t day = 86400000;
+	xf_peer_status before = { 0 }, after = { 0 };
+	char path[PATH_MAX];
+	xf_ingest_stats st;
+	struct round rd;
+	size_t events;
+
+	link_nodes(t, v, "child");
+	open_cases(v, 1, NULL);
+	assert_rc(sync_round_at(v, WALL, t, WALL + 2000, &rd), 0);
+	snprintf(before.node, sizeof(before.node), "cun-a");
+	assert_rc(xf_status_peers(t->store, peer_named, &before), 0);
+	assert_true(before.skew_known);
+	open_cases(v, 1, NULL);
+	unit_path(path, sizeof(path), f->dir, "stick.xfb");
+	assert_rc(xf_bundle_export(v->store, path, &events), 0);
+	assert_rc(xf_bundle_import(t->store, path, WALL + day, &st, NULL), 0);
+	assert_int_equal(st.stored, 1);
+	snprintf(after.node, sizeof(after.node), "cun-a");
+	assert_rc(xf_status_peers(t->store, peer_named, &after), 0);
+	assert_int_equal(after.last_seen_ms, WALL + day);
+	assert_true(after.skew_known);
+	assert_int_equal(after.skew_ms, before.skew_ms);
+}
+
 /* Two townships enrol a village each under the same id, by mistake: the
  * county holds the first one's log under that id, and the second's push
  * of its own village's events must not be acknowledged as held. */
@@ -2293,6 +2325,7 @@ int main(void)
 		FIXTURE_TEST(test_bundle_for_a_node_takes_only_events_from_above),
 		FIXTURE_TEST(test_bundle_of_forgeries_is_no_contact),
 		FIXTURE_TEST(test_a_case_on_another_villages_record_is_refused),
+		FIXTURE_TEST(test_a_bundle_leaves_the_skew_as_measured),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
 		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),
 		FIXTURE_TEST(test_event_pulled_before_its_key_comes_again),
