@@ -280,9 +280,9 @@ static void refusal(client *c, long status, client_report *rep)
 		 reason[0] ? reason : "no reason given");
 }
 
-/* One round: push a batch, pull a batch. Sets *more when another round
- * has work. */
-static int round_trip(client *c, xf_store *s, client_report *rep, bool *more)
+/* One round: push a batch, pull a batch, leaving out the origins in
+ * REFUSED. Sets *more when another round has work. */
+static int round_trip(client *c, xf_store *s, xf_sync_skip *refused, client_report *rep, bool *more)
 {
 	xf_buf wire = { 0 };
 	xf_sync_push push;
@@ -291,7 +291,7 @@ static int round_trip(client *c, xf_store *s, client_report *rep, bool *more)
 	bool deflated;
 	int r, tries;
 
-	r = xf_sync_request(s, XF_SOFTWARE, &wire, &deflated, &push);
+	r = xf_sync_request(s, XF_SOFTWARE, refused, &wire, &deflated, &push);
 	if (r < 0) {
 		snprintf(rep->error, sizeof(rep->error), "cannot build a request: %s", xf_strerror(r));
 		return r;
@@ -338,13 +338,15 @@ static int round_trip(client *c, xf_store *s, client_report *rep, bool *more)
 	rep->pulled += st.pulled;
 	rep->rejected += st.rejected;
 	rep->receipt |= st.receipt;
-	if (st.rejected)
+	*more = st.more;
+	if (st.rejected) {
 		snprintf(rep->error, sizeof(rep->error), "%zu events refused, first %s: %s", st.rejected,
 			 st.first_rejected, xf_strerror(st.first_error));
-	/* Pushed events refused stay pending: stop rather than resend them
-	 * forever in one go. */
-	*more = st.more && !st.rejected;
-	return st.rejected ? XF_EPROTO : 0;
+		/* Refused events stay pending, for the next sync: this one goes
+		 * on without their origin, or stops when that is nothing new. */
+		*more = xf_sync_skip_add(refused, st.first_rejected);
+	}
+	return 0;
 }
 
 static void record_outcome(xf_store *s, int r, const client_report *rep)
@@ -405,6 +407,7 @@ static int lock_sync(const client *c)
 
 int client_sync(client *c, xf_store *s, client_report *rep)
 {
+	xf_sync_skip refused = { 0 };
 	bool more = true;
 	int r = 0, rounds, lock;
 
@@ -421,11 +424,13 @@ int client_sync(client *c, xf_store *s, client_report *rep)
 			snprintf(rep->error, sizeof(rep->error), "stopped");
 			break;
 		}
-		r = round_trip(c, s, rep, &more);
+		r = round_trip(c, s, &refused, rep, &more);
 		xf_store_trim(s);
 		if (r < 0)
 			break;
 	}
+	if (r == 0 && rep->rejected)
+		r = XF_EPROTO;
 	record_outcome(s, r, rep);
 	close(lock);
 	return r;

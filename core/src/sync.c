@@ -250,6 +250,7 @@ static int origins_copy(struct origins *dst, const struct origins *src)
  * pack the events the measure took, and no others. */
 struct push_ctx {
 	msgpack_packer *pk;        /* NULL while measuring */
+	const xf_sync_skip *skip;  /* origins left out; NULL: none */
 	xf_sync_push *push;
 	uint64_t *sent;            /* the origin's progress */
 	const struct origins *ends; /* packing: where the measure stopped, per origin */
@@ -304,6 +305,16 @@ static int push_origin(xf_store *s, struct origins *p, const char *origin, uint6
 	return r == 1 ? 0 : r;
 }
 
+static bool skipped(const xf_sync_skip *skip, const char *origin)
+{
+	size_t i;
+
+	for (i = 0; skip && i < skip->n; i++)
+		if (strcmp(skip->origin[i], origin) == 0)
+			return true;
+	return false;
+}
+
 /* Walk the events the upstream lacks, origin by origin of HEADS from
  * progress P: this node's own first, since its enrolments must land
  * before the events of the nodes they enrol. */
@@ -314,7 +325,8 @@ static int push_walk(xf_store *s, const struct origins *heads, struct origins *p
 
 	for (pass = 0; pass < 2; pass++)
 		for (i = 0; r == 0 && i < heads->n && !c->push->full; i++)
-			if ((strcmp(heads->at[i].id, xf_store_node(s)) == 0) == (pass == 0))
+			if ((strcmp(heads->at[i].id, xf_store_node(s)) == 0) == (pass == 0) &&
+			    !skipped(c->skip, heads->at[i].id))
 				r = push_origin(s, p, heads->at[i].id, heads->at[i].seq, c);
 	return r;
 }
@@ -322,10 +334,10 @@ static int push_walk(xf_store *s, const struct origins *heads, struct origins *p
 /* Measure the batch from progress P into PUSH, moving P to its end; the
  * start is left in *START, a slot for every origin of *HEADS, so that
  * packing reads no acknowledgement the measure did not. */
-static int push_measure(xf_store *s, struct origins *p, struct origins *heads, struct origins *start,
-			xf_sync_push *push)
+static int push_measure(xf_store *s, const xf_sync_skip *skip, struct origins *p, struct origins *heads,
+			struct origins *start, xf_sync_push *push)
 {
-	struct push_ctx c = { .push = push };
+	struct push_ctx c = { .skip = skip, .push = push };
 	size_t i;
 	int r;
 
@@ -343,11 +355,11 @@ static int push_measure(xf_store *s, struct origins *p, struct origins *heads, s
 /* Pack as bins what the measure took: from START to ENDS, PUSH's events.
  * The log only grows, so the same events are there; fewer would leave the
  * array's count a lie. */
-static int push_pack(xf_store *s, const struct origins *heads, struct origins *start, const struct origins *ends,
-		     const xf_sync_push *push, msgpack_packer *pk)
+static int push_pack(xf_store *s, const xf_sync_skip *skip, const struct origins *heads, struct origins *start,
+		     const struct origins *ends, const xf_sync_push *push, msgpack_packer *pk)
 {
 	xf_sync_push packed = { 0 };
-	struct push_ctx c = { .pk = pk, .push = &packed, .ends = ends };
+	struct push_ctx c = { .pk = pk, .skip = skip, .push = &packed, .ends = ends };
 	int r = push_walk(s, heads, start, &c);
 
 	if (r == 0 && (packed.events != push->events || packed.bytes != push->bytes))
@@ -380,9 +392,9 @@ static void pack_request_fields(msgpack_packer *pk, xf_store *s, const char *sof
  * plain bytes; with a batch, the whole body goes through deflate as it is
  * packed (*DEFLATED set), so that a village holds its batch compressed
  * only, not twice. P is the progress the batch starts from, moved to its
- * end. */
-static int build_request(xf_store *s, const char *software, struct origins *p, xf_buf *out, bool *deflated,
-			 xf_sync_push *push)
+ * end; the origins in SKIP are left out. */
+static int build_request(xf_store *s, const char *software, const xf_sync_skip *skip, struct origins *p,
+			 xf_buf *out, bool *deflated, xf_sync_push *push)
 {
 	struct origins heads = { 0 }, start = { 0 };
 	struct deflater d;
@@ -396,7 +408,7 @@ static int build_request(xf_store *s, const char *software, struct origins *p, x
 	*deflated = false;
 	r = xf_store_head(s, xf_store_node(s), &head, hash);
 	if (r == 0)
-		r = push_measure(s, p, &heads, &start, push);
+		r = push_measure(s, skip, p, &heads, &start, push);
 	if (r < 0)
 		goto cleanup;
 	if (!push->events) {
@@ -417,7 +429,7 @@ static int build_request(xf_store *s, const char *software, struct origins *p, x
 	pack_request_fields(&pk, s, software, head, true);
 	pack_key(&pk, "push");
 	msgpack_pack_array(&pk, (uint32_t)push->events);
-	r = push_pack(s, &heads, &start, p, push, &pk);
+	r = push_pack(s, skip, &heads, &start, p, push, &pk);
 	if (r == 0)
 		r = deflater_finish(&d, out);
 	deflater_dispose(&d);
@@ -428,14 +440,30 @@ cleanup:
 	return r;
 }
 
-int xf_sync_request(xf_store *s, const char *software, xf_buf *out, bool *deflated, xf_sync_push *push)
+bool xf_sync_skip_add(xf_sync_skip *skip, const char *event_id)
+{
+	const char *colon = event_id ? strrchr(event_id, ':') : NULL;
+	size_t len = colon ? (size_t)(colon - event_id) : 0;
+	char origin[XF_NODE_ID_MAX + 1];
+
+	if (!skip || !len || len > XF_NODE_ID_MAX || skip->n == XF_SYNC_SKIP_MAX)
+		return false;
+	snprintf(origin, sizeof(origin), "%.*s", (int)len, event_id);
+	if (skipped(skip, origin))
+		return false;
+	snprintf(skip->origin[skip->n++], sizeof(skip->origin[0]), "%s", origin);
+	return true;
+}
+
+int xf_sync_request(xf_store *s, const char *software, const xf_sync_skip *skip, xf_buf *out, bool *deflated,
+		    xf_sync_push *push)
 {
 	struct origins progress = { 0 };
 	int r;
 
 	if (!s || !software || !out || !deflated || !push)
 		return -EINVAL;
-	r = build_request(s, software, &progress, out, deflated, push);
+	r = build_request(s, software, skip, &progress, out, deflated, push);
 	origins_dispose(&progress);
 	return r;
 }
@@ -1249,7 +1277,7 @@ static int next_push_frame(xf_store *s, void *ctx, xf_buf *wire, size_t *events,
 {
 	xf_sync_push push;
 	bool deflated;
-	int r = build_request(s, "bundle", ctx, wire, &deflated, &push);
+	int r = build_request(s, "bundle", NULL, ctx, wire, &deflated, &push);
 
 	*events = push.events;
 	*more = r == 0 && push.full;

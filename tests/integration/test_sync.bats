@@ -670,3 +670,45 @@ assert c["leader"] == "王书记" and c["status"] == "assigned", c'
 	[ "$body" -gt 100000 ]
 	[ "$out" -ge "$body" ]
 }
+
+# carry NAME UP: NAME's bundle for its upstream UP, taken in by UP.
+carry() {
+	on "$1" bundle export "$BATS_TEST_TMPDIR/$1.xfb" >/dev/null
+	on "$2" bundle import "$BATS_TEST_TMPDIR/$1.xfb" >/dev/null
+	rm -f "$BATS_TEST_TMPDIR/$1.xfb"
+}
+
+@test "an origin the county refuses holds back no other village: the township's sync goes on without it" {
+	make_township county 3701
+	for t in t1:370101 t2:370102; do
+		make_township "${t%%:*}" "${t#*:}"
+		printf '[upstream]\nurl = http://127.0.0.1:%s\ninterval = 60\n' "$(cat "$BATS_TEST_TMPDIR/county.port")" \
+			>>"$BATS_TEST_TMPDIR/${t%%:*}.conf"
+		on county enroll "${t#*:}" "$(cat "$BATS_TEST_TMPDIR/${t%%:*}.key")" --township >/dev/null
+		on "${t%%:*}" enroll 3701 "$(cat "$BATS_TEST_TMPDIR/county.key")" --upstream >/dev/null
+	done
+	# One village id enrolled by both townships, by mistake, with two keys:
+	# the county takes the first history it hears and refuses the other.
+	make_village x1 370101009 t1
+	make_village x2 370101009 t2
+	make_village y 370102001 t2
+	on x1 visit add --people 1 --category 其他 --summary 先到 >/dev/null
+	carry x1 t1
+	# More than one batch of the refused history, then y's visit behind it.
+	fill x2 5000
+	carry x2 t2
+	on y visit add --people 2 --category 土地纠纷 --summary 不该被挡住 >/dev/null
+	carry y t2
+	start county
+	on t1 sync >/dev/null
+	run --separate-stderr on t2 sync
+	echo "$stderr" >&2
+	refused_one_line
+	[[ "$stderr" == *"refused, first 370101009:"* ]]
+	on county log | grep -Eq '^370102001:[0-9]+ +[-0-9]+ [:0-9]+ +visit\.recorded '
+	# x1's history stays the county's
+	[ "$(on county log | grep -c '^370101009:')" -eq "$(on x1 log | wc -l)" ]
+	# Still pending at the township, and named at the next sync.
+	run --separate-stderr on t2 sync
+	[[ "$stderr" == *"refused, first 370101009:"* ]]
+}

@@ -652,7 +652,7 @@ static void test_large_backlog_goes_in_batches(void **state)
 
 	/* A full batch, deflated as it was packed, fits the wire limits and
 	 * inflates to a body within them. */
-	assert_rc(xf_sync_request(a->store, "test/1", &wire, &deflated, &push), 0);
+	assert_rc(xf_sync_request(a->store, "test/1", NULL, &wire, &deflated, &push), 0);
 	assert_true(deflated);
 	assert_true(push.full);
 	assert_int_equal(push.events, XF_SYNC_BATCH_EVENTS);
@@ -704,6 +704,47 @@ static void test_large_backlog_goes_in_batches(void **state)
 	assert_int_equal(rd.applied.pulled, 0);
 	assert_false(rd.applied.more);
 	free(ids);
+}
+
+/* A township whose county refuses one village's events leaves that
+ * village out of the rest of the sync: the other villages' events go up
+ * all the same. */
+static void test_a_refused_origin_is_left_out(void **state)
+{
+	struct fixture *f = *state;
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t = node_init(f, 1, "xiang-1", "township");
+	struct node *a = node_init(f, 2, "cun-a", "village");
+	struct node *b = node_init(f, 3, "cun-b", "village");
+	xf_sync_skip skip = { 0 };
+	xf_sync_push all, some;
+	xf_buf wire = { 0 };
+	bool deflated;
+	char id[XF_EVENT_ID_MAX + 1];
+	size_t i;
+
+	link_nodes(t, a, "child");
+	link_nodes(t, b, "child");
+	link_nodes(c, t, "township");
+	open_cases(a, 3, NULL);
+	open_cases(b, 2, NULL);
+	sync_all(a, t);
+	sync_all(b, t);
+	assert_rc(xf_sync_request(t->store, "test/1", NULL, &wire, &deflated, &all), 0);
+	xf_buf_dispose(&wire);
+	assert_true(xf_sync_skip_add(&skip, "cun-a:2"));
+	assert_false(xf_sync_skip_add(&skip, "cun-a:3"));
+	assert_rc(xf_sync_request(t->store, "test/1", &skip, &wire, &deflated, &some), 0);
+	xf_buf_dispose(&wire);
+	assert_int_equal(all.events - some.events, count_events(t, "cun-a"));
+	/* Not an event id, or no room: nothing new to leave out. */
+	assert_false(xf_sync_skip_add(&skip, "cun-a"));
+	assert_false(xf_sync_skip_add(&skip, ":7"));
+	for (i = skip.n; i < XF_SYNC_SKIP_MAX; i++) {
+		snprintf(id, sizeof(id), "cun-%zu:1", i);
+		assert_true(xf_sync_skip_add(&skip, id));
+	}
+	assert_false(xf_sync_skip_add(&skip, "cun-b:1"));
 }
 
 /* N opens a case from the records FROM (N_FROM ids) into ID; the draft is
@@ -2325,6 +2366,7 @@ int main(void)
 		FIXTURE_TEST(test_bundle_for_a_node_takes_only_events_from_above),
 		FIXTURE_TEST(test_bundle_of_forgeries_is_no_contact),
 		FIXTURE_TEST(test_a_case_on_another_villages_record_is_refused),
+		FIXTURE_TEST(test_a_refused_origin_is_left_out),
 		FIXTURE_TEST(test_a_bundle_leaves_the_skew_as_measured),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
 		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),

@@ -60,12 +60,28 @@ typedef struct xf_sync_push {
 	bool full;  /* the batch limit stopped it: more is waiting */
 } xf_sync_push;
 
+/* Origins a client leaves out of the rest of a sync: those whose events
+ * the upstream refused in it. Refused events stay pending (they are sent
+ * again at the next sync), but one refused origin must not take every
+ * batch and hold back the origins behind it. */
+#define XF_SYNC_SKIP_MAX 16
+typedef struct xf_sync_skip {
+	size_t n;
+	char origin[XF_SYNC_SKIP_MAX][XF_NODE_ID_MAX + 1];
+} xf_sync_skip;
+
+/* Add the origin of event EVENT_ID ("origin:seq") to SKIP. False when it
+ * is there already, is no event id, or SKIP is full: nothing new to try. */
+bool xf_sync_skip_add(xf_sync_skip *skip, const char *event_id);
+
 /* Client: the next request as it travels into *out, which the caller
- * disposes of; what it pushes into *push. A request that pushes is
- * deflated (*deflated set: "Content-Encoding: deflate"), packed through
- * deflate as it is read from the log, so that its batch is never held
- * uncompressed; one that does not is a few plain bytes. */
-int xf_sync_request(xf_store *s, const char *software, xf_buf *out, bool *deflated, xf_sync_push *push);
+ * disposes of; what it pushes into *push, leaving out the origins in
+ * SKIP (NULL: none). A request that pushes is deflated (*deflated set:
+ * "Content-Encoding: deflate"), packed through deflate as it is read
+ * from the log, so that its batch is never held uncompressed; one that
+ * does not is a few plain bytes. */
+int xf_sync_request(xf_store *s, const char *software, const xf_sync_skip *skip, xf_buf *out, bool *deflated,
+		    xf_sync_push *push);
 
 /* Client: apply the upstream's response RESP (inflated) to REQUEST, the
  * request that pushed PUSH, in one transaction: pulled events,
