@@ -24,6 +24,16 @@ setup() {
 	grep -q '^\.TH "xinfangd" "8"' "$ROOT/usr/share/man/man8/xinfangd.8"
 	[ "$(stat -c %a "$ROOT/etc/xinfang/xinfang.conf")" = 640 ]
 	"$ROOT/usr/bin/xinfangd" --help | grep -q usage
+	# The README's next steps: the service's user and group, then its
+	# data dir and config, which that user must be able to read.
+	if [ "$(id -u)" -eq 0 ]; then
+		systemd-sysusers --root="$ROOT" >/dev/null
+		systemd-tmpfiles --create --root="$ROOT" >/dev/null
+		gid=$(sed -n 's/^xinfang:[^:]*:\([0-9]*\):.*/\1/p' "$ROOT/etc/group")
+		[ -n "$gid" ]
+		[ "$(stat -c '%a %g' "$ROOT/etc/xinfang/xinfang.conf")" = "640 $gid" ]
+		[ "$(stat -c '%a %g' "$ROOT/etc/xinfang")" = "750 $gid" ]
+	fi
 	# An administrator's config survives a second install and an uninstall.
 	echo "; mine" >>"$ROOT/etc/xinfang/xinfang.conf"
 	make -s -C "$XF_TOP" install PREFIX="$ROOT/usr" SYSCONFDIR="$ROOT/etc" >/dev/null
