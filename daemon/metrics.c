@@ -51,13 +51,22 @@ void metrics_sync(metrics *m, double seconds, size_t stored, size_t rejected, in
 	pthread_mutex_unlock(&m->lock);
 }
 
-static int node_rows(const xf_peer_status *p, void *ctx)
-{
-	FILE *out = ctx;
+/* One family's row for each child: the text format wants a family's
+ * samples together, under its HELP and TYPE. */
+struct node_rows {
+	FILE *out;
+	bool last_seen; /* else the lag */
+};
 
-	fprintf(out, "xinfang_node_lag_events{node=\"%s\"} %llu\n", p->node, (unsigned long long)p->lag);
-	fprintf(out, "xinfang_node_last_seen_timestamp_seconds{node=\"%s\"} %.3f\n", p->node,
-		(double)p->last_seen_ms / 1000);
+static int node_row(const xf_peer_status *p, void *vctx)
+{
+	const struct node_rows *c = vctx;
+
+	if (c->last_seen)
+		fprintf(c->out, "xinfang_node_last_seen_timestamp_seconds{node=\"%s\"} %.3f\n", p->node,
+			(double)p->last_seen_ms / 1000);
+	else
+		fprintf(c->out, "xinfang_node_lag_events{node=\"%s\"} %llu\n", p->node, (unsigned long long)p->lag);
 	return 0;
 }
 
@@ -93,8 +102,10 @@ int metrics_write(metrics *m, xf_store *s, FILE *out)
 	family(out, "xinfang_conflicts", "gauge", "Entities in conflict, waiting for a person to resolve them.");
 	fprintf(out, "xinfang_conflicts %zu\n", st.conflicts);
 	family(out, "xinfang_node_lag_events", "gauge", "Events a child holds that this node does not, as it last said.");
+	if ((r = xf_status_peers(s, node_row, &(struct node_rows){ out, false })) < 0)
+		return r;
 	family(out, "xinfang_node_last_seen_timestamp_seconds", "gauge", "When a child last synced (0: never).");
-	if ((r = xf_status_peers(s, node_rows, out)) < 0)
+	if ((r = xf_status_peers(s, node_row, &(struct node_rows){ out, true })) < 0)
 		return r;
 	family(out, "xinfang_sync_duration_seconds", "histogram", "Time to serve one sync request.");
 	for (i = 0; i < METRICS_BUCKETS; i++)

@@ -246,6 +246,18 @@ assert value("xinfang_node_last_seen_timestamp_seconds", node=va) > 1.7e9
 assert value("xinfang_sync_duration_seconds_count") >= 1
 assert value("xinfang_http_responses_total", code="200") >= 1
 assert value("xinfang_http_responses_total", code="401") >= 3
+# The text format: each family's samples together, under its HELP and
+# TYPE (this parser takes them interleaved; stricter ones do not).
+seen, current = set(), None
+for line in text.splitlines():
+    if line.startswith("# HELP "):
+        current = line.split()[2]
+        assert current not in seen, current
+        seen.add(current)
+    elif not line.startswith("#"):
+        name = line.split("{")[0].split()[0]
+        assert name == current or name in (current + "_bucket", current + "_sum", current + "_count"), (line, current)
+assert {"xinfang_node_lag_events", "xinfang_node_last_seen_timestamp_seconds"} <= seen
 PY
 }
 
