@@ -39,9 +39,16 @@ static bool known_section(const char *section)
 	return strcmp(section, "node") == 0 || strcmp(section, "upstream") == 0 || strcmp(section, "server") == 0;
 }
 
-/* inih reports sections only through their keys, so an unknown section
- * with no keys would pass silently: look for section lines first. */
-static int check_sections(FILE *f, struct parse_ctx *ctx)
+/* libinih reads a line in pieces of INI_MAX_LINE - 1 bytes, its newline
+ * included, and takes each piece for a line of its own: the rest of a long
+ * comment would be parsed as a key, and the line numbers after it be off. */
+#define LINE_MAX_BYTES (INI_MAX_LINE - 2)
+
+/* Lines inih would misread, first: over its length, and (since it reports
+ * sections only through their keys, so that an unknown section with no
+ * keys would pass silently) unknown section lines. */
+
+static int check_lines(FILE *f, struct parse_ctx *ctx)
 {
 	char line[512], name[64];
 	int n = 0;
@@ -50,6 +57,11 @@ static int check_sections(FILE *f, struct parse_ctx *ctx)
 		const char *p = line + strspn(line, " \t");
 
 		n++;
+		if (strcspn(line, "\r\n") > LINE_MAX_BYTES) {
+			snprintf(ctx->reason, sizeof(ctx->reason),
+				 "line over %d bytes (split a long comment over several lines)", LINE_MAX_BYTES);
+			return n;
+		}
 		if (*p != '[')
 			continue;
 		if (sscanf(p, "[%63[^]]]", name) != 1 || !known_section(name)) {
@@ -231,7 +243,7 @@ int xf_config_load(const char *path, xf_config *out, char *err, size_t err_size)
 		r = -errno;
 	else if (S_ISDIR(st.st_mode))
 		r = -EISDIR;
-	if (r == 0 && (line = check_sections(f, &ctx)) == 0)
+	if (r == 0 && (line = check_lines(f, &ctx)) == 0)
 		line = ini_parse_file(f, on_entry, &ctx);
 	if (r == 0 && ferror(f))
 		r = -EIO;

@@ -253,6 +253,24 @@ static void test_syntax_error(void **state)
 	assert_error_at(&l, 3, NULL);
 }
 
+/* inih reads 199 bytes of a line at a time and takes the rest for a line
+ * of its own: a long comment is refused by its own number, one of 198
+ * bytes (66 Chinese characters) is read whole. */
+static void test_long_line(void **state)
+{
+	char text[1024], comment[512];
+	struct loaded l;
+
+	memset(comment, 'x', sizeof(comment));
+	comment[0] = ';';
+	snprintf(text, sizeof(text), "%.199s\n[node]\nid=v1\nrole=village\ndata_dir=/x\n", comment);
+	load_text(*state, text, &l);
+	assert_error_at(&l, 1, "198 bytes");
+	snprintf(text, sizeof(text), "[node]\n%.198s\nid=v1\nrole=village\nbogus=1\n", comment);
+	load_text(*state, text, &l);
+	assert_error_at(&l, 5, "bogus");
+}
+
 /* With two mistakes the message must describe the line it names. */
 static void test_two_errors_report_the_first_with_its_reason(void **state)
 {
@@ -303,6 +321,7 @@ int main(void)
 		TMPDIR_TEST(test_missing_required_key),
 		TMPDIR_TEST(test_bad_values),
 		TMPDIR_TEST(test_syntax_error),
+		TMPDIR_TEST(test_long_line),
 		TMPDIR_TEST(test_two_errors_report_the_first_with_its_reason),
 		TMPDIR_TEST(test_output_untouched_on_failure),
 		TMPDIR_TEST(test_missing_file),
