@@ -69,6 +69,22 @@ held_by_town() {
 	verified town a
 }
 
+@test "a pinned key alone is the whole trust: no CA asked, and another key refused" {
+	start town
+	# The township's CA is none the village knows: another key pinned is
+	# refused, and nothing lands.
+	cert impostor other-ca
+	upstream_set a pinned_key "$(pin impostor)"
+	run --separate-stderr on a sync
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"public key"* ]] || [[ "$stderr" == *"pinned"* ]]
+	[ "$(held_by_town)" -eq 0 ]
+	upstream_set a pinned_key "$(pin town)"
+	run on a sync
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	[ "$(held_by_town)" -eq 3 ]
+}
+
 @test "a wrong CA, a wrong pin or plain HTTP is refused with one line, and nothing lands" {
 	start town
 	upstream_set a ca_file "$T/other-ca.pem"
