@@ -233,10 +233,14 @@ static int node_open(struct node *n)
 			  arg_config);
 		return XF_ECONFIG;
 	}
-	if (strcmp(n->cfg.role, "village") == 0 && n->cfg.listen[0]) {
-		log_error("%s: a village serves no other node: take out [server] listen", arg_config);
+	if (strcmp(n->cfg.role, "village") == 0 && n->cfg.server_keys) {
+		log_error("%s: a village serves no other node: take out [server]", arg_config);
 		return XF_ECONFIG;
 	}
+	/* Found unreadable at the first sync, it would only say "problem with
+	 * the SSL CA cert" at every try, and never which file. */
+	if (n->cfg.ca_file[0] && access(n->cfg.ca_file, R_OK) < 0)
+		return log_error_errno(-errno, "%s: [upstream] ca_file %s", arg_config, n->cfg.ca_file);
 	r = xf_store_open(&n->store, n->cfg.data_dir, n->cfg.node_id);
 	if (r == XF_ENOTFOUND || r == -ENOENT)
 		return log_error_errno(r, "%s: cannot open the log (run 'xinfangctl init' first)", n->cfg.data_dir);

@@ -145,6 +145,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		}
 		return 1;
 	}
+	c->server_keys |= strcmp(section, "server") == 0;
 	if (seen_before(ctx, section, name)) {
 		snprintf(ctx->reason, sizeof(ctx->reason), "%s is given twice (or continued on an indented line)", name);
 		return 0;

@@ -178,6 +178,18 @@ assert s["upstream"] is None and s["pending"] is None, s'
 	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/serving.conf" --check-config
 	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
 	[[ "$stderr" == *"a village serves no other node"* ]]
+	# Nor any [server] key: a token file on a village would open nothing.
+	cp "$BATS_TEST_TMPDIR/a.conf" "$BATS_TEST_TMPDIR/tokened.conf"
+	printf '[server]\nadmin_token_file = %s\n' "$BATS_TEST_TMPDIR/admin.token" >>"$BATS_TEST_TMPDIR/tokened.conf"
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/tokened.conf" --check-config
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$stderr" == *"a village serves no other node: take out [server]" ]]
+	# A CA file that is not there is named at once, not at every sync.
+	sed 's|^url = http://|url = https://|' "$BATS_TEST_TMPDIR/a.conf" >"$BATS_TEST_TMPDIR/ca.conf"
+	echo "ca_file = $BATS_TEST_TMPDIR/none.pem" >>"$BATS_TEST_TMPDIR/ca.conf"
+	run --separate-stderr timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/ca.conf" --check-config
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$stderr" == *"ca.conf: [upstream] ca_file $BATS_TEST_TMPDIR/none.pem: No such file or directory" ]]
 	# What the township's start reads, --check-config reads too.
 	run timeout 10 "$XF_D" -c "$BATS_TEST_TMPDIR/town.conf" --check-config
 	[ "$status" -eq 0 ]

@@ -15,6 +15,7 @@
 #ifndef XF_CONFIG_H
 #define XF_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "xf/text.h"
@@ -43,6 +44,7 @@ typedef struct xf_config {
 	char admin_token_file[XF_CONFIG_PATH_MAX];
 	unsigned stale_after_s;
 	unsigned rate_limit;          /* sync requests a second per child */
+	bool server_keys;             /* a [server] key was given at all */
 } xf_config;
 
 /* Read PATH into *out. On failure returns XF_ECONFIG (or -errno when the
