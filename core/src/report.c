@@ -181,12 +181,16 @@ static int32_t handling_start(const xf_entity *c)
 	return reopened > accepted ? reopened : accepted;
 }
 
-/* A reopening clears the extension (project.c): one granted before it
- * was for the handling that ended, however the days compare, and the new
- * handling has its own 60 days, to be extended once. */
+/* An extension granted in the handling a reopening ended does not count
+ * for the new one, which has its own 60 days, to be extended once. The
+ * reopening clears the extension (project.c), so that one of the same
+ * day is told apart; the days tell apart one made apart on another node
+ * and merged in after the reopening. */
 bool xf_case_extended(const xf_entity *c)
 {
-	return handling_start(c) != NO_DAY && attr_day(c, "extended_on") != NO_DAY;
+	int32_t start = handling_start(c), extended = attr_day(c, "extended_on");
+
+	return start != NO_DAY && extended != NO_DAY && extended >= start;
 }
 
 bool xf_case_deadline(const xf_entity *c, const xf_record_meta *m, xf_deadline *out)

@@ -368,12 +368,48 @@ static void test_percent_and_year_earlier(void **state)
 	assert_int_equal(xf_year_earlier(day("2026-03-01")), day("2025-03-01"));
 }
 
+/* The township extends a case on 06-05 but records it a day later on its
+ * clock, while the village, not having heard of it, closes and reopens
+ * the case: merged after the reopening, that extension was the ended
+ * handling's, and the new one has its 60 days. */
+static void test_an_extension_merged_after_a_reopening_is_the_old_handlings(void **state)
+{
+	struct fixture f;
+	char visit_id[XF_ENTITY_ID_MAX + 1], case_id[XF_ENTITY_ID_MAX + 1];
+	xf_draft dr = { .type = "case.extended", .author = "clerk" };
+	xf_appended done;
+	xf_body *body = NULL;
+	xf_deadline d;
+
+	fixture_setup(&f, *state);
+	visit(&f.v1, visit_id, "2026-05-01", "2", "劳资纠纷", "0");
+	record(&f.v1, "case.opened", NULL, 'C', case_id, "date", "2026-05-02", "title", "工资", "from", visit_id, NULL);
+	act(&f.v1, "case.assigned", case_id, "2026-05-03", "leader", "王");
+	sync_all(&f.v1, &f.town);
+	assert_rc(xf_body_new(&body), 0);
+	assert_rc(xf_body_put_str(body, "date", "2026-06-05", 4000), 0);
+	assert_rc(xf_body_put_str(body, "extension", "复杂", 4000), 0);
+	assert_rc(xf_body_bytes(body, &dr.body, &dr.body_len), 0);
+	dr.entity = case_id;
+	assert_rc(xf_store_append(f.town.store, f.town.key, &dr, 1, WALL + 86400000ull, &done), 0);
+	xf_body_free(body);
+	act(&f.v1, "case.closed", case_id, "2026-06-08", "outcome", "办结");
+	act(&f.v1, "case.reopened", case_id, "2026-06-10", "reason", "反悔");
+	sync_all(&f.v1, &f.town);
+	sync_all(&f.v1, &f.town);
+	d = deadline_of(&f.v1, case_id);
+	assert_false(d.extended);
+	assert_int_equal(d.due, day("2026-08-09"));
+	fixture_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TMPDIR_TEST(test_figures_worked_by_hand),
 		TMPDIR_TEST(test_every_node_gives_the_same_figures),
 		TMPDIR_TEST(test_statutory_deadlines),
+		TMPDIR_TEST(test_an_extension_merged_after_a_reopening_is_the_old_handlings),
 		cmocka_unit_test(test_percent_and_year_earlier),
 	};
 
