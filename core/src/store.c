@@ -999,10 +999,11 @@ int walk_keys(xf_store *s, MDB_txn *txn, MDB_dbi dbi, size_t max, key_fn fn, voi
 	return r == MDB_NOTFOUND ? 0 : r;
 }
 
-/* A scan lets go of the pages it has read this often, so that walking a
- * long log (a catch-up's push, a verify) keeps a few hundred KiB of it
- * resident, not all of it: the kernel maps neighbouring pages of other
- * tables with each one read. */
+/* A scan lets go of the whole map this often, so that walking a long log
+ * (a catch-up's push, a verify) keeps about half a MiB of it resident,
+ * not all of it: the kernel maps neighbouring pages of other tables with
+ * each one read. More often costs more than it saves: pages read again
+ * are faulted in again. */
 #define SCAN_TRIM_BYTES (32u << 10)
 
 /* Where the data file is mapped: one range, or a few if the kernel shows
