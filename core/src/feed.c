@@ -192,15 +192,23 @@ int feed_below(xf_store *s, MDB_txn *txn, const char *node, char child[XF_NODE_I
  * subtree, XF_ESCOPE if one does not: a village that opened a case on
  * another village's visit would have it counted, closed and answered
  * under that village's name, and the township's decisions on it filed to
- * the wrong feed. */
+ * the wrong feed. Asked of villages only: a township has checked its own,
+ * and a refusal of one of its own events would stop its log there, every
+ * event after it refused as a broken chain (a village id enrolled by two
+ * townships makes a case look so). */
 static int sources_below(xf_store *s, MDB_txn *txn, const xf_event *ev, const char *sender)
 {
 	char id[XF_ENTITY_ID_MAX + 1], home[XF_NODE_ID_MAX + 1], child[XF_NODE_ID_MAX + 1];
 	const xf_value *from;
 	xf_fields *f = NULL;
+	xf_peer peer;
 	size_t i;
 	int r;
 
+	if ((r = peer_get(s, txn, sender, &peer)) < 0)
+		return r;
+	if (peer.relation != XF_PEER_CHILD)
+		return 0;
 	if (xf_fields_parse(ev->body, ev->body_len, &f) < 0)
 		return XF_ESCOPE;
 	from = xf_fields_get(f, "from");

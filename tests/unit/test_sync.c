@@ -802,6 +802,38 @@ static void test_a_case_on_another_villages_record_is_refused(void **state)
 	assert_sound(t);
 }
 
+/* A township's case opened from its village's record is its own to push:
+ * the county takes it, for a village enrolled before the county link or
+ * after. */
+static void test_a_townships_case_on_its_villages_record_reaches_the_county(void **state)
+{
+	struct fixture *f = *state;
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t = node_init(f, 1, "xiang-1", "township");
+	struct node *a = node_init(f, 2, "cun-a", "village");
+	struct node *b = node_init(f, 3, "cun-b", "village");
+	char a_case[1][XF_ENTITY_ID_MAX + 1], b_case[1][XF_ENTITY_ID_MAX + 1], id[XF_ENTITY_ID_MAX + 1];
+	const char *froms[1];
+	struct round rd;
+
+	link_nodes(t, a, "child");
+	link_nodes(c, t, "township");
+	open_cases(a, 1, a_case);
+	sync_all(a, t);
+	froms[0] = a_case[0];
+	open_case_from(t, froms, 1, id);
+	assert_rc(sync_round(t, c, &rd), 0);
+	assert_int_equal(rd.served.rejected, 0);
+	link_nodes(t, b, "child");
+	open_cases(b, 1, b_case);
+	sync_all(b, t);
+	froms[0] = b_case[0];
+	open_case_from(t, froms, 1, id);
+	assert_rc(sync_round(t, c, &rd), 0);
+	assert_int_equal(rd.served.rejected, 0);
+	assert_int_equal(pending(t), 0);
+}
+
 static void test_lost_response_is_repeated_harmlessly(void **state)
 {
 	struct fixture *f = *state;
@@ -2082,6 +2114,41 @@ static void test_another_history_under_a_known_id_is_not_acknowledged(void **sta
 	}
 }
 
+/* The second township of a village id enrolled twice opens a case from
+ * its village's record, which the county takes for the first township's:
+ * the township's own log must go on landing all the same (a refusal of
+ * one of its events would refuse every later one as a broken chain). */
+static void test_a_case_on_a_clashing_village_id_does_not_stop_the_township(void **state)
+{
+	struct fixture *f = *state;
+	struct node *c = node_init(f, 0, "county-1", "county");
+	struct node *t1 = node_init(f, 1, "xiang-1", "township");
+	struct node *t2 = node_init(f, 2, "xiang-2", "township");
+	struct node *a = node_init(f, 3, "cun-x", "village");
+	struct node *b = &f->n[4];
+	char other[PATH_MAX], b_case[1][XF_ENTITY_ID_MAX + 1], id[XF_ENTITY_ID_MAX + 1];
+	const char *froms[1];
+	struct round rd;
+
+	unit_path(other, sizeof(other), f->dir, "elsewhere");
+	assert_int_equal(mkdir(other, 0700), 0);
+	node_create(b, other, "cun-x", "village");
+	link_nodes(t1, a, "child");
+	link_nodes(t2, b, "child");
+	link_nodes(c, t1, "township");
+	link_nodes(c, t2, "township");
+	open_cases(a, 2, NULL);
+	open_cases(b, 1, b_case);
+	sync_all(a, t1);
+	sync_all(b, t2);
+	sync_all(t1, c);
+	froms[0] = b_case[0];
+	open_case_from(t2, froms, 1, id);
+	open_cases(t2, 3, NULL);
+	assert_rc(sync_round(t2, c, &rd), 0);
+	assert_int_equal(count_events(c, "xiang-2"), count_events(t2, "xiang-2"));
+}
+
 static int blobs_all_cb(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx)
 {
 	xf_blob *b = ctx;
@@ -2367,6 +2434,8 @@ int main(void)
 		FIXTURE_TEST(test_bundle_of_forgeries_is_no_contact),
 		FIXTURE_TEST(test_a_case_on_another_villages_record_is_refused),
 		FIXTURE_TEST(test_a_refused_origin_is_left_out),
+		FIXTURE_TEST(test_a_townships_case_on_its_villages_record_reaches_the_county),
+		FIXTURE_TEST(test_a_case_on_a_clashing_village_id_does_not_stop_the_township),
 		FIXTURE_TEST(test_a_bundle_leaves_the_skew_as_measured),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
 		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),
