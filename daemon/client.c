@@ -284,6 +284,14 @@ static void refusal(client *c, long status, client_report *rep)
 		 reason[0] ? reason : "no reason given");
 }
 
+static bool own_event(const client *c, const char *event_id)
+{
+	char origin[XF_NODE_ID_MAX + 1];
+	uint64_t seq;
+
+	return xf_event_id_parse(event_id, origin, &seq) == 0 && strcmp(origin, c->cfg->node_id) == 0;
+}
+
 /* One round: push a batch, pull a batch, leaving out the origins in
  * REFUSED. Sets *more when another round has work. */
 static int round_trip(client *c, xf_store *s, xf_sync_skip *refused, client_report *rep, bool *more)
@@ -346,9 +354,13 @@ static int round_trip(client *c, xf_store *s, xf_sync_skip *refused, client_repo
 	if (st.rejected) {
 		snprintf(rep->error, sizeof(rep->error), "%zu events refused, first %s: %s", st.rejected,
 			 st.first_rejected, xf_strerror(st.first_error));
-		/* Refused events stay pending, for the next sync: this one goes
-		 * on without their origin, or stops when that is nothing new. */
-		*more = xf_sync_skip_add(refused, st.first_rejected);
+		/* Pushed events refused stay pending, for the next sync: this
+		 * one goes on without their origin, or stops when that is
+		 * nothing new, or is this node's own (the enrolments the other
+		 * origins need may be behind it). Pulled ones refused here come
+		 * again next time. */
+		*more = st.first_refused_up[0] && !own_event(c, st.first_refused_up) &&
+			xf_sync_skip_add(refused, st.first_refused_up);
 	}
 	return 0;
 }

@@ -5,7 +5,8 @@
  *   "cur:own"      position in this node's feed at the upstream (be64)
  *   "cur:bcast"    position in the upstream's broadcast feed (be64)
  *   "receipt:SEQ"  every signed receipt, by the head seq it vouches for (20 digits)
- * Server state: "seen:NODE" -> [time, node's own head, software, node's clock (0: unknown)];
+ * Server state: "seen:NODE" -> [time, node's own head, software, node's clock (0: unknown),
+ * our clock when that was read (a bundle is a contact without a clock)];
  * "refused:NODE" -> [time, reason] and "clash:NODE" (status.c, peers.c). */
 #include <errno.h>
 #include <fcntl.h>
@@ -442,14 +443,11 @@ cleanup:
 
 bool xf_sync_skip_add(xf_sync_skip *skip, const char *event_id)
 {
-	const char *colon = event_id ? strrchr(event_id, ':') : NULL;
-	size_t len = colon ? (size_t)(colon - event_id) : 0;
 	char origin[XF_NODE_ID_MAX + 1];
+	uint64_t seq;
 
-	if (!skip || !len || len > XF_NODE_ID_MAX || skip->n == XF_SYNC_SKIP_MAX)
-		return false;
-	snprintf(origin, sizeof(origin), "%.*s", (int)len, event_id);
-	if (skipped(skip, origin))
+	if (!skip || !event_id || xf_event_id_parse(event_id, origin, &seq) < 0 || skip->n == XF_SYNC_SKIP_MAX ||
+	    skipped(skip, origin))
 		return false;
 	snprintf(skip->origin[skip->n++], sizeof(skip->origin[0]), "%s", origin);
 	return true;
@@ -856,6 +854,8 @@ int xf_sync_apply(xf_store *s, const xf_sync_push *push, const xf_auth *request,
 	if ((o = map_get(&root, "err")) && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
 		stats->first_error = (int)o->via.i64;
 	get_str(map_get(&root, "bad"), stats->first_rejected, sizeof(stats->first_rejected));
+	if (stats->rejected)
+		memcpy(stats->first_refused_up, stats->first_rejected, sizeof(stats->first_refused_up));
 	o = map_get(&root, "more");
 	stats->more = push->full || (o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean);
 	if ((r = get_events(&root, "pull", &pull, &n_pull)) < 0 || (r = read_acks(&l, &root)) < 0 ||

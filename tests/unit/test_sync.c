@@ -793,6 +793,7 @@ static void test_a_case_on_another_villages_record_is_refused(void **state)
 	assert_int_equal(rd.served.stored, 1);
 	assert_int_equal(rd.served.rejected, 1);
 	assert_int_equal(rd.served.first_error, XF_ESCOPE);
+	assert_string_equal(rd.applied.first_refused_up, rd.served.first_rejected);
 	/* the stolen case's opening, b's latest event */
 	snprintf(want, sizeof(want), "cun-b:%" PRIu64, head_seq(b, "cun-b", NULL));
 	assert_string_equal(rd.served.first_rejected, want);
@@ -2256,6 +2257,8 @@ static void test_event_pulled_before_its_key_comes_again(void **state)
 	assert_rc(xf_sync_apply(v->store, &push, &seal.request, resp.data, resp.len, seal.sig, WALL, &applied), 0);
 	assert_int_equal(applied.rejected, 1);
 	assert_int_equal(applied.first_error, XF_EUNKNOWNNODE);
+	/* refused here, not by the upstream: nothing to leave out of a push */
+	assert_string_equal(applied.first_refused_up, "");
 	assert_int_equal(count_events(v, "county-1"), 0);
 	xf_buf_dispose(&resp);
 

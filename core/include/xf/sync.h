@@ -24,7 +24,8 @@
 
 #define XF_SYNC_PATH          "/v1/sync"
 #define XF_SYNC_CONTENT_TYPE  "application/msgpack"
-/* Bodies smaller than this travel uncompressed: deflate would add bytes. */
+/* Answers smaller than this travel uncompressed: deflate would add bytes.
+ * (A request is deflated when it pushes events, never when idle.) */
 #define XF_SYNC_DEFLATE_MIN   128
 #define XF_SYNC_VERSION       1
 /* Events of one push or one pull, before compression: a lost connection
@@ -42,6 +43,9 @@ typedef struct xf_sync_stats {
 	size_t rejected;     /* events refused by the receiving side */
 	int first_error;
 	char first_rejected[XF_EVENT_ID_MAX + 1];
+	/* Client: the first of its pushed events the upstream refused, "" if
+	 * none (FIRST_REJECTED may be a pulled one this node refused). */
+	char first_refused_up[XF_EVENT_ID_MAX + 1];
 	bool more;           /* more to push or pull: call again */
 	bool receipt;        /* a signed receipt for our head came back and holds */
 	uint64_t server_ms;  /* the upstream's clock when it answered */
