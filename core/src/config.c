@@ -47,7 +47,6 @@ static bool known_section(const char *section)
 /* Lines inih would misread, first: over its length, and (since it reports
  * sections only through their keys, so that an unknown section with no
  * keys would pass silently) unknown section lines. */
-
 static int check_lines(FILE *f, struct parse_ctx *ctx)
 {
 	char line[512], name[64];
