@@ -2070,46 +2070,55 @@ static void test_a_bundle_leaves_the_skew_as_measured(void **state)
 	assert_int_equal(after.skew_ms, before.skew_ms);
 }
 
+struct clash {
+	struct node *c, *t1, *t2, *a, *b;
+};
+
+/* The county C, townships T1 and T2 each enrolling a village "cun-x" by
+ * mistake (A under T1, B under T2, two keys), A's two cases at C through
+ * T1; B has recorded B_CASES cases (their ids into B_IDS), synced to T2. */
+static struct clash clashing_village_ids(struct fixture *f, size_t b_cases, char (*b_ids)[XF_ENTITY_ID_MAX + 1])
+{
+	struct clash w = { node_init(f, 0, "county-1", "county"), node_init(f, 1, "xiang-1", "township"),
+			   node_init(f, 2, "xiang-2", "township"), node_init(f, 3, "cun-x", "village"), &f->n[4] };
+	char other[PATH_MAX];
+
+	unit_path(other, sizeof(other), f->dir, "elsewhere");
+	assert_int_equal(mkdir(other, 0700), 0);
+	node_create(w.b, other, "cun-x", "village");
+	link_nodes(w.t1, w.a, "child");
+	link_nodes(w.t2, w.b, "child");
+	link_nodes(w.c, w.t1, "township");
+	link_nodes(w.c, w.t2, "township");
+	open_cases(w.a, 2, NULL);
+	open_cases(w.b, b_cases, b_ids);
+	sync_all(w.a, w.t1);
+	sync_all(w.b, w.t2);
+	sync_all(w.t1, w.c);
+	return w;
+}
+
 /* Two townships enrol a village each under the same id, by mistake: the
  * county holds the first one's log under that id, and the second's push
  * of its own village's events must not be acknowledged as held. */
 static void test_another_history_under_a_known_id_is_not_acknowledged(void **state)
 {
-	struct fixture *f = *state;
-	struct node *c = node_init(f, 0, "county-1", "county");
-	struct node *t1 = node_init(f, 1, "xiang-1", "township");
-	struct node *t2 = node_init(f, 2, "xiang-2", "township");
-	struct node *a = node_init(f, 3, "cun-x", "village");
-	struct node *b = &f->n[4];
-	char other[PATH_MAX];
+	struct clash w = clashing_village_ids(*state, 2, NULL);
 	struct round rd;
 
-	unit_path(other, sizeof(other), f->dir, "elsewhere");
-	assert_int_equal(mkdir(other, 0700), 0);
-	node_create(b, other, "cun-x", "village");
-	link_nodes(t1, a, "child");
-	link_nodes(t2, b, "child");
-	link_nodes(c, t1, "township");
-	link_nodes(c, t2, "township");
-	open_cases(a, 2, NULL);
-	open_cases(b, 2, NULL);
-	sync_all(a, t1);
-	sync_all(b, t2);
-	sync_all(t1, c);
-	assert_int_equal(count_events(c, "cun-x"), 4);
-
-	assert_rc(sync_round(t2, c, &rd), 0);
+	assert_int_equal(count_events(w.c, "cun-x"), 4);
+	assert_rc(sync_round(w.t2, w.c, &rd), 0);
 	assert_true(rd.applied.rejected > 0);
 	/* The second village's events are still waiting to reach the county. */
-	assert_int_equal(pending(t2), count_events(t2, "cun-x"));
-	assert_int_equal(count_events(c, "cun-x"), 4);
-	assert_sound(c);
+	assert_int_equal(pending(w.t2), count_events(w.t2, "cun-x"));
+	assert_int_equal(count_events(w.c, "cun-x"), 4);
+	assert_sound(w.c);
 	/* The county's status names the clash on the second township's row. */
 	{
 		xf_peer_status row = { 0 };
 
 		snprintf(row.node, sizeof(row.node), "xiang-2");
-		assert_rc(xf_status_peers(c->store, peer_named, &row), 0);
+		assert_rc(xf_status_peers(w.c->store, peer_named, &row), 0);
 		assert_string_equal(row.last_error,
 				    "enrolled cun-x with another key than xiang-1 gave it first: its events through here are refused");
 	}
@@ -2121,33 +2130,15 @@ static void test_another_history_under_a_known_id_is_not_acknowledged(void **sta
  * one of its events would refuse every later one as a broken chain). */
 static void test_a_case_on_a_clashing_village_id_does_not_stop_the_township(void **state)
 {
-	struct fixture *f = *state;
-	struct node *c = node_init(f, 0, "county-1", "county");
-	struct node *t1 = node_init(f, 1, "xiang-1", "township");
-	struct node *t2 = node_init(f, 2, "xiang-2", "township");
-	struct node *a = node_init(f, 3, "cun-x", "village");
-	struct node *b = &f->n[4];
-	char other[PATH_MAX], b_case[1][XF_ENTITY_ID_MAX + 1], id[XF_ENTITY_ID_MAX + 1];
-	const char *froms[1];
+	char b_case[1][XF_ENTITY_ID_MAX + 1], id[XF_ENTITY_ID_MAX + 1];
+	struct clash w = clashing_village_ids(*state, 1, b_case);
+	const char *froms[1] = { b_case[0] };
 	struct round rd;
 
-	unit_path(other, sizeof(other), f->dir, "elsewhere");
-	assert_int_equal(mkdir(other, 0700), 0);
-	node_create(b, other, "cun-x", "village");
-	link_nodes(t1, a, "child");
-	link_nodes(t2, b, "child");
-	link_nodes(c, t1, "township");
-	link_nodes(c, t2, "township");
-	open_cases(a, 2, NULL);
-	open_cases(b, 1, b_case);
-	sync_all(a, t1);
-	sync_all(b, t2);
-	sync_all(t1, c);
-	froms[0] = b_case[0];
-	open_case_from(t2, froms, 1, id);
-	open_cases(t2, 3, NULL);
-	assert_rc(sync_round(t2, c, &rd), 0);
-	assert_int_equal(count_events(c, "xiang-2"), count_events(t2, "xiang-2"));
+	open_case_from(w.t2, froms, 1, id);
+	open_cases(w.t2, 3, NULL);
+	assert_rc(sync_round(w.t2, w.c, &rd), 0);
+	assert_int_equal(count_events(w.c, "xiang-2"), count_events(w.t2, "xiang-2"));
 }
 
 static int blobs_all_cb(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx)
