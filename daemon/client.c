@@ -251,6 +251,12 @@ static int post(client *c, const xf_buf *wire, bool deflated, client_report *rep
 	cr = curl_easy_perform(c->curl);
 	curl_slist_free_all(headers);
 	rep->requests++;
+	if (cr == CURLE_SSL_CACERT_BADFILE && c->cfg->ca_file[0]) {
+		/* curl says "problem with the SSL CA cert" and never which file */
+		snprintf(rep->error, sizeof(rep->error), "[upstream] ca_file %.160s cannot be read as PEM certificates",
+			 c->cfg->ca_file);
+		return -EHOSTUNREACH;
+	}
 	if (cr != CURLE_OK) {
 		snprintf(rep->error, sizeof(rep->error), "upstream %.120s: %s", c->cfg->upstream_url,
 			 cr == CURLE_ABORTED_BY_CALLBACK ? "stopped" : curl_easy_strerror(cr));

@@ -61,6 +61,14 @@ held_by_town() {
 
 @test "a village that trusts the township's CA syncs over TLS" {
 	start town
+	# A CA file that is not there is named, not left to curl's "problem
+	# with the SSL CA cert".
+	upstream_set a ca_file "$T/none.pem"
+	run --separate-stderr on a sync
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "xinfangctl sync: [upstream] ca_file $T/none.pem cannot be read as PEM certificates" ] ||
+		{ echo "$stderr" >&2; false; }
+	[ "$(held_by_town)" -eq 0 ]
 	upstream_set a ca_file "$T/good-ca.pem"
 	run on a sync
 	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
