@@ -1,7 +1,13 @@
 /* Projections kept in the store: each entity's, refreshed in the write
  * transaction that adds one of its events, so a projection never differs
  * from its events as committed. A late event with an earlier clock
- * re-folds its own entity and nothing else. */
+ * re-folds its own entity and nothing else.
+ *
+ * Most entities have one event (a visit, a letter, a risk report): stored
+ * folded, its projection would copy the event, doubling what a township
+ * writes. Such an entity's stored form is LONE_MARK and its event's key
+ * instead, and it is folded when read. Which form an entity has follows
+ * from its events alone, so equal logs still store equal bytes. */
 #include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -13,7 +19,19 @@
 #include "xf/mem.h"
 #include "xf/project.h"
 
-int projection_touch(xf_store *s, const xf_event *ev, const xf_blob *made)
+/* The first byte of a lone entity's stored form; an encoded projection
+ * starts with its array's header (projcodec.c), never with this. */
+#define LONE_MARK 0x00
+#define LONE_FORM_MAX (1 + EVENT_KEY_MAX)
+
+/* The stored form of an entity whose one event is ORIGIN's SEQ. */
+static size_t lone_form(uint8_t buf[LONE_FORM_MAX], const char *origin, uint64_t seq)
+{
+	buf[0] = LONE_MARK;
+	return 1 + event_key(buf + 1, origin, seq);
+}
+
+int projection_touch(xf_store *s, const xf_event *ev)
 {
 	struct touch *t;
 
@@ -21,9 +39,27 @@ int projection_touch(xf_store *s, const xf_event *ev, const xf_blob *made)
 		return -ENOMEM;
 	t = &s->touched[s->n_touched];
 	t->ev = ev;
-	t->made = made;
 	t->order = s->n_touched++;
 	return 0;
+}
+
+int projection_decode(xf_store *s, MDB_txn *txn, const char *entity, const MDB_val *stored, xf_entity **out)
+{
+	const uint8_t *p = stored->mv_data;
+	MDB_val key = { stored->mv_size - 1, (uint8_t *)p + 1 }, bytes;
+	xf_event ev;
+	int r;
+
+	if (stored->mv_size == 0 || p[0] != LONE_MARK)
+		return xf_entity_decode(stored->mv_data, stored->mv_size, out);
+	if (key.mv_size > EVENT_KEY_MAX)
+		return XF_ECORRUPT;
+	r = mdb_rc(mdb_get(txn, s->events, &key, &bytes));
+	if (r < 0)
+		return r == MDB_NOTFOUND ? XF_ECORRUPT : r;
+	if (xf_event_decode(bytes.mv_data, bytes.mv_size, &ev) < 0 || strcmp(ev.entity, entity) != 0)
+		return XF_ECORRUPT;
+	return xf_entity_fold(entity, &ev, 1, out);
 }
 
 int projection_get(xf_store *s, MDB_txn *txn, const char *entity, xf_entity **out)
@@ -33,7 +69,7 @@ int projection_get(xf_store *s, MDB_txn *txn, const char *entity, xf_entity **ou
 
 	if (r == MDB_NOTFOUND)
 		return XF_ENOTFOUND;
-	return r < 0 ? r : xf_entity_decode(v.mv_data, v.mv_size, out);
+	return r < 0 ? r : projection_decode(s, txn, entity, &v, out);
 }
 
 static int collect_event(xf_store *s, MDB_txn *txn, const xf_event *ev, void *vctx)
@@ -88,7 +124,8 @@ static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool
 	MDB_val k = val_str(entity), old;
 	entity_events evs;
 	xf_entity *e = NULL;
-	uint8_t *bytes = NULL;
+	uint8_t *bytes = NULL, lone[LONE_FORM_MAX];
+	const uint8_t *stored = NULL;
 	size_t len = 0;
 	bool was_conflicted, same;
 	int r;
@@ -96,8 +133,13 @@ static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool
 	r = entity_collect(s, txn, entity, &evs);
 	if (r == 0 && evs.n)
 		r = xf_entity_fold(entity, evs.evs, evs.n, &e);
-	if (r == 0 && e)
+	if (r == 0 && evs.n == 1) {
+		len = lone_form(lone, evs.evs[0].origin, evs.evs[0].seq);
+		stored = lone;
+	} else if (r == 0 && e) {
 		r = xf_entity_encode(e, &bytes, &len);
+		stored = bytes;
+	}
 	if (r < 0)
 		goto cleanup;
 	if ((r = is_conflicted(s, txn, entity, &was_conflicted)) < 0)
@@ -106,12 +148,12 @@ static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool
 	if (r < 0 && r != MDB_NOTFOUND)
 		goto cleanup;
 	same = r == MDB_NOTFOUND ? !e
-				 : e && old.mv_size == len && memcmp(old.mv_data, bytes, len) == 0 &&
+				 : e && old.mv_size == len && memcmp(old.mv_data, stored, len) == 0 &&
 					   was_conflicted == (e->n_conflicts > 0);
 	if (differed)
 		*differed = !same;
 	/* Unchanged, as after most rebuilds: nothing to write. */
-	r = same ? 0 : projection_put(s, txn, entity, bytes, len, e && e->n_conflicts, was_conflicted);
+	r = same ? 0 : projection_put(s, txn, entity, stored, len, e && e->n_conflicts, was_conflicted);
 cleanup:
 	free(bytes);
 	free(evs.evs);
@@ -154,19 +196,22 @@ static int projection_advance(xf_store *s, MDB_txn *txn, const struct touch *t, 
 {
 	const char *entity = t[0].ev->entity;
 	xf_entity *e = NULL;
-	uint8_t *bytes = NULL;
+	uint8_t *bytes = NULL, lone[LONE_FORM_MAX];
 	size_t i, len;
 	bool fresh, was_conflicted;
 	int r;
 
-	r = projection_get(s, txn, entity, &e);
+	/* A new entity, the usual case, is one whose new events are all the
+	 * index holds of it. One event cannot be in conflict with itself. */
+	r = holds_exactly(s, txn, entity, n, &fresh);
+	if (r == 0 && fresh && n == 1)
+		return projection_put(s, txn, entity, lone, lone_form(lone, t[0].ev->origin, t[0].ev->seq), false,
+				      false);
+	if (r == 0 && fresh)
+		r = xf_entity_fold(entity, NULL, 0, &e);
+	else if (r == 0 && (r = projection_get(s, txn, entity, &e)) == XF_ENOTFOUND)
+		r = XF_ESTATE;
 	was_conflicted = r == 0 && e->n_conflicts;
-	if (r == XF_ENOTFOUND && (r = holds_exactly(s, txn, entity, n, &fresh)) == 0) {
-		/* A new entity: the new events are all it has. */
-		if (fresh && n == 1 && t[0].made && t[0].made->data)
-			return projection_put(s, txn, entity, t[0].made->data, t[0].made->len, false, false);
-		r = fresh ? xf_entity_fold(entity, NULL, 0, &e) : XF_ESTATE;
-	}
 	for (i = 0; r == 0 && i < n; i++)
 		r = xf_entity_fold_next(e, t[i].ev);
 	if (r == 0)
@@ -177,28 +222,6 @@ static int projection_advance(xf_store *s, MDB_txn *txn, const struct touch *t, 
 		r = projection_update(s, txn, entity, NULL);
 	free(bytes);
 	xf_entity_free(e);
-	return r;
-}
-
-int projection_make(const xf_event *ev, xf_blob *out)
-{
-	xf_entity *e = NULL;
-	uint8_t *bytes = NULL;
-	size_t len = 0;
-	int r;
-
-	*out = (xf_blob){ NULL, 0 };
-	if (ev->n_parents)
-		return 0;
-	/* As projection_advance() folds a new entity's one event. */
-	r = xf_entity_fold(ev->entity, NULL, 0, &e);
-	if (r == 0)
-		r = xf_entity_fold_next(e, ev);
-	if (r == 0 && e->n_conflicts == 0)
-		r = xf_entity_encode(e, &bytes, &len);
-	xf_entity_free(e);
-	if (r == 0)
-		*out = (xf_blob){ bytes, len };
 	return r;
 }
 

@@ -115,12 +115,18 @@ static int case_meta(xf_store *s, MDB_txn *txn, const xf_entity *c, xf_record_me
 	return r;
 }
 
-static int walk_one(xf_store *s, MDB_txn *txn, const MDB_val *v, struct walk_ctx *w)
+static int walk_one(xf_store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *v, struct walk_ctx *w)
 {
 	xf_entity *e = NULL, *first = NULL;
 	xf_record_meta m = { .category = "", .day = NO_DAY, .received = NO_DAY };
-	int r = xf_entity_decode(v->mv_data, v->mv_size, &e);
+	char id[XF_ENTITY_ID_MAX + 1];
+	int r;
 
+	if (k->mv_size > XF_ENTITY_ID_MAX)
+		return XF_ECORRUPT;
+	memcpy(id, k->mv_data, k->mv_size);
+	id[k->mv_size] = '\0';
+	r = projection_decode(s, txn, id, v, &e);
 	if (r < 0)
 		return r;
 	snprintf(m.village, sizeof(m.village), "%s", e->origin);
@@ -153,7 +159,7 @@ static int walk_txn(xf_store *s, MDB_txn *txn, void *vctx)
 	while (r == 0) {
 		if (w->kind && (k.mv_size < 2 || memcmp(k.mv_data, prefix, 2) != 0))
 			break;
-		r = walk_one(s, txn, &v, w);
+		r = walk_one(s, txn, &k, &v, w);
 		if (r != 0)
 			break;
 		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));

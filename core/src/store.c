@@ -234,9 +234,8 @@ int event_get(xf_store *s, MDB_txn *txn, const char *origin, uint64_t seq, MDB_v
 	return mdb_rc(mdb_get(txn, s->events, &k, out));
 }
 
-/* Store one verified event and everything derived from it; MADE, if not
- * NULL, is its projection made ahead (projection_make). */
-static int put_event(xf_store *s, MDB_txn *txn, const xf_event *ev, const xf_blob *made, bool local)
+/* Store one verified event and everything derived from it. */
+static int put_event(xf_store *s, MDB_txn *txn, const xf_event *ev, bool local)
 {
 	uint8_t kbuf[EVENT_KEY_MAX], ref[ENTITY_REF_MAX];
 	MDB_val k = { event_key(kbuf, ev->origin, ev->seq), kbuf };
@@ -254,7 +253,7 @@ static int put_event(xf_store *s, MDB_txn *txn, const xf_event *ev, const xf_blo
 	v = (MDB_val){ 8 + on + 1 + 8, ref };
 	r = mdb_rc(mdb_put(txn, s->entities, &k, &v, 0));
 	if (r == 0)
-		r = projection_touch(s, ev, made);
+		r = projection_touch(s, ev);
 	if (r < 0)
 		return r;
 	if (strcmp(ev->type, "node.enrolled") == 0) {
@@ -393,7 +392,7 @@ static int append_txn(xf_store *s, MDB_txn *txn, void *vctx)
 			return r;
 		r = xf_event_decode(bytes, len, &stored);
 		if (r == 0)
-			r = put_event(s, txn, &stored, NULL, true);
+			r = put_event(s, txn, &stored, true);
 		/* The next draft may act on the same entity: its projection,
 		 * which gives the state and the heads, must be current. */
 		if (r == 0)
@@ -440,8 +439,8 @@ int xf_store_append(xf_store *s, const xf_key *key, const xf_draft *drafts, size
 
 /* What can be known of a batch without the log is worked out before the
  * write transaction, where concurrent batches run in parallel: decoding,
- * hashing, the signature at the end of each run, and the projection of
- * each new entity. The transaction then only links and stores. */
+ * hashing and the signature at the end of each run. The transaction then
+ * only links and stores. */
 struct ingest_ctx {
 	const xf_blob *blobs;
 	size_t n;
@@ -450,7 +449,6 @@ struct ingest_ctx {
 	xf_event *evs;   /* decoded, one per blob */
 	int *decoded;    /* per blob: 0, or why it does not decode */
 	uint8_t (*hash)[XF_HASH_BYTES];
-	xf_blob *made;   /* per blob: its entity's projection if it is the first event (projection_make) */
 	signed char *sig; /* per blob: 1 checked good, -1 checked bad, 0 not checked */
 	int *status;     /* per blob: 0 to store (or stored), HELD_SAME, HELD_OTHER, <0 rejected */
 	xf_ingest_stats *stats;
@@ -502,9 +500,6 @@ static int ingest_prepare(xf_store *s, struct ingest_ctx *c)
 			continue;
 		}
 		xf_event_hash(c->evs[i].bytes, c->evs[i].len, c->hash[i]);
-		/* Not made, the transaction folds it: nothing is lost. */
-		if (projection_make(&c->evs[i], &c->made[i]) < 0)
-			c->made[i] = (xf_blob){ NULL, 0 };
 	}
 	return store_read(s, verify_run_ends, c);
 }
@@ -608,7 +603,7 @@ static int held_event(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i,
 
 static int store_received(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i)
 {
-	int r = put_event(s, txn, &c->evs[i], &c->made[i], false);
+	int r = put_event(s, txn, &c->evs[i], false);
 
 	if (r < 0)
 		return r;
@@ -935,19 +930,15 @@ int xf_store_ingest(xf_store *s, const xf_blob *events, size_t n, uint64_t wall_
 	c.evs = malloc(m * sizeof(*c.evs));
 	c.decoded = malloc(m * sizeof(*c.decoded));
 	c.hash = malloc(m * sizeof(*c.hash));
-	c.made = calloc(m, sizeof(*c.made));
 	c.sig = calloc(m, sizeof(*c.sig));
 	c.status = malloc(m * sizeof(*c.status));
-	if (!c.evs || !c.decoded || !c.hash || !c.made || !c.sig || !c.status)
+	if (!c.evs || !c.decoded || !c.hash || !c.sig || !c.status)
 		r = -ENOMEM;
 	else if ((r = ingest_prepare(s, &c)) == 0)
 		r = ingest_grouped(s, &c);
-	for (i = 0; c.made && i < n; i++)
-		free((void *)c.made[i].data);
 	free(c.evs);
 	free(c.decoded);
 	free(c.hash);
-	free(c.made);
 	free(c.sig);
 	free(c.status);
 	return r;

@@ -11,7 +11,9 @@
  *   feeds       feed \0 pos(be64)            -> origin \0 seq(be64)
  *   state       key                          -> value (sync cursors, receipts)
  *   meta        "schema" | "node" | "hlc" | "feed:NAME" -> value
- *   projections entity                       -> the projection's stored form (projcodec.c)
+ *   projections entity                       -> the projection's stored form (projcodec.c),
+ *                                               or \0 and the key of an entity's one event
+ *                                               (projstore.c)
  *   conflicted  entity                       -> "" while the entity is in conflict
  *
  * The entity index sorts an entity's events by (hlc, origin, seq), the
@@ -97,26 +99,21 @@ typedef int (*txn_event_cb)(xf_store *s, MDB_txn *txn, const xf_event *ev, void 
 int entity_walk(xf_store *s, MDB_txn *txn, const char *entity, txn_event_cb cb, void *ctx);
 int entity_collect(xf_store *s, MDB_txn *txn, const char *entity, entity_events *out);
 
-/* Note that EV was added in this write transaction, with MADE, if not
- * NULL, the projection made ahead of it (projection_make); bring the stored
+/* Note that EV was added in this write transaction; bring the stored
  * projection of every entity so noted up to date (projstore.c). */
 struct touch {
 	const xf_event *ev; /* borrowed: stays valid until projections_refresh() */
-	const xf_blob *made; /* borrowed likewise, or NULL */
 	size_t order;       /* of arrival */
 };
-int projection_touch(xf_store *s, const xf_event *ev, const xf_blob *made);
+int projection_touch(xf_store *s, const xf_event *ev);
 int projections_refresh(xf_store *s, MDB_txn *txn);
-
-/* The projection, encoded, of an entity whose one event is EV, as refreshing
- * would store it: made before the write transaction, where batches work in
- * parallel, so that the transaction only stores it. *out gets malloc'ed
- * bytes, or NULL when EV names parents (it is not its entity's first) or
- * its entity would show a conflict: those are folded in the transaction. */
-int projection_make(const xf_event *ev, xf_blob *out);
 
 /* ENTITY's stored projection, decoded; XF_ENOTFOUND if it has none. */
 int projection_get(xf_store *s, MDB_txn *txn, const char *entity, xf_entity **out);
+/* ENTITY's projection from STORED, its value in the projections table:
+ * decoded, or folded from its event if it has only one. *out is the
+ * caller's to free with xf_entity_free(). */
+int projection_decode(xf_store *s, MDB_txn *txn, const char *entity, const MDB_val *stored, xf_entity **out);
 
 int meta_get_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t *out);
 int meta_put_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t value);

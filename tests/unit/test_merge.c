@@ -416,6 +416,124 @@ static void test_a_version_1_log_gains_its_projections(void **state)
 	pair_close(&p);
 }
 
+/* ID's value in the projections table of the log in DIR/NAME, read past
+ * the store (which must be closed); the caller frees it. */
+static uint8_t *raw_projection(const char *dir, const char *name, const char *id, size_t *len)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { strlen(id), (void *)id }, v;
+	uint8_t *copy;
+
+	raw_open(dir, name, &env, &txn);
+	assert_int_equal(mdb_dbi_open(txn, "projections", 0, &dbi), 0);
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	copy = malloc(v.mv_size);
+	assert_non_null(copy);
+	memcpy(copy, v.mv_data, v.mv_size);
+	*len = v.mv_size;
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return copy;
+}
+
+/* Put VALUE as ID's projection and SCHEMA as the log's, past the store. */
+static void raw_poke(const char *dir, const char *name, const char *id, const void *value, size_t len, uint8_t schema)
+{
+	uint8_t version[8] = { 0, 0, 0, 0, 0, 0, 0, schema };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi proj, meta;
+	MDB_val k = { strlen(id), (void *)id }, v = { len, (void *)value };
+	MDB_val sk = { 6, "schema" }, sv = { 8, version };
+
+	raw_open(dir, name, &env, &txn);
+	assert_int_equal(mdb_dbi_open(txn, "projections", 0, &proj), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	assert_int_equal(mdb_put(txn, proj, &k, &v, 0), 0);
+	assert_int_equal(mdb_put(txn, meta, &sk, &sv, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void assert_lone_form(const char *dir, const char *name, const char *id)
+{
+	size_t len;
+	uint8_t *v = raw_projection(dir, name, id, &len);
+
+	/* \0, then the event's key: origin \0 seq(be64) */
+	assert_int_equal(len, 1 + strlen(name) + 1 + 8);
+	assert_int_equal(v[0], 0);
+	assert_memory_equal(v + 1, name, strlen(name) + 1);
+	free(v);
+}
+
+/* An entity of one event keeps its event's key, not a copy of it folded:
+ * loaded, reported and digested as before; damaged, found and rebuilt; in
+ * a log of schema 5, rewritten when opened. Its second event stores the
+ * projection. */
+static void test_a_lone_entity_is_stored_as_its_event_key(void **state)
+{
+	struct pair p;
+	uint8_t before[XF_HASH_BYTES], after[XF_HASH_BYTES], *full;
+	static const uint8_t missing[] = { 0, 'v', 'i', 'l', 'l', 'a', 'g', 'e', 0, 0, 0, 0, 0, 0, 0, 3, 0xe7 };
+	/* The village's first event: its own enrolment, another entity. */
+	static const uint8_t other[] = { 0, 'v', 'i', 'l', 'l', 'a', 'g', 'e', 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	xf_rebuild_report report;
+	xf_entity *e;
+	size_t len;
+
+	pair_setup(&p, *state);
+	assert_rc(xf_store_digest(p.village.store, before), 0);
+	assert_same_projection(&p.village, &p.town, p.case_id);
+	e = load(&p.village, p.case_id);
+	assert_int_equal(e->n_events, 1);
+	assert_string_equal(e->status, "opened");
+	assert_string_equal(attr_text(e, "title"), "征地补偿");
+	assert_rc(xf_entity_encode(e, &full, &len), 0);
+	xf_entity_free(e);
+	node_close(&p.village);
+	assert_lone_form(p.dir, "village", p.case_id);
+
+	/* Pointing at an event the log does not hold, or at another entity's. */
+	raw_poke(p.dir, "village", p.case_id, missing, sizeof(missing), XF_SCHEMA_VERSION);
+	node_open(&p.village);
+	assert_rc(xf_entity_load(p.village.store, p.case_id, &e), XF_ECORRUPT);
+	node_close(&p.village);
+	raw_poke(p.dir, "village", p.case_id, other, sizeof(other), XF_SCHEMA_VERSION);
+	node_open(&p.village);
+	assert_rc(xf_entity_load(p.village.store, p.case_id, &e), XF_ECORRUPT);
+	assert_rc(xf_store_rebuild(p.village.store, &report), 0);
+	assert_int_equal(report.differed, 1);
+	node_close(&p.village);
+	assert_lone_form(p.dir, "village", p.case_id);
+
+	/* Schema 5 stored every projection folded. */
+	raw_poke(p.dir, "village", p.case_id, full, len, 5);
+	node_open(&p.village);
+	node_close(&p.village);
+	assert_lone_form(p.dir, "village", p.case_id);
+	node_open(&p.village);
+	assert_rc(xf_store_digest(p.village.store, after), 0);
+	assert_memory_equal(before, after, XF_HASH_BYTES);
+
+	assert_rc(act(&p.village, "case.assigned", p.case_id, NULL, "leader", "李主任"), 0);
+	node_close(&p.village);
+	free(full);
+	full = raw_projection(p.dir, "village", p.case_id, &len);
+	assert_int_not_equal(full[0], 0);
+	free(full);
+	node_open(&p.village);
+	e = load(&p.village, p.case_id);
+	assert_int_equal(e->n_events, 2);
+	assert_string_equal(attr_text(e, "leader"), "李主任");
+	xf_entity_free(e);
+	assert_rc(xf_store_rebuild(p.village.store, &report), 0);
+	assert_int_equal(report.differed, 0);
+	pair_close(&p);
+}
+
 /* ---- the fold on hand-made events: what no honest node sends ---- */
 
 /* An event view of case "C-v-1" by origin "v" with SEQ, HLC, TYPE, the
@@ -503,6 +621,35 @@ static void test_an_event_does_not_conflict_with_itself(void **state)
 	xf_entity_free(e);
 	xf_body_free(none);
 	xf_body_free(twice);
+}
+
+/* A one-event entity is stored without its fold (projstore.c), so it
+ * must not be in conflict: whatever its one act, legal or not. */
+static void test_a_lone_event_is_never_in_conflict(void **state)
+{
+	static const char *const types[] = {
+		"case.opened", "case.assigned", "case.dispatched", "case.noted", "case.replied", "case.closed",
+		"case.reopened", "case.extended", "conflict.resolved", "visit.recorded", "case.invented",
+	};
+	xf_body *b = NULL;
+	xf_event ev;
+	xf_entity *e;
+	size_t i;
+
+	(void)state;
+	assert_rc(xf_body_new(&b), 0);
+	assert_rc(xf_body_put_str(b, "date", "2024-05-02", 10), 0);
+	assert_rc(xf_body_put_str(b, "closed_on", "2024-05-03", 10), 0);
+	assert_rc(xf_body_put_str(b, "status", "closed", 10), 0);
+	assert_rc(xf_body_put_str(b, "text", "记录", 10), 0);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		ev = hand_event(1, 10, types[i], i % 2 ? "v:9" : "", b);
+		assert_rc(xf_entity_fold("C-v-1", &ev, 1, &e), 0);
+		if (e->n_conflicts)
+			fail_msg("a lone %s is in conflict", types[i]);
+		xf_entity_free(e);
+	}
+	xf_body_free(b);
 }
 
 /* ---- the property test ---- */
@@ -809,8 +956,10 @@ int main(void)
 		TMPDIR_TEST(test_projection_encoding_round_trips),
 		TMPDIR_TEST(test_rebuild_replaces_what_differs),
 		TMPDIR_TEST(test_a_version_1_log_gains_its_projections),
+		TMPDIR_TEST(test_a_lone_entity_is_stored_as_its_event_key),
 		cmocka_unit_test(test_fold_next_refuses_what_is_not_last),
 		cmocka_unit_test(test_an_event_does_not_conflict_with_itself),
+		cmocka_unit_test(test_a_lone_event_is_never_in_conflict),
 		cmocka_unit_test_setup_teardown(test_random_scenarios_converge, unit_tmpdir_setup, report_seed),
 	};
 
