@@ -10,10 +10,10 @@ DESTDIR ?=
 MODE ?= release
 O := build/$(MODE)
 
-PKGS := lmdb libcurl msgpack zlib libmicrohttpd gnutls libsodium inih libsystemd jansson
+PKGS := lmdb libcurl msgpack zlib libmicrohttpd gnutls libsodium inih jansson
 DEB_PACKAGES := build-essential pkg-config liblmdb-dev libcurl4-gnutls-dev libmsgpack-dev \
 	zlib1g-dev libmicrohttpd-dev libgnutls28-dev libsodium-dev libinih-dev libcmocka-dev \
-	libsystemd-dev libjansson-dev libcsv-dev bats python3 python3-prometheus-client curl scdoc systemd openssl
+	libjansson-dev libcsv-dev bats python3 python3-prometheus-client curl scdoc systemd openssl
 # Only `make fuzz` needs clang (libFuzzer); `make check` runs the targets with gcc.
 FUZZ_PACKAGES := clang
 

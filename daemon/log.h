@@ -3,9 +3,14 @@
 #ifndef XFD_LOG_H
 #define XFD_LOG_H
 
-#include <systemd/sd-daemon.h>
-
 #include "xf/xf.h"
+
+/* The priorities journald reads at the start of a line (sd-daemon(3)). */
+#define SD_ERR "<3>"
+#define SD_WARNING "<4>"
+#define SD_NOTICE "<5>"
+#define SD_INFO "<6>"
+#define SD_DEBUG "<7>"
 
 /* A descriptor 0, 1 or 2 that whoever started us left closed would be
  * handed to the next file opened, LMDB's lock or data file, and what is

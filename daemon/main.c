@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,11 +17,14 @@
 
 #include "client.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 #include "status.h"
 
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS (5 * 60 * 1000)
+/* Buffers this large or larger a village maps, and unmaps when freed. */
+#define VILLAGE_MMAP_THRESHOLD (64 << 10)
 /* A burst of local records becomes one sync. */
 #define POKE_DELAY_MS 100
 /* How often the state in words is brought up to date when nothing happens
@@ -127,13 +131,14 @@ static void say_status(const struct node *n, const char *fmt, ...) __attribute__
 /* The state in words, for systemd and for `xinfangctl status`. */
 static void say_status(const struct node *n, const char *fmt, ...)
 {
-	char line[256];
+	char line[256], state[sizeof("STATUS=") + sizeof(line)];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	sd_notifyf(0, "STATUS=%s", line);
+	snprintf(state, sizeof(state), "STATUS=%s", line);
+	notify_send(state);
 	daemon_publish(n->cfg.data_dir, line);
 }
 
@@ -165,7 +170,7 @@ static void watchdog_ping(void)
 		return;
 	now = monotonic_usec();
 	if (now - last >= watchdog_usec / 4) {
-		sd_notify(0, "WATCHDOG=1");
+		notify_send("WATCHDOG=1");
 		last = now;
 	}
 }
@@ -359,7 +364,7 @@ static int run(struct node *n)
 	uint64_t next_ms = 0, look_ms = 0, refresh_ms = 0, now, wake;
 	int timeout, r;
 
-	sd_notify(0, "READY=1");
+	notify_send("READY=1");
 	while (!stop_requested) {
 		watchdog_ping();
 		now = monotonic_ms();
@@ -402,7 +407,7 @@ static int run(struct node *n)
 			look_ms = monotonic_ms();
 		}
 	}
-	sd_notify(0, "STOPPING=1");
+	notify_send("STOPPING=1");
 	log_info("stopping");
 	return 0;
 }
@@ -433,8 +438,16 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 	srand((unsigned)xf_wall_ms() ^ (unsigned)getpid());
-	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
-		watchdog_usec = 0;
+	watchdog_usec = notify_watchdog_usec();
+	/* A village PC's budget is 10 MiB. glibc keeps freed buffers in the
+	 * heap and raises its mapping threshold to the largest it has freed,
+	 * so a catch-up's batch buffers would stay; mapped, they are given
+	 * back when freed. A township keeps the default: it allocates batches
+	 * by the hundred a second. */
+	if (strcmp(n.cfg.role, "village") == 0) {
+		mallopt(M_MMAP_THRESHOLD, VILLAGE_MMAP_THRESHOLD);
+		mallopt(M_TRIM_THRESHOLD, VILLAGE_MMAP_THRESHOLD);
+	}
 	n.pid_fd = daemon_claim(n.cfg.data_dir, &other);
 	if (n.pid_fd < 0) {
 		if (n.pid_fd == -EEXIST)

@@ -272,22 +272,23 @@ verified() {
 	done
 }
 
-# notify_listen NAME: collect what NAME's daemon tells systemd, one
-# datagram a line, in $BATS_TEST_TMPDIR/NAME.notify; start NAME with
-# NOTIFY_SOCKET=$BATS_TEST_TMPDIR/NAME.sock for it to be heard.
+# notify_listen NAME [ADDRESS]: collect what NAME's daemon tells systemd,
+# one datagram a line, in $BATS_TEST_TMPDIR/NAME.notify; start NAME with
+# NOTIFY_SOCKET=ADDRESS for it to be heard. ADDRESS is a path, by default
+# $BATS_TEST_TMPDIR/NAME.sock, or @ and a name in the abstract namespace.
 notify_listen() {
-	local name=$1
+	local name=$1 address=${2:-$BATS_TEST_TMPDIR/$1.sock}
 	python3 -u -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
+s.bind("\0" + sys.argv[1][1:] if sys.argv[1].startswith("@") else sys.argv[1])
 with open(sys.argv[2], "a") as out:
     while True:
         out.write(s.recv(4096).decode("utf-8", "replace").replace("\n", " ") + "\n")
-        out.flush()' "$BATS_TEST_TMPDIR/$name.sock" "$BATS_TEST_TMPDIR/$name.notify" \
+        out.flush()' "$address" "$BATS_TEST_TMPDIR/$name.notify" \
 		</dev/null >/dev/null 2>&1 3>&- &
 	echo $! >"$BATS_TEST_TMPDIR/$name-notify.pid"
-	until_true 5 test -S "$BATS_TEST_TMPDIR/$name.sock"
+	until_true 5 test -e "$BATS_TEST_TMPDIR/$name.notify"
 }
 
 # idle_sync TOWNSHIP NODE: since TOWNSHIP's daemon last started, NODE has

@@ -319,6 +319,17 @@ PY
 	done
 }
 
+@test "systemd is heard on an abstract NOTIFY_SOCKET too, and a watchdog meant for another process is not fed" {
+	notify_listen a "@xf-notify-$$-$BATS_TEST_NUMBER"
+	NOTIFY_SOCKET="@xf-notify-$$-$BATS_TEST_NUMBER" WATCHDOG_USEC=400000 WATCHDOG_PID=1 start a
+	until_true 5 grep -qx 'READY=1' "$BATS_TEST_TMPDIR/a.notify"
+	until_true 5 grep -q '^STATUS=' "$BATS_TEST_TMPDIR/a.notify"
+	sleep 1
+	[ "$(grep -cx 'WATCHDOG=1' "$BATS_TEST_TMPDIR/a.notify")" -eq 0 ]
+	stop a
+	until_true 5 grep -qx 'STOPPING=1' "$BATS_TEST_TMPDIR/a.notify"
+}
+
 # hold_sync_lock NAME: hold NAME's sync lock, as a long `xinfangctl sync`
 # does, until $BATS_TEST_TMPDIR/release exists (20 s at most).
 hold_sync_lock() {
