@@ -309,14 +309,15 @@ static int round_trip(client *c, xf_store *s, xf_sync_skip *refused, client_repo
 	bool deflated;
 	int r, tries;
 
-	r = xf_sync_request(s, XF_SOFTWARE, refused, &wire, &deflated, &push);
-	if (r < 0) {
-		snprintf(rep->error, sizeof(rep->error), "cannot build a request: %s", xf_strerror(r));
-		return r;
-	}
 	/* A refusal for clock skew carries the server's time: correct the
-	 * offset and try once more. */
+	 * offset and try once more, with a request that tells it. */
 	for (tries = 0; tries < 2; tries++) {
+		xf_buf_dispose(&wire);
+		r = xf_sync_request(s, XF_SOFTWARE, c->offset_ms, refused, &wire, &deflated, &push);
+		if (r < 0) {
+			snprintf(rep->error, sizeof(rep->error), "cannot build a request: %s", xf_strerror(r));
+			return r;
+		}
 		r = post(c, &wire, deflated, rep, &status);
 		if (r < 0 || status != 401 || !c->server_time)
 			break;

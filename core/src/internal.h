@@ -55,6 +55,7 @@ struct seen {
 	uint64_t head;       /* the child's own head, as it said */
 	char software[64];
 	uint64_t client_ms;  /* the child's clock when it signed; 0: unknown */
+	int64_t clock_offset_ms; /* what the child added to its own clock to sign */
 	uint64_t clock_at_ms; /* our clock then: a bundle is a contact, but
 			       * carries no clock to compare */
 };

@@ -160,7 +160,9 @@ static int peer_row(struct peers_ctx *c, const xf_peer *peer)
 		p.head = seen.head;
 		snprintf(p.software, sizeof(p.software), "%s", seen.software);
 		p.skew_known = seen.client_ms != 0;
-		p.skew_ms = (int64_t)seen.client_ms - (int64_t)seen.clock_at_ms;
+		/* The child's own clock: what it signed with, less the offset
+		 * it learnt from a refusal. */
+		p.skew_ms = (int64_t)seen.client_ms - seen.clock_offset_ms - (int64_t)seen.clock_at_ms;
 	} else if (r != XF_ENOTFOUND && r != XF_ECORRUPT) {
 		return r;
 	}

@@ -99,6 +99,19 @@ static bool get_uint(const msgpack_object *map, const char *key, uint64_t *out)
 	return true;
 }
 
+/* A client's clock offset (the request's "off"): an integer of at most
+ * XF_CLOCK_OFFSET_MAX_MS either way. */
+static bool get_clock_offset(const msgpack_object *o, int64_t *out)
+{
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)XF_CLOCK_OFFSET_MAX_MS)
+		*out = (int64_t)o->via.u64;
+	else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && o->via.i64 >= -XF_CLOCK_OFFSET_MAX_MS)
+		*out = o->via.i64;
+	else
+		return false;
+	return true;
+}
+
 /* Copy a msgpack str into DST (SIZE bytes); false if it is not one or
  * does not fit. */
 static bool get_str(const msgpack_object *o, char *dst, size_t size)
@@ -374,9 +387,10 @@ static void set_array32_count(msgpack_sbuffer *sb, size_t at, size_t count)
 	put_be32((uint8_t *)sb->data + at + 1, (uint32_t)count);
 }
 
-static void pack_request_fields(msgpack_packer *pk, xf_store *s, const char *software, uint64_t head, bool pushing)
+static void pack_request_fields(msgpack_packer *pk, xf_store *s, const char *software, int64_t clock_offset_ms,
+				uint64_t head, bool pushing)
 {
-	msgpack_pack_map(pk, pushing ? 5 : 4);
+	msgpack_pack_map(pk, 4 + pushing + (clock_offset_ms != 0));
 	pack_key(pk, "v");
 	msgpack_pack_uint8(pk, XF_SYNC_VERSION);
 	pack_key(pk, "cur");
@@ -387,6 +401,10 @@ static void pack_request_fields(msgpack_packer *pk, xf_store *s, const char *sof
 	msgpack_pack_uint64(pk, head);
 	pack_key(pk, "sw");
 	pack_str(pk, software);
+	if (clock_offset_ms) {
+		pack_key(pk, "off");
+		msgpack_pack_int64(pk, clock_offset_ms);
+	}
 }
 
 /* The request as it travels, into OUT. With nothing to push it is a few
@@ -394,8 +412,8 @@ static void pack_request_fields(msgpack_packer *pk, xf_store *s, const char *sof
  * packed (*DEFLATED set), so that a village holds its batch compressed
  * only, not twice. P is the progress the batch starts from, moved to its
  * end; the origins in SKIP are left out. */
-static int build_request(xf_store *s, const char *software, const xf_sync_skip *skip, struct origins *p,
-			 xf_buf *out, bool *deflated, xf_sync_push *push)
+static int build_request(xf_store *s, const char *software, int64_t clock_offset_ms, const xf_sync_skip *skip,
+			 struct origins *p, xf_buf *out, bool *deflated, xf_sync_push *push)
 {
 	struct origins heads = { 0 }, start = { 0 };
 	struct deflater d;
@@ -415,7 +433,7 @@ static int build_request(xf_store *s, const char *software, const xf_sync_skip *
 	if (!push->events) {
 		msgpack_sbuffer_init(&sb);
 		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		pack_request_fields(&pk, s, software, head, false);
+		pack_request_fields(&pk, s, software, clock_offset_ms, head, false);
 		if (!sb.data) {
 			r = -ENOMEM;
 			goto cleanup;
@@ -427,7 +445,7 @@ static int build_request(xf_store *s, const char *software, const xf_sync_skip *
 	if ((r = deflater_init(&d)) < 0)
 		goto cleanup;
 	msgpack_packer_init(&pk, &d, deflater_write);
-	pack_request_fields(&pk, s, software, head, true);
+	pack_request_fields(&pk, s, software, clock_offset_ms, head, true);
 	pack_key(&pk, "push");
 	msgpack_pack_array(&pk, (uint32_t)push->events);
 	r = push_pack(s, skip, &heads, &start, p, push, &pk);
@@ -453,15 +471,16 @@ bool xf_sync_skip_add(xf_sync_skip *skip, const char *event_id)
 	return true;
 }
 
-int xf_sync_request(xf_store *s, const char *software, const xf_sync_skip *skip, xf_buf *out, bool *deflated,
-		    xf_sync_push *push)
+int xf_sync_request(xf_store *s, const char *software, int64_t clock_offset_ms, const xf_sync_skip *skip,
+		    xf_buf *out, bool *deflated, xf_sync_push *push)
 {
 	struct origins progress = { 0 };
 	int r;
 
-	if (!s || !software || !out || !deflated || !push)
+	if (!s || !software || !out || !deflated || !push || clock_offset_ms > XF_CLOCK_OFFSET_MAX_MS ||
+	    clock_offset_ms < -XF_CLOCK_OFFSET_MAX_MS)
 		return -EINVAL;
-	r = build_request(s, software, skip, &progress, out, deflated, push);
+	r = build_request(s, software, clock_offset_ms, skip, &progress, out, deflated, push);
 	origins_dispose(&progress);
 	return r;
 }
@@ -962,12 +981,13 @@ static int seen_record(const char *client, const struct seen *seen, msgpack_sbuf
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 5);
+	msgpack_pack_array(&pk, 6);
 	msgpack_pack_uint64(&pk, seen->time_ms);
 	msgpack_pack_uint64(&pk, seen->head);
 	pack_str(&pk, seen->software);
 	msgpack_pack_uint64(&pk, seen->client_ms);
 	msgpack_pack_uint64(&pk, seen->clock_at_ms);
+	msgpack_pack_int64(&pk, seen->clock_offset_ms);
 	snprintf(key, XF_NODE_ID_MAX + 8, "seen:%s", client);
 	return sb->data ? 0 : -ENOMEM;
 }
@@ -1002,6 +1022,8 @@ int seen_get(xf_store *s, const char *node, struct seen *out)
 		out->clock_at_ms = out->time_ms;
 		if (u.data.via.array.size >= 5 && f[4].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 			out->clock_at_ms = f[4].via.u64;
+		if (u.data.via.array.size >= 6 && !get_clock_offset(&f[5], &out->clock_offset_ms))
+			out->clock_offset_ms = 0;
 		r = 0;
 	}
 	msgpack_unpacked_destroy(&u);
@@ -1065,6 +1087,7 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 	xf_kv seen_kv;
 	char software[64] = "", seen_key[XF_NODE_ID_MAX + 8];
 	uint64_t cur[2], head = 0;
+	int64_t clock_offset_ms = 0;
 	size_t n_push = 0, i;
 	struct seen contact;
 	bool stale = false;
@@ -1096,6 +1119,8 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 	cur[0] = curo->via.array.ptr[0].via.u64;
 	cur[1] = curo->via.array.ptr[1].via.u64;
 	get_uint(&root, "head", &head);
+	if (map_get(&root, "off") && !get_clock_offset(map_get(&root, "off"), &clock_offset_ms))
+		goto cleanup;
 	if ((r = is_stale(s, client, client_ms, &stale)) < 0 || (!stale && (r = rollback_check(s, client, head, stats)) < 0))
 		goto cleanup;
 	/* The software string is shown in status: jansson drops a key whose
@@ -1106,7 +1131,8 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 		goto cleanup;
 	if ((r = get_events(&root, "push", &push, &n_push)) < 0)
 		goto cleanup;
-	contact = (struct seen){ .time_ms = wall_ms, .head = head, .client_ms = client_ms, .clock_at_ms = wall_ms };
+	contact = (struct seen){ .time_ms = wall_ms, .head = head, .client_ms = client_ms, .clock_at_ms = wall_ms,
+				 .clock_offset_ms = clock_offset_ms };
 	snprintf(contact.software, sizeof(contact.software), "%s", software);
 	if ((r = seen_record(client, &contact, &seen, seen_key)) < 0)
 		goto cleanup;
@@ -1277,7 +1303,7 @@ static int next_push_frame(xf_store *s, void *ctx, xf_buf *wire, size_t *events,
 {
 	xf_sync_push push;
 	bool deflated;
-	int r = build_request(s, "bundle", NULL, ctx, wire, &deflated, &push);
+	int r = build_request(s, "bundle", 0, NULL, ctx, wire, &deflated, &push);
 
 	*events = push.events;
 	*more = r == 0 && push.full;

@@ -562,6 +562,15 @@ assert c["leader"] == "王书记" and c["status"] == "assigned", c'
 	# The clock did go back: the township saw it, and the village made up.
 	log_has town "refused '$VA': its clock is -3[56][0-9]{2} s off ours"
 	running a
+	# Signing with the offset it learnt, the village still shows the
+	# township its own clock: an hour slow, on both sides.
+	skews=$(on town status --json | python3 -c "
+import json, sys
+print([p['skew_ms'] for p in json.load(sys.stdin)['peers'] if p['node'] == '$VA'][0])")
+	village_skew=$(on a status --json | python3 -c "import json, sys; print(json.load(sys.stdin)['skew_ms'])")
+	echo "township shows $skews ms, the village $village_skew ms" >&2
+	(( skews < -3540000 && skews > -3660000 ))
+	(( village_skew > 3540000 && village_skew < 3660000 ))
 }
 
 @test "SIGTERM stops the daemons with exit 0, idle and mid-sync; every log line has a priority prefix" {

@@ -129,7 +129,7 @@ static inline void request_body(xf_store *store, xf_buf *body, xf_sync_push *pus
 	xf_buf wire = { 0 };
 	bool deflated;
 
-	assert_rc(xf_sync_request(store, "test/1", NULL, &wire, &deflated, push), 0);
+	assert_rc(xf_sync_request(store, "test/1", 0, NULL, &wire, &deflated, push), 0);
 	if (!deflated) {
 		*body = wire;
 		return;

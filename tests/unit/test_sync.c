@@ -652,7 +652,7 @@ static void test_large_backlog_goes_in_batches(void **state)
 
 	/* A full batch, deflated as it was packed, fits the wire limits and
 	 * inflates to a body within them. */
-	assert_rc(xf_sync_request(a->store, "test/1", NULL, &wire, &deflated, &push), 0);
+	assert_rc(xf_sync_request(a->store, "test/1", 0, NULL, &wire, &deflated, &push), 0);
 	assert_true(deflated);
 	assert_true(push.full);
 	assert_int_equal(push.events, XF_SYNC_BATCH_EVENTS);
@@ -730,11 +730,11 @@ static void test_a_refused_origin_is_left_out(void **state)
 	open_cases(b, 2, NULL);
 	sync_all(a, t);
 	sync_all(b, t);
-	assert_rc(xf_sync_request(t->store, "test/1", NULL, &wire, &deflated, &all), 0);
+	assert_rc(xf_sync_request(t->store, "test/1", 0, NULL, &wire, &deflated, &all), 0);
 	xf_buf_dispose(&wire);
 	assert_true(xf_sync_skip_add(&skip, "cun-a:2"));
 	assert_false(xf_sync_skip_add(&skip, "cun-a:3"));
-	assert_rc(xf_sync_request(t->store, "test/1", &skip, &wire, &deflated, &some), 0);
+	assert_rc(xf_sync_request(t->store, "test/1", 0, &skip, &wire, &deflated, &some), 0);
 	xf_buf_dispose(&wire);
 	assert_int_equal(all.events - some.events, count_events(t, "cun-a"));
 	/* Not an event id, or no room: nothing new to leave out. */
@@ -1069,6 +1069,13 @@ static void test_serve_refuses_malformed_requests(void **state)
 						     0x00, 0xa2, 's', 'w', 0xa4, 'c', 'a', 'f', 0xe9 };
 		static const uint8_t sw_escape[] = { 0x83, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00,
 						     0x00, 0xa2, 's', 'w', 0xa4, 'c', 'a', 'f', 0x1b };
+		/* A clock offset that is no integer, or beyond any clock. */
+		static const uint8_t off_str[] = { 0x83, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00,
+						   0x00, 0xa3, 'o', 'f', 'f', 0xa1, '1' };
+		static const uint8_t off_huge[] = { 0x83, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0x00, 0xa3,
+						    'o',  'f',	'f', 0xcf, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+		static const uint8_t off_low[] = { 0x83, 0xa1, 'v', 0x01, 0xa3, 'c', 'u', 'r', 0x92, 0x00, 0x00, 0xa3,
+						   'o',	 'f',  'f', 0xd3, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
 
 		REFUSED(array, sizeof(array), XF_EPROTO);
 		REFUSED(no_cur, sizeof(no_cur), XF_EPROTO);
@@ -1079,6 +1086,9 @@ static void test_serve_refuses_malformed_requests(void **state)
 		REFUSED(v_str, sizeof(v_str), XF_EPROTO);
 		REFUSED(sw_latin1, sizeof(sw_latin1), XF_EPROTO);
 		REFUSED(sw_escape, sizeof(sw_escape), XF_EPROTO);
+		REFUSED(off_str, sizeof(off_str), XF_EPROTO);
+		REFUSED(off_huge, sizeof(off_huge), XF_EPROTO);
+		REFUSED(off_low, sizeof(off_low), XF_EPROTO);
 	}
 	{
 		xf_blob *many = calloc(XF_SYNC_BATCH_EVENTS + 1, sizeof(*many));
@@ -2070,6 +2080,44 @@ static void test_a_bundle_leaves_the_skew_as_measured(void **state)
 	assert_int_equal(after.skew_ms, before.skew_ms);
 }
 
+/* A village whose clock is an hour slow signs with the offset it learnt
+ * from a refusal and tells it: the township shows the clock's own skew,
+ * not the corrected one. */
+static void test_the_upstream_shows_the_skew_of_a_corrected_clock(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *v = node_init(f, 1, "cun-a", "village");
+	const int64_t hour = 3600000;
+	xf_peer_status row = { 0 };
+	xf_buf wire = { 0 }, body = { 0 }, resp = { 0 };
+	xf_sync_push push;
+	xf_sync_stats st;
+	struct seal seal;
+	bool deflated;
+
+	link_nodes(t, v, "child");
+	open_cases(v, 1, NULL);
+	assert_rc(xf_sync_request(v->store, "test/1", XF_CLOCK_OFFSET_MAX_MS + 1, NULL, &wire, &deflated, &push),
+		  -EINVAL);
+	assert_rc(xf_sync_request(v->store, "test/1", hour, NULL, &wire, &deflated, &push), 0);
+	assert_true(deflated);
+	assert_rc(xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, &body), 0);
+	/* Its clock reads WALL - hour; it signs with WALL, served 2 s later. */
+	seal.request = request_auth(v, WALL, &body);
+	assert_rc(xf_sync_serve(t->store, t->key, &seal.request, body.data, body.len, WALL + 2000, &resp, seal.sig,
+				&st),
+		  0);
+	assert_int_equal(st.stored, st.pushed);
+	snprintf(row.node, sizeof(row.node), "cun-a");
+	assert_rc(xf_status_peers(t->store, peer_named, &row), 0);
+	assert_true(row.skew_known);
+	assert_int_equal(row.skew_ms, -hour - 2000);
+	xf_buf_dispose(&wire);
+	xf_buf_dispose(&body);
+	xf_buf_dispose(&resp);
+}
+
 struct clash {
 	struct node *c, *t1, *t2, *a, *b;
 };
@@ -2431,6 +2479,7 @@ int main(void)
 		FIXTURE_TEST(test_a_townships_case_on_its_villages_record_reaches_the_county),
 		FIXTURE_TEST(test_a_case_on_a_clashing_village_id_does_not_stop_the_township),
 		FIXTURE_TEST(test_a_bundle_leaves_the_skew_as_measured),
+		FIXTURE_TEST(test_the_upstream_shows_the_skew_of_a_corrected_clock),
 		FIXTURE_TEST(test_county_accepts_villages_through_township),
 		FIXTURE_TEST(test_county_act_reaches_village_after_late_join),
 		FIXTURE_TEST(test_event_pulled_before_its_key_comes_again),

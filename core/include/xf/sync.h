@@ -80,12 +80,16 @@ bool xf_sync_skip_add(xf_sync_skip *skip, const char *event_id);
 
 /* Client: the next request as it travels into *out, which the caller
  * disposes of; what it pushes into *push, leaving out the origins in
- * SKIP (NULL: none). A request that pushes is deflated (*deflated set:
+ * SKIP (NULL: none). CLOCK_OFFSET_MS is what the client adds to its clock
+ * to sign (learnt from a refusal for skew; at most XF_CLOCK_OFFSET_MAX_MS
+ * either way), told to the upstream so that it can show the clock's own
+ * skew. A request that pushes is deflated (*deflated set:
  * "Content-Encoding: deflate"), packed through deflate as it is read
  * from the log, so that its batch is never held uncompressed; one that
  * does not is a few plain bytes. */
-int xf_sync_request(xf_store *s, const char *software, const xf_sync_skip *skip, xf_buf *out, bool *deflated,
-		    xf_sync_push *push);
+#define XF_CLOCK_OFFSET_MAX_MS (1000ll * 366 * 24 * 3600 * 1000)
+int xf_sync_request(xf_store *s, const char *software, int64_t clock_offset_ms, const xf_sync_skip *skip,
+		    xf_buf *out, bool *deflated, xf_sync_push *push);
 
 /* Client: apply the upstream's response RESP (inflated) to REQUEST, the
  * request that pushed PUSH, in one transaction: pulled events,
