@@ -35,15 +35,17 @@ static const char *arg_config = XF_CONFIG_DEFAULT;
 /* systemd's WatchdogSec, in microseconds; 0 when there is none. */
 static uint64_t watchdog_usec;
 static int arg_check_config;
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, hangup_seen;
 static int wake_pipe[2] = { -1, -1 };
 
 static void on_signal(int sig)
 {
 	int saved = errno;
 
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		hangup_seen = 1;
+	else
+		stop_requested = 1;
 	if (write(wake_pipe[1], "x", 1) < 0) {
 		/* the flag alone will do */
 	}
@@ -360,6 +362,7 @@ static void sync_once(struct node *n, uint64_t *next_ms)
 static int run(struct node *n)
 {
 	struct pollfd fds[2];
+	char drain[16];
 	unsigned looks_left = 0;
 	uint64_t next_ms = 0, look_ms = 0, refresh_ms = 0, now, wake;
 	int timeout, r;
@@ -402,6 +405,15 @@ static int run(struct node *n)
 		r = poll(fds, n->inotify >= 0 ? 2 : 1, timeout);
 		if (r < 0 && errno != EINTR)
 			return log_error_errno(-errno, "poll");
+		if (r > 0 && (fds[0].revents & POLLIN))
+			while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
+				;
+		/* The default action would end the daemon; a reload is what an
+		 * administrator who sends it may expect, and there is none. */
+		if (hangup_seen) {
+			hangup_seen = 0;
+			log_notice("SIGHUP: %s is read only at start; restart xinfangd to apply a change", arg_config);
+		}
 		if (r > 0 && (fds[1].revents & POLLIN) && drain_inotify(n->inotify)) {
 			looks_left = LOOKS_AFTER_WRITE;
 			look_ms = monotonic_ms();
@@ -465,6 +477,7 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (n.cfg.listen[0]) {
 		r = server_start(&n.srv, &n.cfg, n.store, n.key, false);

@@ -330,6 +330,21 @@ PY
 	until_true 5 grep -qx 'STOPPING=1' "$BATS_TEST_TMPDIR/a.notify"
 }
 
+@test "SIGHUP does not stop the daemons: it is noted, and they go on syncing" {
+	start town
+	start a
+	until_true 10 eval '[ "$(status_of a "s[\"pending\"]")" -eq 0 ]'
+	for n in town a; do
+		kill -HUP "$(cat "$BATS_TEST_TMPDIR/$n.pid")"
+		until_true 5 log_has $n '^<5>SIGHUP: .* is read only at start; restart xinfangd'
+	done
+	synced=$(log_count a '^<6>synced:')
+	on a visit add --people 1 --category 其他 --summary 来访 >/dev/null
+	until_true 10 eval '[ "$(log_count a "^<6>synced:")" -gt "$synced" ]'
+	running a
+	running town
+}
+
 # hold_sync_lock NAME: hold NAME's sync lock, as a long `xinfangctl sync`
 # does, until $BATS_TEST_TMPDIR/release exists (20 s at most).
 hold_sync_lock() {
