@@ -86,11 +86,7 @@ int xf_entity_encode(const xf_entity *e, uint8_t **out, size_t *len)
 		msgpack_sbuffer_destroy(&sb);
 		return -ENOMEM;
 	}
-	/* msgpack's buffer starts at 8 KiB; projections made ahead of a write
-	 * transaction are held by the thousand, so give back the rest. */
-	*out = realloc(sb.data, sb.size);
-	if (!*out)
-		*out = (uint8_t *)sb.data;
+	*out = (uint8_t *)sb.data;
 	*len = sb.size;
 	return 0;
 }
