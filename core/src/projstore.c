@@ -46,12 +46,13 @@ int projection_touch(xf_store *s, const xf_event *ev)
 int projection_decode(xf_store *s, MDB_txn *txn, const char *entity, const MDB_val *stored, xf_entity **out)
 {
 	const uint8_t *p = stored->mv_data;
-	MDB_val key = { stored->mv_size - 1, (uint8_t *)p + 1 }, bytes;
+	MDB_val key, bytes;
 	xf_event ev;
 	int r;
 
 	if (stored->mv_size == 0 || p[0] != LONE_MARK)
 		return xf_entity_decode(stored->mv_data, stored->mv_size, out);
+	key = (MDB_val){ stored->mv_size - 1, (uint8_t *)p + 1 };
 	if (key.mv_size > EVENT_KEY_MAX)
 		return XF_ECORRUPT;
 	r = mdb_rc(mdb_get(txn, s->events, &key, &bytes));
