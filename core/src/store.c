@@ -520,13 +520,31 @@ static bool worth_quarantine(int err)
 
 static int reject_as(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, int err, bool evidence);
 
-/* 1 when DBI holds XF_EVIDENCE_MAX entries already. */
-static int evidence_full(MDB_txn *txn, MDB_dbi dbi)
+/* Keep one more piece of evidence, KEY -> VAL (VAL->mv_data NULL:
+ * reserved, to be filled), in DBI: 1 when kept, 0 when DBI is full
+ * (XF_EVIDENCE_MAX) or C's sender has brought its share
+ * (XF_EVIDENCE_NODE_MAX), or when DBI holds it already, counted once. */
+static int evidence_keep(xf_store *s, MDB_txn *txn, const struct ingest_ctx *c, MDB_dbi dbi, MDB_val *key,
+			 MDB_val *val)
 {
+	char share[sizeof("evidence:") + XF_NODE_ID_MAX];
+	uint64_t brought = 0;
 	MDB_stat st;
 	int r = mdb_rc(mdb_stat(txn, dbi, &st));
 
-	return r < 0 ? r : st.ms_entries >= XF_EVIDENCE_MAX;
+	if (r < 0 || st.ms_entries >= XF_EVIDENCE_MAX)
+		return r < 0 ? r : 0;
+	if (c->opts->sender) {
+		snprintf(share, sizeof(share), "evidence:%s", c->opts->sender);
+		if ((r = meta_get_u64(s, txn, share, &brought)) < 0 || brought >= XF_EVIDENCE_NODE_MAX)
+			return r < 0 ? r : 0;
+	}
+	r = mdb_rc(mdb_put(txn, dbi, key, val, MDB_NOOVERWRITE | (val->mv_data ? 0 : MDB_RESERVE)));
+	if (r == MDB_KEYEXIST)
+		return 0;
+	if (r == 0 && c->opts->sender)
+		r = meta_put_u64(s, txn, share, brought + 1);
+	return r < 0 ? r : 1;
 }
 
 static int reject(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, int err)
@@ -552,14 +570,11 @@ static int reject_as(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, 
 	}
 	if (!ev->origin[0] || !evidence)
 		return 0;
-	if ((r = evidence_full(txn, s->quarantine)) != 0)
-		return r < 0 ? r : 0;
 	kn = event_key(key, ev->origin, ev->seq);
 	xf_event_hash(ev->bytes, ev->len, key + kn);
 	k = (MDB_val){ kn + XF_HASH_BYTES, key };
 	v = (MDB_val){ 4 + ev->len, NULL };
-	r = mdb_rc(mdb_put(txn, s->quarantine, &k, &v, MDB_RESERVE));
-	if (r < 0)
+	if ((r = evidence_keep(s, txn, c, s->quarantine, &k, &v)) <= 0)
 		return r;
 	val = v.mv_data;
 	val[0] = (uint8_t)((uint32_t)-err >> 24);
@@ -592,13 +607,12 @@ static int held_event(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i,
 	if (r < 0)
 		return reject(s, txn, c, i, r);
 	c->stats->forks++;
-	if ((r = evidence_full(txn, s->forks)) != 0)
-		return r < 0 ? r : 0;
 	kn = event_key(kbuf, ev->origin, ev->seq);
 	xf_event_hash(ev->bytes, ev->len, kbuf + kn);
 	k = (MDB_val){ kn + XF_HASH_BYTES, kbuf };
 	v = (MDB_val){ ev->len, (void *)ev->bytes };
-	return mdb_rc(mdb_put(txn, s->forks, &k, &v, 0));
+	r = evidence_keep(s, txn, c, s->forks, &k, &v);
+	return r < 0 ? r : 0;
 }
 
 static int store_received(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i)

@@ -10,7 +10,7 @@
  *   peers       node id                      -> public key(32) relation(1) parent id
  *   feeds       feed \0 pos(be64)            -> origin \0 seq(be64)
  *   state       key                          -> value (sync cursors, receipts)
- *   meta        "schema" | "node" | "hlc" | "feed:NAME" -> value
+ *   meta        "schema" | "node" | "hlc" | "feed:NAME" | "evidence:NODE" -> value
  *   projections entity                       -> the projection's stored form (projcodec.c),
  *                                               or \0 and the key of an entity's one event
  *                                               (projstore.c)

@@ -1141,6 +1141,7 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 	opts.n_state = stale ? 0 : 1;
 	opts.on_head = record_ack;
 	opts.ctx = &acks;
+	opts.sender = client;
 	r = xf_store_ingest(s, push, n_push, wall_ms, &opts, &in);
 	if (r < 0)
 		goto cleanup;

@@ -14,6 +14,7 @@
 
 #include "unit.h"
 #include "nodes.h"
+#include "xf/mem.h"
 #include "xf/body.h"
 #include "xf/store.h"
 #include "xf/status.h"
@@ -1188,6 +1189,84 @@ static void test_refused_events_are_reported(void **state)
 	xf_buf_dispose(&req);
 	xf_buf_dispose(&resp);
 	blobs_dispose(&bl);
+}
+
+static int grow_cb(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx)
+{
+	struct { xf_blob *b; size_t n, cap; } *c = ctx;
+	uint8_t *copy = malloc(len);
+
+	(void)seq;
+	assert_non_null(copy);
+	assert_rc(xf_grow(&c->b, &c->cap, c->n, sizeof(*c->b)), 0);
+	memcpy(copy, bytes, len);
+	c->b[c->n++] = (xf_blob){ copy, len };
+	return 0;
+}
+
+/* One child's forgeries take at most its share of the evidence
+ * (XF_EVIDENCE_NODE_MAX), pushed once or again: what another child
+ * brings after it is still kept. */
+static void test_one_child_takes_at_most_its_share_of_evidence(void **state)
+{
+	struct fixture *f = *state;
+	struct node *t = node_init(f, 0, "xiang-1", "township");
+	struct node *a = node_init(f, 1, "cun-a", "village");
+	struct node *m = node_init(f, 2, "mallory", "village");
+	struct { xf_blob *b; size_t n, cap; } forged = { 0 };
+	struct blobs bl = { 0 };
+	char parent[PATH_MAX];
+	xf_buf req = { 0 }, resp = { 0 };
+	struct node *forger = &f->n[3];
+	xf_sync_stats served;
+	struct seal seal;
+	xf_event ev;
+	uint8_t *bytes;
+	size_t len, q, forks, i, round;
+
+	link_nodes(t, a, "child");
+	link_nodes(t, m, "child");
+	/* Mallory's pushes: a chain of cun-a's id made with another key. */
+	unit_path(parent, sizeof(parent), f->dir, "forger");
+	assert_int_equal(mkdir(parent, 0700), 0);
+	node_create(forger, parent, "cun-a", "village");
+	open_cases(forger, XF_EVIDENCE_NODE_MAX, NULL);
+	assert_rc(xf_store_scan_bytes(forger->store, "cun-a", 1, grow_cb, &forged), 0);
+	assert_true(forged.n > XF_EVIDENCE_NODE_MAX);
+	craft_request(&req, 1, forged.b, forged.n);
+	for (round = 0; round < 2; round++) {
+		assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "mallory", round), req.data, req.len, WALL,
+					&resp, seal.sig, &served),
+			  0);
+		assert_int_equal(served.rejected, forged.n);
+		assert_rc(xf_store_evidence(t->store, &q, &forks), 0);
+		assert_int_equal(q, XF_EVIDENCE_NODE_MAX);
+		xf_buf_dispose(&resp);
+	}
+	xf_buf_dispose(&req);
+
+	/* The village's own pushes, its last event forged by Mallory. */
+	open_cases(a, 1, NULL);
+	assert_rc(xf_store_scan_bytes(a->store, "cun-a", 1, blobs_cb, &bl), 0);
+	assert_rc(xf_event_decode(bl.b[bl.n - 1].data, bl.b[bl.n - 1].len, &ev), 0);
+	ev.seq++;
+	xf_event_hash(bl.b[bl.n - 1].data, bl.b[bl.n - 1].len, ev.prev);
+	assert_rc(xf_event_encode(&ev, m->key, &bytes, &len), 0);
+	bl.b[bl.n++] = (xf_blob){ bytes, len };
+	craft_request(&req, 1, bl.b, bl.n);
+	assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "cun-a", 0), req.data, req.len, WALL, &resp,
+				seal.sig, &served),
+		  0);
+	assert_int_equal(served.rejected, 1);
+	assert_int_equal(served.stored, bl.n - 1);
+	assert_rc(xf_store_evidence(t->store, &q, &forks), 0);
+	assert_int_equal(q, XF_EVIDENCE_NODE_MAX + 1);
+	xf_buf_dispose(&req);
+	xf_buf_dispose(&resp);
+	blobs_dispose(&bl);
+	for (i = 0; i < forged.n; i++)
+		free((void *)forged.b[i].data);
+	free(forged.b);
 }
 
 static void test_apply_refuses_response_from_other_than_upstream(void **state)
@@ -2462,6 +2541,7 @@ int main(void)
 		FIXTURE_TEST(test_serve_refuses_unenrolled_node),
 		FIXTURE_TEST(test_serve_refuses_malformed_requests),
 		FIXTURE_TEST(test_refused_events_are_reported),
+		FIXTURE_TEST(test_one_child_takes_at_most_its_share_of_evidence),
 		FIXTURE_TEST(test_apply_refuses_response_from_other_than_upstream),
 		FIXTURE_TEST(test_apply_refuses_malformed_responses),
 		FIXTURE_TEST(test_apply_refuses_tampered_receipt),
