@@ -433,6 +433,10 @@ int main(int argc, char **argv)
 
 	if ((r = log_hold_std_fds()) < 0)
 		return EXIT_FAILURE; /* nowhere to say so */
+	/* Before opening anything: a SIGHUP while the store opens would end
+	 * the daemon. Until the wake pipe exists, the handler's write fails,
+	 * and the flag waits for the loop. */
+	sigaction(SIGHUP, &sa, NULL);
 	r = parse_args(argc, argv);
 	if (r <= 0)
 		return r == 0 ? EXIT_SUCCESS : 2;
@@ -477,7 +481,6 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (n.cfg.listen[0]) {
 		r = server_start(&n.srv, &n.cfg, n.store, n.key, false);

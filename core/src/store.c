@@ -520,30 +520,30 @@ static bool worth_quarantine(int err)
 
 static int reject_as(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, int err, bool evidence);
 
-/* Keep one more piece of evidence, KEY -> VAL (VAL->mv_data NULL:
- * reserved, to be filled), in DBI: 1 when kept, 0 when DBI is full
- * (XF_EVIDENCE_MAX) or C's sender has brought its share
- * (XF_EVIDENCE_NODE_MAX), or when DBI holds it already, counted once. */
-static int evidence_keep(xf_store *s, MDB_txn *txn, const struct ingest_ctx *c, MDB_dbi dbi, MDB_val *key,
-			 MDB_val *val)
+/* Room for one more piece of evidence under KEY in DBI: 1 when there is,
+ * 0 when DBI holds it already or is full (XF_EVIDENCE_MAX), or, when
+ * SHARED, C's sender has brought its share (XF_EVIDENCE_NODE_MAX), which
+ * is then counted as taken. The caller puts it next, and nothing else
+ * between (a value reserved must be filled before the next update). */
+static int evidence_room(xf_store *s, MDB_txn *txn, const struct ingest_ctx *c, MDB_dbi dbi, MDB_val *key,
+			 bool shared)
 {
 	char share[sizeof("evidence:") + XF_NODE_ID_MAX];
 	uint64_t brought = 0;
+	MDB_val held;
 	MDB_stat st;
-	int r = mdb_rc(mdb_stat(txn, dbi, &st));
+	int r = mdb_rc(mdb_get(txn, dbi, key, &held));
 
-	if (r < 0 || st.ms_entries >= XF_EVIDENCE_MAX)
+	if (r != MDB_NOTFOUND)
 		return r < 0 ? r : 0;
-	if (c->opts->sender) {
-		snprintf(share, sizeof(share), "evidence:%s", c->opts->sender);
-		if ((r = meta_get_u64(s, txn, share, &brought)) < 0 || brought >= XF_EVIDENCE_NODE_MAX)
-			return r < 0 ? r : 0;
-	}
-	r = mdb_rc(mdb_put(txn, dbi, key, val, MDB_NOOVERWRITE | (val->mv_data ? 0 : MDB_RESERVE)));
-	if (r == MDB_KEYEXIST)
-		return 0;
-	if (r == 0 && c->opts->sender)
-		r = meta_put_u64(s, txn, share, brought + 1);
+	if ((r = mdb_rc(mdb_stat(txn, dbi, &st))) < 0 || st.ms_entries >= XF_EVIDENCE_MAX)
+		return r < 0 ? r : 0;
+	if (!shared || !c->opts->sender)
+		return 1;
+	snprintf(share, sizeof(share), "evidence:%s", c->opts->sender);
+	if ((r = meta_get_u64(s, txn, share, &brought)) < 0 || brought >= XF_EVIDENCE_NODE_MAX)
+		return r < 0 ? r : 0;
+	r = meta_put_u64(s, txn, share, brought + 1);
 	return r < 0 ? r : 1;
 }
 
@@ -574,7 +574,8 @@ static int reject_as(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, 
 	xf_event_hash(ev->bytes, ev->len, key + kn);
 	k = (MDB_val){ kn + XF_HASH_BYTES, key };
 	v = (MDB_val){ 4 + ev->len, NULL };
-	if ((r = evidence_keep(s, txn, c, s->quarantine, &k, &v)) <= 0)
+	if ((r = evidence_room(s, txn, c, s->quarantine, &k, true)) <= 0 ||
+	    (r = mdb_rc(mdb_put(txn, s->quarantine, &k, &v, MDB_RESERVE))) < 0)
 		return r;
 	val = v.mv_data;
 	val[0] = (uint8_t)((uint32_t)-err >> 24);
@@ -611,8 +612,11 @@ static int held_event(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i,
 	xf_event_hash(ev->bytes, ev->len, kbuf + kn);
 	k = (MDB_val){ kn + XF_HASH_BYTES, kbuf };
 	v = (MDB_val){ ev->len, (void *)ev->bytes };
-	r = evidence_keep(s, txn, c, s->forks, &k, &v);
-	return r < 0 ? r : 0;
+	/* A fork is signed by its origin: after a rollback, it may be the
+	 * only copy of what a village recorded. No share limits it. */
+	if ((r = evidence_room(s, txn, c, s->forks, &k, false)) <= 0)
+		return r;
+	return mdb_rc(mdb_put(txn, s->forks, &k, &v, 0));
 }
 
 static int store_received(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i)

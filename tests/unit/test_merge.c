@@ -470,7 +470,7 @@ static void assert_lone_form(const char *dir, const char *name, const char *id)
 }
 
 /* An entity of one event keeps its event's key, not a copy of it folded:
- * loaded, reported and digested as before; damaged, found and rebuilt; in
+ * loaded and digested as before; damaged, found and rebuilt; in
  * a log of schema 5, rewritten when opened. Its second event stores the
  * projection. */
 static void test_a_lone_entity_is_stored_as_its_event_key(void **state)

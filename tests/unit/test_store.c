@@ -937,6 +937,44 @@ static void test_quarantine_is_bounded(void **state)
 	assert_int_equal(head_seq(&f->b, "village-1", NULL), 0);
 }
 
+/* A village's own forks, validly signed (a restored backup's records),
+ * are kept past a sender's share of the quarantine: they may be the only
+ * copy of what it recorded. A forgery still counts against the share. */
+static void test_forks_are_kept_past_a_senders_share(void **state)
+{
+	struct fixture *f = *state;
+	const xf_ingest_opts opts = { .sender = "village-1" };
+	enum { N = XF_EVIDENCE_NODE_MAX + 100 };
+	xf_blob *forks = calloc(N, sizeof(*forks)), forged;
+	struct events sent;
+	xf_ingest_stats stats;
+	size_t quarantined, kept, i, n;
+
+	assert_non_null(forks);
+	ingest_setup(f, N);
+	collect(&f->a, "village-1", &sent);
+	assert_rc(xf_store_ingest(f->b.store, sent.blobs, sent.n, WALL, &opts, &stats), 0);
+	assert_int_equal(stats.stored, sent.n);
+	for (i = 0; i < N; i++)
+		forks[i] = resign(&sent.evs[i + 1], f->a.key, change_body);
+	for (i = 0; i < N; i += n) {
+		n = N - i < 1000 ? N - i : 1000;
+		assert_rc(xf_store_ingest(f->b.store, forks + i, n, WALL, &opts, &stats), 0);
+		assert_int_equal(stats.forks, n);
+	}
+	forged = resign(&sent.evs[1], f->b.key, change_body);
+	assert_rc(xf_store_ingest(f->b.store, &forged, 1, WALL, &opts, &stats), 0);
+	assert_int_equal(stats.quarantined, 1);
+	assert_rc(xf_store_evidence(f->b.store, &quarantined, &kept), 0);
+	assert_int_equal(kept, N);
+	assert_int_equal(quarantined, 1);
+	for (i = 0; i < N; i++)
+		free((void *)forks[i].data);
+	free(forks);
+	free((void *)forged.data);
+	events_free(&sent);
+}
+
 static void test_ingest_malformed_blob_does_not_stop_others(void **state)
 {
 	static const uint8_t garbage[100] = { 0x93, 0x01, 0x02 };
@@ -1445,6 +1483,7 @@ int main(void)
 		FIXTURE_TEST(test_ingest_rejects_seq_gap),
 		FIXTURE_TEST(test_ingest_bad_signature_on_last_event),
 		FIXTURE_TEST(test_quarantine_is_bounded),
+		FIXTURE_TEST(test_forks_are_kept_past_a_senders_share),
 		FIXTURE_TEST(test_ingest_malformed_blob_does_not_stop_others),
 		FIXTURE_TEST(test_concurrent_edits_become_parents),
 		FIXTURE_TEST(test_ingest_carries_the_clock_forward),

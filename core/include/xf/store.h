@@ -28,9 +28,12 @@
 #define XF_KEY_FILE "node.key"
 /* Quarantine and fork evidence keep at most this many events each: a
  * node that keeps sending forgeries must not fill the disk. Past it,
- * events are still refused and counted, no longer kept. Of both, what one
- * sender brings (xf_ingest_opts.sender) is kept up to XF_EVIDENCE_NODE_MAX,
- * so that a child flooding forgeries leaves room for the others'. */
+ * events are still refused and counted, no longer kept. Of the quarantine
+ * (forged, damaged, out of scope), what one sender brings
+ * (xf_ingest_opts.sender) is kept up to XF_EVIDENCE_NODE_MAX, so that a
+ * child flooding forgeries leaves room for the others'. Forks are signed
+ * by their origins, and may be a rollback's only copy of its records:
+ * only the whole cap limits them. */
 #define XF_EVIDENCE_MAX 20000
 #define XF_EVIDENCE_NODE_MAX 2000
 
@@ -133,7 +136,7 @@ typedef struct xf_ingest_opts {
 	void (*on_head)(const char *origin, uint64_t seq, const uint8_t hash[XF_HASH_BYTES], void *ctx);
 	void *ctx;
 	/* The node that delivered the batch (the child whose signed request
-	 * pushed it), whose evidence counts against its own share
+	 * pushed it), whose quarantined events count against its own share
 	 * (XF_EVIDENCE_NODE_MAX); NULL: only the whole cap applies. */
 	const char *sender;
 } xf_ingest_opts;
