@@ -376,20 +376,25 @@ static void craft_request(xf_buf *out, int v, const xf_blob *push, size_t n)
 }
 
 struct blobs {
-	size_t n;
-	xf_blob b[64];
+	size_t n, cap;
+	xf_blob *b;
 };
+
+/* Add DATA (malloc'ed, now C's) to C. */
+static void blobs_add(struct blobs *c, uint8_t *data, size_t len)
+{
+	assert_rc(xf_grow(&c->b, &c->cap, c->n, sizeof(*c->b)), 0);
+	c->b[c->n++] = (xf_blob){ data, len };
+}
 
 static int blobs_cb(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx)
 {
-	struct blobs *c = ctx;
 	uint8_t *copy = malloc(len);
 
 	(void)seq;
-	assert_true(c->n < 64);
 	assert_non_null(copy);
 	memcpy(copy, bytes, len);
-	c->b[c->n++] = (xf_blob){ copy, len };
+	blobs_add(ctx, copy, len);
 	return 0;
 }
 
@@ -397,7 +402,8 @@ static void blobs_dispose(struct blobs *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		free((void *)c->b[i].data);
-	c->n = 0;
+	free(c->b);
+	*c = (struct blobs){ 0 };
 }
 
 /* -------------------------------------------------------------------- */
@@ -1162,7 +1168,7 @@ static void test_refused_events_are_reported(void **state)
 	ev.seq = 6;
 	xf_event_hash(bl.b[4].data, bl.b[4].len, ev.prev);
 	assert_rc(xf_event_encode(&ev, m->key, &forged, &forged_len), 0);
-	bl.b[bl.n++] = (xf_blob){ forged, forged_len };
+	blobs_add(&bl, forged, forged_len);
 	craft_request(&req, 1, bl.b, bl.n);
 
 	push.events = bl.n;
@@ -1191,19 +1197,6 @@ static void test_refused_events_are_reported(void **state)
 	blobs_dispose(&bl);
 }
 
-static int grow_cb(const uint8_t *bytes, size_t len, uint64_t seq, void *ctx)
-{
-	struct { xf_blob *b; size_t n, cap; } *c = ctx;
-	uint8_t *copy = malloc(len);
-
-	(void)seq;
-	assert_non_null(copy);
-	assert_rc(xf_grow(&c->b, &c->cap, c->n, sizeof(*c->b)), 0);
-	memcpy(copy, bytes, len);
-	c->b[c->n++] = (xf_blob){ copy, len };
-	return 0;
-}
-
 /* One child's forgeries take at most its share of the evidence
  * (XF_EVIDENCE_NODE_MAX), pushed once or again: what another child
  * brings after it is still kept. */
@@ -1213,8 +1206,7 @@ static void test_one_child_takes_at_most_its_share_of_evidence(void **state)
 	struct node *t = node_init(f, 0, "xiang-1", "township");
 	struct node *a = node_init(f, 1, "cun-a", "village");
 	struct node *m = node_init(f, 2, "mallory", "village");
-	struct { xf_blob *b; size_t n, cap; } forged = { 0 };
-	struct blobs bl = { 0 };
+	struct blobs forged = { 0 }, bl = { 0 };
 	char parent[PATH_MAX];
 	xf_buf req = { 0 }, resp = { 0 };
 	struct node *forger = &f->n[3];
@@ -1222,7 +1214,7 @@ static void test_one_child_takes_at_most_its_share_of_evidence(void **state)
 	struct seal seal;
 	xf_event ev;
 	uint8_t *bytes;
-	size_t len, q, forks, i, round;
+	size_t len, q, forks, round;
 
 	link_nodes(t, a, "child");
 	link_nodes(t, m, "child");
@@ -1231,7 +1223,7 @@ static void test_one_child_takes_at_most_its_share_of_evidence(void **state)
 	assert_int_equal(mkdir(parent, 0700), 0);
 	node_create(forger, parent, "cun-a", "village");
 	open_cases(forger, XF_EVIDENCE_NODE_MAX, NULL);
-	assert_rc(xf_store_scan_bytes(forger->store, "cun-a", 1, grow_cb, &forged), 0);
+	assert_rc(xf_store_scan_bytes(forger->store, "cun-a", 1, blobs_cb, &forged), 0);
 	assert_true(forged.n > XF_EVIDENCE_NODE_MAX);
 	craft_request(&req, 1, forged.b, forged.n);
 	for (round = 0; round < 2; round++) {
@@ -1252,7 +1244,7 @@ static void test_one_child_takes_at_most_its_share_of_evidence(void **state)
 	ev.seq++;
 	xf_event_hash(bl.b[bl.n - 1].data, bl.b[bl.n - 1].len, ev.prev);
 	assert_rc(xf_event_encode(&ev, m->key, &bytes, &len), 0);
-	bl.b[bl.n++] = (xf_blob){ bytes, len };
+	blobs_add(&bl, bytes, len);
 	craft_request(&req, 1, bl.b, bl.n);
 	assert_rc(xf_sync_serve(t->store, t->key, seal_from(&seal, "cun-a", 0), req.data, req.len, WALL, &resp,
 				seal.sig, &served),
@@ -1264,9 +1256,7 @@ static void test_one_child_takes_at_most_its_share_of_evidence(void **state)
 	xf_buf_dispose(&req);
 	xf_buf_dispose(&resp);
 	blobs_dispose(&bl);
-	for (i = 0; i < forged.n; i++)
-		free((void *)forged.b[i].data);
-	free(forged.b);
+	blobs_dispose(&forged);
 }
 
 static void test_apply_refuses_response_from_other_than_upstream(void **state)
