@@ -265,7 +265,7 @@ static int post(client *c, const xf_buf *wire, bool deflated, client_report *rep
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
 	rep->http_status = *status;
 	if (c->deflated && c->body.len) {
-		r = xf_inflate(c->body.data, c->body.len, XF_SYNC_BODY_MAX, &inflated);
+		r = xf_inflate(c->body.data, c->body.len, XF_SYNC_BODY_MAX, false, &inflated);
 		if (r < 0) {
 			snprintf(rep->error, sizeof(rep->error), "upstream sent a body that does not inflate: %s",
 				 xf_strerror(r));

@@ -231,7 +231,7 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 			      srv->cfg->rate_limit);
 	}
 	if (encoding && (strcmp(encoding, "deflate") == 0 || strcmp(encoding, "gzip") == 0)) {
-		r = xf_inflate(up->body.data, up->body.len, XF_SYNC_BODY_MAX, &inflated);
+		r = xf_inflate(up->body.data, up->body.len, XF_SYNC_BODY_MAX, false, &inflated);
 		if (r < 0) {
 			log_warning("refused '%s': body %s", auth.node, xf_strerror(r));
 			return refuse(srv, conn, status_for(r), "body does not inflate within %u bytes: %s", XF_SYNC_BODY_MAX,

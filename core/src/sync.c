@@ -1523,7 +1523,7 @@ int xf_bundle_import(xf_store *s, const char *path, uint64_t wall_ms, xf_ingest_
 			r = XF_ETOOBIG;
 			break;
 		}
-		r = xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, &body);
+		r = xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, true, &body);
 		xf_buf_dispose(&wire);
 		if (r < 0)
 			break;

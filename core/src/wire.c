@@ -106,7 +106,7 @@ int xf_deflate(const uint8_t *in, size_t len, xf_buf *out)
 	return r;
 }
 
-int xf_inflate(const uint8_t *in, size_t len, size_t max, xf_buf *out)
+int xf_inflate(const uint8_t *in, size_t len, size_t max, bool checksum, xf_buf *out)
 {
 	z_stream zs = { 0 };
 	uint8_t *data = NULL, *p;
@@ -121,6 +121,10 @@ int xf_inflate(const uint8_t *in, size_t len, size_t max, xf_buf *out)
 	/* 15 + 32: a zlib or a gzip stream, told apart by its header. */
 	if (inflateInit2(&zs, 15 + 32) != Z_OK)
 		return -ENOMEM;
+	if (!checksum && inflateValidate(&zs, 0) != Z_OK) {
+		r = -ENOMEM;
+		goto cleanup;
+	}
 	zs.next_in = (Bytef *)in;
 	zs.avail_in = (uInt)len;
 	do {

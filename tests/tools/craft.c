@@ -650,7 +650,7 @@ static int cmd_response(int argc, char **argv)
 	}
 	/* A zlib stream starts 0x78; a msgpack map never does. */
 	if (in.len && in.data[0] == 0x78) {
-		if ((r = xf_inflate(in.data, in.len, XF_SYNC_BODY_MAX, &inflated)) < 0) {
+		if ((r = xf_inflate(in.data, in.len, XF_SYNC_BODY_MAX, true, &inflated)) < 0) {
 			xf_buf_dispose(&in);
 			return fail("response does not inflate: %s", xf_strerror(r));
 		}

@@ -134,7 +134,7 @@ static inline void request_body(xf_store *store, xf_buf *body, xf_sync_push *pus
 		*body = wire;
 		return;
 	}
-	assert_rc(xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, body), 0);
+	assert_rc(xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, true, body), 0);
 	xf_buf_dispose(&wire);
 }
 

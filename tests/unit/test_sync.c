@@ -665,7 +665,7 @@ static void test_large_backlog_goes_in_batches(void **state)
 	assert_int_equal(push.events, XF_SYNC_BATCH_EVENTS);
 	assert_true(push.bytes <= XF_SYNC_BATCH_BYTES);
 	assert_true(wire.len <= XF_SYNC_WIRE_MAX);
-	assert_rc(xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, &req), 0);
+	assert_rc(xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, true, &req), 0);
 	assert_true(req.len > push.bytes);
 	xf_buf_dispose(&req);
 	xf_buf_dispose(&wire);
@@ -2171,7 +2171,7 @@ static void test_the_upstream_shows_the_skew_of_a_corrected_clock(void **state)
 		  -EINVAL);
 	assert_rc(xf_sync_request(v->store, "test/1", hour, NULL, &wire, &deflated, &push), 0);
 	assert_true(deflated);
-	assert_rc(xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, &body), 0);
+	assert_rc(xf_inflate(wire.data, wire.len, XF_SYNC_BODY_MAX, true, &body), 0);
 	/* Its clock reads WALL - hour; it signs with WALL, served 2 s later. */
 	seal.request = request_auth(v, WALL, &body);
 	assert_rc(xf_sync_serve(t->store, t->key, &seal.request, body.data, body.len, WALL + 2000, &resp, seal.sig,

@@ -62,13 +62,13 @@ static void assert_round_trip(const uint8_t *data, size_t len)
 	assert_true(z.len >= 6);
 	assert_int_equal(z.data[0], 0x78);
 	assert_int_equal(((unsigned)z.data[0] << 8 | z.data[1]) % 31, 0);
-	assert_rc(xf_inflate(z.data, z.len, len + 1, &back), 0);
+	assert_rc(xf_inflate(z.data, z.len, len + 1, true, &back), 0);
 	assert_int_equal(back.len, len);
 	if (len)
 		assert_memory_equal(back.data, data, len);
 	xf_buf_dispose(&back);
 	/* A limit of exactly the size is enough. */
-	assert_rc(xf_inflate(z.data, z.len, len, &back), 0);
+	assert_rc(xf_inflate(z.data, z.len, len, true, &back), 0);
 	assert_int_equal(back.len, len);
 	xf_buf_dispose(&back);
 	xf_buf_dispose(&z);
@@ -113,7 +113,7 @@ static void test_deflater_takes_pieces(void **state)
 		}
 		assert_rc(deflater_finish(&d, &z), 0);
 		deflater_dispose(&d);
-		assert_rc(xf_inflate(z.data, z.len, len, &back), 0);
+		assert_rc(xf_inflate(z.data, z.len, len, true, &back), 0);
 		assert_int_equal(back.len, len);
 		assert_memory_equal(back.data, inputs[i], len);
 		xf_buf_dispose(&back);
@@ -174,16 +174,16 @@ static void test_inflate_reads_gzip(void **state)
 	/* The gzip magic, not a zlib header. */
 	assert_int_equal(gz.data[0], 0x1f);
 	assert_int_equal(gz.data[1], 0x8b);
-	assert_rc(xf_inflate(gz.data, gz.len, 4 * MIB, &back), 0);
+	assert_rc(xf_inflate(gz.data, gz.len, 4 * MIB, true, &back), 0);
 	assert_int_equal(back.len, 50000);
 	assert_memory_equal(back.data, t, 50000);
 	xf_buf_dispose(&back);
 	/* The same limits hold for gzip. */
-	assert_rc(xf_inflate(gz.data, gz.len, 49999, &back), XF_ETOOBIG);
+	assert_rc(xf_inflate(gz.data, gz.len, 49999, true, &back), XF_ETOOBIG);
 	assert_null(back.data);
 	/* Damage in the gzip trailer (CRC-32) is found. */
 	gz.data[gz.len - 5] ^= 0x01;
-	assert_rc(xf_inflate(gz.data, gz.len, 4 * MIB, &back), XF_EPROTO);
+	assert_rc(xf_inflate(gz.data, gz.len, 4 * MIB, true, &back), XF_EPROTO);
 	xf_buf_dispose(&gz);
 	free(t);
 }
@@ -195,12 +195,12 @@ static void test_inflate_limit_is_exact(void **state)
 
 	(void)state;
 	assert_rc(xf_deflate(t, 10000, &z), 0);
-	assert_rc(xf_inflate(z.data, z.len, 10000, &back), 0);
+	assert_rc(xf_inflate(z.data, z.len, 10000, true, &back), 0);
 	assert_int_equal(back.len, 10000);
 	xf_buf_dispose(&back);
-	assert_rc(xf_inflate(z.data, z.len, 9999, &back), XF_ETOOBIG);
+	assert_rc(xf_inflate(z.data, z.len, 9999, true, &back), XF_ETOOBIG);
 	assert_null(back.data);
-	assert_rc(xf_inflate(z.data, z.len, 1, &back), XF_ETOOBIG);
+	assert_rc(xf_inflate(z.data, z.len, 1, true, &back), XF_ETOOBIG);
 	assert_null(back.data);
 	xf_buf_dispose(&z);
 	free(t);
@@ -221,7 +221,7 @@ static void test_inflate_limit_holds_near_the_first_guess(void **state)
 	assert_rc(xf_deflate(data, 100000, &z), 0);
 	assert_true(z.len * 4 + 100 < 100000);
 	for (max = z.len * 4 - 100; max <= z.len * 4 + 100; max++) {
-		int r = xf_inflate(z.data, z.len, max, &back);
+		int r = xf_inflate(z.data, z.len, max, true, &back);
 
 		if (r != XF_ETOOBIG)
 			fail_msg("a limit of %zu for %zu bytes in gave %d (%s)", max, z.len, r, xf_strerror(r));
@@ -280,7 +280,7 @@ static void test_inflate_stops_a_deflate_bomb(void **state)
 	assert_true(bomb.len < 256 * 1024);
 	rss_before = maxrss_kib();
 	t0 = now_s();
-	assert_rc(xf_inflate(bomb.data, bomb.len, 4 * MIB, &out), XF_ETOOBIG);
+	assert_rc(xf_inflate(bomb.data, bomb.len, 4 * MIB, true, &out), XF_ETOOBIG);
 	t = now_s() - t0;
 	rss_after = maxrss_kib();
 	assert_null(out.data);
@@ -302,7 +302,7 @@ static void test_inflate_refuses_truncated_stream(void **state)
 	(void)state;
 	assert_rc(xf_deflate(t, 3000, &z), 0);
 	for (cut = 0; cut < z.len; cut++) {
-		int r = xf_inflate(z.data, cut, 1 * MIB, &back);
+		int r = xf_inflate(z.data, cut, 1 * MIB, true, &back);
 
 		if (r != XF_EPROTO)
 			fail_msg("a stream cut at %zu of %zu bytes gave %d (%s)", cut, z.len, r, xf_strerror(r));
@@ -323,14 +323,14 @@ static void test_inflate_refuses_trailing_garbage(void **state)
 	assert_non_null(p);
 	z.data = p;
 	z.data[z.len] = 0;
-	assert_rc(xf_inflate(z.data, z.len + 1, 1 * MIB, &back), XF_EPROTO);
+	assert_rc(xf_inflate(z.data, z.len + 1, 1 * MIB, true, &back), XF_EPROTO);
 	assert_null(back.data);
 	/* Two streams back to back are one too many. */
 	p = realloc(z.data, 2 * z.len);
 	assert_non_null(p);
 	z.data = p;
 	memcpy(z.data + z.len, z.data, z.len);
-	assert_rc(xf_inflate(z.data, 2 * z.len, 1 * MIB, &back), XF_EPROTO);
+	assert_rc(xf_inflate(z.data, 2 * z.len, 1 * MIB, true, &back), XF_EPROTO);
 	assert_null(back.data);
 
 	gzip(t, 3000, &gz);
@@ -338,7 +338,7 @@ static void test_inflate_refuses_trailing_garbage(void **state)
 	assert_non_null(p);
 	gz.data = p;
 	memcpy(gz.data + gz.len, "xyz", 3);
-	assert_rc(xf_inflate(gz.data, gz.len + 3, 1 * MIB, &back), XF_EPROTO);
+	assert_rc(xf_inflate(gz.data, gz.len + 3, 1 * MIB, true, &back), XF_EPROTO);
 	assert_null(back.data);
 	xf_buf_dispose(&z);
 	xf_buf_dispose(&gz);
@@ -352,20 +352,28 @@ static void test_inflate_refuses_what_is_not_zlib(void **state)
 	xf_buf back = { 0 }, z = { 0 };
 
 	(void)state;
-	assert_rc(xf_inflate((const uint8_t *)text, sizeof(text) - 1, 1 * MIB, &back), XF_EPROTO);
+	assert_rc(xf_inflate((const uint8_t *)text, sizeof(text) - 1, 1 * MIB, true, &back), XF_EPROTO);
 	assert_null(back.data);
 	/* Start with a valid zlib header so that it is not refused at once. */
 	noise[0] = 0x78;
 	noise[1] = 0x9c;
-	assert_rc(xf_inflate(noise, 1000, 1 * MIB, &back), XF_EPROTO);
+	assert_rc(xf_inflate(noise, 1000, 1 * MIB, true, &back), XF_EPROTO);
 	assert_null(back.data);
 	/* Raw deflate without the zlib wrapper is not accepted either. */
 	assert_rc(xf_deflate(t, 3000, &z), 0);
-	assert_rc(xf_inflate(z.data + 2, z.len - 2, 1 * MIB, &back), XF_EPROTO);
+	assert_rc(xf_inflate(z.data + 2, z.len - 2, 1 * MIB, true, &back), XF_EPROTO);
 	assert_null(back.data);
-	/* A damaged Adler-32 trailer. */
+	/* A damaged Adler-32 trailer: refused when checked; when the caller
+	 * has a signature to check instead, the same bytes come out, and
+	 * trailing bytes are still refused. */
 	z.data[z.len - 1] ^= 0x80;
-	assert_rc(xf_inflate(z.data, z.len, 1 * MIB, &back), XF_EPROTO);
+	assert_rc(xf_inflate(z.data, z.len, 1 * MIB, true, &back), XF_EPROTO);
+	assert_null(back.data);
+	assert_rc(xf_inflate(z.data, z.len, 1 * MIB, false, &back), 0);
+	assert_int_equal(back.len, 3000);
+	assert_memory_equal(back.data, t, 3000);
+	xf_buf_dispose(&back);
+	assert_rc(xf_inflate(z.data, z.len - 1, 1 * MIB, false, &back), XF_EPROTO);
 	assert_null(back.data);
 	xf_buf_dispose(&z);
 	free(noise);

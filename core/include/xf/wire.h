@@ -15,6 +15,7 @@
 #ifndef XF_WIRE_H
 #define XF_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,8 +40,10 @@ int xf_deflate(const uint8_t *in, size_t len, xf_buf *out);
 /* Inflate IN (zlib or gzip), refusing to produce more than MAX bytes: XF_ETOOBIG for a
  * body that would (a deflate bomb stops there, having cost MAX bytes),
  * XF_EPROTO for input that is not zlib data or is truncated or followed by
- * trailing bytes. */
-int xf_inflate(const uint8_t *in, size_t len, size_t max, xf_buf *out);
+ * trailing bytes. CHECKSUM false skips the stream's Adler-32 or CRC-32, for
+ * a body whose signature is checked over these bytes or what they inflate
+ * to: the signature proves more than the checksum could, at no extra cost. */
+int xf_inflate(const uint8_t *in, size_t len, size_t max, bool checksum, xf_buf *out);
 
 /* Write the Authorization header value for a request into OUT. */
 int xf_auth_make(const xf_key *key, const char *node, const char *method, const char *path, uint64_t time_ms,
