@@ -5,9 +5,10 @@
  *
  * Most entities have one event (a visit, a letter, a risk report): stored
  * folded, its projection would copy the event, doubling what a township
- * writes. Such an entity's stored form is LONE_MARK and its event's key
- * instead, and it is folded when read. Which form an entity has follows
- * from its events alone, so equal logs still store equal bytes. */
+ * writes. Such a lone entity has no row: it is folded from its event when
+ * read, and its ingest writes nothing here. Which entities have rows
+ * follows from the events alone, so equal logs still store equal bytes;
+ * the digest names a lone entity by LONE_MARK and its event's key. */
 #include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -19,16 +20,35 @@
 #include "xf/mem.h"
 #include "xf/project.h"
 
-/* The first byte of a lone entity's stored form; an encoded projection
- * starts with its array's header (projcodec.c), never with this. */
+/* The first byte of a lone entity's form in the digest; an encoded
+ * projection starts with its array's header (projcodec.c), never with
+ * this. */
 #define LONE_MARK 0x00
-#define LONE_FORM_MAX (1 + EVENT_KEY_MAX)
 
-/* The stored form of an entity whose one event is ORIGIN's SEQ. */
-static size_t lone_form(uint8_t buf[LONE_FORM_MAX], const char *origin, uint64_t seq)
+/* The key of the event an entity index value REF names. */
+static int ref_event_key(const MDB_val *ref, MDB_val *key)
 {
-	buf[0] = LONE_MARK;
-	return 1 + event_key(buf + 1, origin, seq);
+	if (ref->mv_size < 8 + 10 || ref->mv_size - 8 > EVENT_KEY_MAX)
+		return XF_ECORRUPT;
+	*key = (MDB_val){ ref->mv_size - 8, (uint8_t *)ref->mv_data + 8 };
+	return 0;
+}
+
+/* ENTITY's projection folded from its one event, which REF names. */
+static int lone_fold(xf_store *s, MDB_txn *txn, const char *entity, const MDB_val *ref, xf_entity **out)
+{
+	MDB_val key, bytes;
+	xf_event ev;
+	int r;
+
+	if ((r = ref_event_key(ref, &key)) < 0)
+		return r;
+	r = mdb_rc(mdb_get(txn, s->events, &key, &bytes));
+	if (r < 0)
+		return r == MDB_NOTFOUND ? XF_ECORRUPT : r;
+	if (xf_event_decode(bytes.mv_data, bytes.mv_size, &ev) < 0 || strcmp(ev.entity, entity) != 0)
+		return XF_ECORRUPT;
+	return xf_entity_fold(entity, &ev, 1, out);
 }
 
 int projection_touch(xf_store *s, const xf_event *ev)
@@ -43,34 +63,34 @@ int projection_touch(xf_store *s, const xf_event *ev)
 	return 0;
 }
 
-int projection_decode(xf_store *s, MDB_txn *txn, const char *entity, const MDB_val *stored, xf_entity **out)
+int projection_at(xf_store *s, MDB_txn *txn, MDB_cursor *cur, const char *entity, const MDB_val *ref,
+		  xf_entity **out)
 {
-	const uint8_t *p = stored->mv_data;
-	MDB_val key, bytes;
-	xf_event ev;
-	int r;
+	MDB_val k = val_str(entity), v;
+	size_t count;
+	int r = mdb_rc(mdb_cursor_count(cur, &count));
 
-	if (stored->mv_size == 0 || p[0] != LONE_MARK)
-		return xf_entity_decode(stored->mv_data, stored->mv_size, out);
-	key = (MDB_val){ stored->mv_size - 1, (uint8_t *)p + 1 };
-	if (key.mv_size > EVENT_KEY_MAX)
-		return XF_ECORRUPT;
-	r = mdb_rc(mdb_get(txn, s->events, &key, &bytes));
-	if (r < 0)
-		return r == MDB_NOTFOUND ? XF_ECORRUPT : r;
-	if (xf_event_decode(bytes.mv_data, bytes.mv_size, &ev) < 0 || strcmp(ev.entity, entity) != 0)
-		return XF_ECORRUPT;
-	return xf_entity_fold(entity, &ev, 1, out);
+	if (r < 0 || count == 1)
+		return r < 0 ? r : lone_fold(s, txn, entity, ref, out);
+	r = mdb_rc(mdb_get(txn, s->projections, &k, &v));
+	if (r == MDB_NOTFOUND)
+		return XF_ENOTFOUND;
+	return r < 0 ? r : xf_entity_decode(v.mv_data, v.mv_size, out);
 }
 
 int projection_get(xf_store *s, MDB_txn *txn, const char *entity, xf_entity **out)
 {
-	MDB_val k = val_str(entity), v;
-	int r = mdb_rc(mdb_get(txn, s->projections, &k, &v));
+	MDB_val k = val_str(entity), ref;
+	MDB_cursor *cur;
+	int r = mdb_rc(mdb_cursor_open(txn, s->entities, &cur));
 
-	if (r == MDB_NOTFOUND)
-		return XF_ENOTFOUND;
-	return r < 0 ? r : projection_decode(s, txn, entity, &v, out);
+	if (r < 0)
+		return r;
+	r = mdb_rc(mdb_cursor_get(cur, &k, &ref, MDB_SET_KEY));
+	if (r == 0)
+		r = projection_at(s, txn, cur, entity, &ref, out);
+	mdb_cursor_close(cur);
+	return r == MDB_NOTFOUND ? XF_ENOTFOUND : r;
 }
 
 static int collect_event(xf_store *s, MDB_txn *txn, const xf_event *ev, void *vctx)
@@ -125,22 +145,16 @@ static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool
 	MDB_val k = val_str(entity), old;
 	entity_events evs;
 	xf_entity *e = NULL;
-	uint8_t *bytes = NULL, lone[LONE_FORM_MAX];
-	const uint8_t *stored = NULL;
+	uint8_t *bytes = NULL;
 	size_t len = 0;
-	bool was_conflicted, same;
+	bool was_conflicted, same, row;
 	int r;
 
 	r = entity_collect(s, txn, entity, &evs);
-	if (r == 0 && evs.n)
-		r = xf_entity_fold(entity, evs.evs, evs.n, &e);
-	if (r == 0 && evs.n == 1) {
-		len = lone_form(lone, evs.evs[0].origin, evs.evs[0].seq);
-		stored = lone;
-	} else if (r == 0 && e) {
+	/* A lone entity has no row, nor one with no events. */
+	row = evs.n > 1;
+	if (r == 0 && row && (r = xf_entity_fold(entity, evs.evs, evs.n, &e)) == 0)
 		r = xf_entity_encode(e, &bytes, &len);
-		stored = bytes;
-	}
 	if (r < 0)
 		goto cleanup;
 	if ((r = is_conflicted(s, txn, entity, &was_conflicted)) < 0)
@@ -148,13 +162,13 @@ static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool
 	r = mdb_rc(mdb_get(txn, s->projections, &k, &old));
 	if (r < 0 && r != MDB_NOTFOUND)
 		goto cleanup;
-	same = r == MDB_NOTFOUND ? !e
-				 : e && old.mv_size == len && memcmp(old.mv_data, stored, len) == 0 &&
+	same = r == MDB_NOTFOUND ? !row
+				 : row && old.mv_size == len && memcmp(old.mv_data, bytes, len) == 0 &&
 					   was_conflicted == (e->n_conflicts > 0);
 	if (differed)
 		*differed = !same;
 	/* Unchanged, as after most rebuilds: nothing to write. */
-	r = same ? 0 : projection_put(s, txn, entity, stored, len, e && e->n_conflicts, was_conflicted);
+	r = same ? 0 : projection_put(s, txn, entity, bytes, len, row && e->n_conflicts, was_conflicted);
 cleanup:
 	free(bytes);
 	free(evs.evs);
@@ -197,7 +211,7 @@ static int projection_advance(xf_store *s, MDB_txn *txn, const struct touch *t, 
 {
 	const char *entity = t[0].ev->entity;
 	xf_entity *e = NULL;
-	uint8_t *bytes = NULL, lone[LONE_FORM_MAX];
+	uint8_t *bytes = NULL;
 	size_t i, len;
 	bool fresh, was_conflicted;
 	int r;
@@ -206,8 +220,7 @@ static int projection_advance(xf_store *s, MDB_txn *txn, const struct touch *t, 
 	 * index holds of it. One event cannot be in conflict with itself. */
 	r = holds_exactly(s, txn, entity, n, &fresh);
 	if (r == 0 && fresh && n == 1)
-		return projection_put(s, txn, entity, lone, lone_form(lone, t[0].ev->origin, t[0].ev->seq), false,
-				      false);
+		return 0; /* lone: no row */
 	if (r == 0 && fresh)
 		r = xf_entity_fold(entity, NULL, 0, &e);
 	else if (r == 0 && (r = projection_get(s, txn, entity, &e)) == XF_ENOTFOUND)
@@ -338,26 +351,46 @@ int xf_store_rebuild(xf_store *s, xf_rebuild_report *report)
 	return r;
 }
 
+static void digest_field(crypto_generichash_state *h, const void *data, size_t n)
+{
+	uint8_t len[8];
+
+	be64_put(len, n);
+	crypto_generichash_update(h, len, sizeof(len));
+	crypto_generichash_update(h, data, n);
+}
+
+/* Every entity in key order: its row, or, lone, LONE_MARK and its event's
+ * key. */
 static int digest_txn(xf_store *s, MDB_txn *txn, void *vctx)
 {
 	crypto_generichash_state *h = vctx;
+	uint8_t lone[1 + EVENT_KEY_MAX] = { LONE_MARK };
 	MDB_cursor *cur;
-	MDB_val k, v;
-	uint8_t len[8];
+	MDB_val k, v, key;
+	size_t count;
 	int r;
 
-	r = mdb_rc(mdb_cursor_open(txn, s->projections, &cur));
+	r = mdb_rc(mdb_cursor_open(txn, s->entities, &cur));
 	if (r < 0)
 		return r;
 	r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_FIRST));
 	while (r == 0) {
-		be64_put(len, k.mv_size);
-		crypto_generichash_update(h, len, sizeof(len));
-		crypto_generichash_update(h, k.mv_data, k.mv_size);
-		be64_put(len, v.mv_size);
-		crypto_generichash_update(h, len, sizeof(len));
-		crypto_generichash_update(h, v.mv_data, v.mv_size);
-		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+		if ((r = mdb_rc(mdb_cursor_count(cur, &count))) < 0)
+			break;
+		if (count == 1) {
+			if ((r = ref_event_key(&v, &key)) < 0)
+				break;
+			memcpy(lone + 1, key.mv_data, key.mv_size);
+			digest_field(h, k.mv_data, k.mv_size);
+			digest_field(h, lone, 1 + key.mv_size);
+		} else if ((r = mdb_rc(mdb_get(txn, s->projections, &k, &v))) == 0) {
+			digest_field(h, k.mv_data, k.mv_size);
+			digest_field(h, v.mv_data, v.mv_size);
+		} else if (r != MDB_NOTFOUND) {
+			break;
+		}
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP));
 	}
 	mdb_cursor_close(cur);
 	return r == MDB_NOTFOUND ? 0 : r;

@@ -115,7 +115,8 @@ static int case_meta(xf_store *s, MDB_txn *txn, const xf_entity *c, xf_record_me
 	return r;
 }
 
-static int walk_one(xf_store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *v, struct walk_ctx *w)
+static int walk_one(xf_store *s, MDB_txn *txn, MDB_cursor *cur, const MDB_val *k, const MDB_val *ref,
+		    struct walk_ctx *w)
 {
 	xf_entity *e = NULL, *first = NULL;
 	xf_record_meta m = { .category = "", .day = NO_DAY, .received = NO_DAY };
@@ -126,7 +127,7 @@ static int walk_one(xf_store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *
 		return XF_ECORRUPT;
 	memcpy(id, k->mv_data, k->mv_size);
 	id[k->mv_size] = '\0';
-	r = projection_decode(s, txn, id, v, &e);
+	r = projection_at(s, txn, cur, id, ref, &e);
 	if (r < 0)
 		return r;
 	snprintf(m.village, sizeof(m.village), "%s", e->origin);
@@ -152,17 +153,17 @@ static int walk_txn(xf_store *s, MDB_txn *txn, void *vctx)
 	MDB_val k = { sizeof(prefix), prefix }, v;
 	int r;
 
-	r = mdb_rc(mdb_cursor_open(txn, s->projections, &cur));
+	r = mdb_rc(mdb_cursor_open(txn, s->entities, &cur));
 	if (r < 0)
 		return r;
 	r = mdb_rc(mdb_cursor_get(cur, &k, &v, w->kind ? MDB_SET_RANGE : MDB_FIRST));
 	while (r == 0) {
 		if (w->kind && (k.mv_size < 2 || memcmp(k.mv_data, prefix, 2) != 0))
 			break;
-		r = walk_one(s, txn, &k, &v, w);
+		r = walk_one(s, txn, cur, &k, &v, w);
 		if (r != 0)
 			break;
-		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+		r = mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP));
 	}
 	mdb_cursor_close(cur);
 	return r == MDB_NOTFOUND ? 0 : r;

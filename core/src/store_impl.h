@@ -12,7 +12,7 @@
  *   state       key                          -> value (sync cursors, receipts)
  *   meta        "schema" | "node" | "hlc" | "feed:NAME" | "evidence:NODE" -> value
  *   projections entity                       -> the projection's stored form (projcodec.c),
- *                                               or \0 and the key of an entity's one event
+ *                                               for an entity of more than one event
  *                                               (projstore.c)
  *   conflicted  entity                       -> "" while the entity is in conflict
  *
@@ -108,12 +108,14 @@ struct touch {
 int projection_touch(xf_store *s, const xf_event *ev);
 int projections_refresh(xf_store *s, MDB_txn *txn);
 
-/* ENTITY's stored projection, decoded; XF_ENOTFOUND if it has none. */
+/* ENTITY's projection: folded from its event if it has only one, its row
+ * decoded otherwise; XF_ENOTFOUND if it has neither. *out is the caller's
+ * to free with xf_entity_free(). */
 int projection_get(xf_store *s, MDB_txn *txn, const char *entity, xf_entity **out);
-/* ENTITY's projection from STORED, its value in the projections table:
- * decoded, or folded from its event if it has only one. *out is the
- * caller's to free with xf_entity_free(). */
-int projection_decode(xf_store *s, MDB_txn *txn, const char *entity, const MDB_val *stored, xf_entity **out);
+/* The same where CUR, a cursor on the entity index, is at ENTITY's first
+ * event, REF its value: for walks over the index. */
+int projection_at(xf_store *s, MDB_txn *txn, MDB_cursor *cur, const char *entity, const MDB_val *ref,
+		  xf_entity **out);
 
 int meta_get_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t *out);
 int meta_put_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t value);

@@ -416,73 +416,85 @@ static void test_a_version_1_log_gains_its_projections(void **state)
 	pair_close(&p);
 }
 
-/* ID's value in the projections table of the log in DIR/NAME, read past
- * the store (which must be closed); the caller frees it. */
-static uint8_t *raw_projection(const char *dir, const char *name, const char *id, size_t *len)
+/* ID's value (its first) in table DB of the log in DIR/NAME, read past the
+ * store (which must be closed); NULL if it has none. The caller frees it. */
+static uint8_t *raw_value(const char *dir, const char *name, const char *db, const char *id, size_t *len)
 {
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	MDB_val k = { strlen(id), (void *)id }, v;
-	uint8_t *copy;
+	uint8_t *copy = NULL;
+	int rc;
 
 	raw_open(dir, name, &env, &txn);
-	assert_int_equal(mdb_dbi_open(txn, "projections", 0, &dbi), 0);
-	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
-	copy = malloc(v.mv_size);
-	assert_non_null(copy);
-	memcpy(copy, v.mv_data, v.mv_size);
-	*len = v.mv_size;
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	rc = mdb_get(txn, dbi, &k, &v);
+	assert_true(rc == 0 || rc == MDB_NOTFOUND);
+	if (rc == 0) {
+		copy = malloc(v.mv_size);
+		assert_non_null(copy);
+		memcpy(copy, v.mv_data, v.mv_size);
+		*len = v.mv_size;
+	}
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
 	return copy;
 }
 
-/* Put VALUE as ID's projection and SCHEMA as the log's, past the store. */
-static void raw_poke(const char *dir, const char *name, const char *id, const void *value, size_t len, uint8_t schema)
+static uint8_t *raw_projection(const char *dir, const char *name, const char *id, size_t *len)
+{
+	return raw_value(dir, name, "projections", id, len);
+}
+
+/* Put VALUE as ID's value in table DB and SCHEMA as the log's, past the
+ * store; in the entity index, as ID's only event. */
+static void raw_poke(const char *dir, const char *name, const char *db, const char *id, const void *value,
+		     size_t len, uint8_t schema)
 {
 	uint8_t version[8] = { 0, 0, 0, 0, 0, 0, 0, schema };
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi proj, meta;
+	MDB_dbi dbi, meta;
 	MDB_val k = { strlen(id), (void *)id }, v = { len, (void *)value };
 	MDB_val sk = { 6, "schema" }, sv = { 8, version };
 
 	raw_open(dir, name, &env, &txn);
-	assert_int_equal(mdb_dbi_open(txn, "projections", 0, &proj), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
 	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-	assert_int_equal(mdb_put(txn, proj, &k, &v, 0), 0);
+	if (strcmp(db, "entities") == 0)
+		assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
 	assert_int_equal(mdb_put(txn, meta, &sk, &sv, 0), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 }
 
-static void assert_lone_form(const char *dir, const char *name, const char *id)
+static void assert_no_row(const char *dir, const char *name, const char *id)
 {
 	size_t len;
 	uint8_t *v = raw_projection(dir, name, id, &len);
 
-	/* \0, then the event's key: origin \0 seq(be64) */
-	assert_int_equal(len, 1 + strlen(name) + 1 + 8);
-	assert_int_equal(v[0], 0);
-	assert_memory_equal(v + 1, name, strlen(name) + 1);
-	free(v);
+	assert_null(v);
 }
 
-/* An entity of one event keeps its event's key, not a copy of it folded:
- * loaded and digested as before; damaged, found and rebuilt; in
- * a log of schema 5, rewritten when opened. Its second event stores the
- * projection. */
-static void test_a_lone_entity_is_stored_as_its_event_key(void **state)
+/* An entity of one event has no row in the projections table: loaded and
+ * digested as before from its event; a row an earlier version kept for it
+ * (schema 6: its event's key; schema 5: a copy folded) is dropped when the
+ * log is opened, a stray one by a rebuild; an index naming a wrong event
+ * is found. Its second event stores the projection. */
+static void test_a_lone_entity_has_no_stored_projection(void **state)
 {
 	struct pair p;
-	uint8_t before[XF_HASH_BYTES], after[XF_HASH_BYTES], *full;
-	static const uint8_t missing[] = { 0, 'v', 'i', 'l', 'l', 'a', 'g', 'e', 0, 0, 0, 0, 0, 0, 0, 3, 0xe7 };
-	/* The village's first event: its own enrolment, another entity. */
-	static const uint8_t other[] = { 0, 'v', 'i', 'l', 'l', 'a', 'g', 'e', 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	uint8_t before[XF_HASH_BYTES], after[XF_HASH_BYTES], *full, *ref;
+	static const uint8_t schema6[] = { 0, 'v', 'i', 'l', 'l', 'a', 'g', 'e', 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+	/* hlc, then the event's key: one the log does not hold, and the
+	 * village's first event, its own enrolment, another entity's. */
+	static const uint8_t missing[] = { 0, 0, 0, 0, 0, 0, 0, 9, 'v', 'i', 'l', 'l', 'a', 'g', 'e', 0, 0, 0, 0, 0, 0, 0, 3, 0xe7 };
+	static const uint8_t other[] = { 0, 0, 0, 0, 0, 0, 0, 9, 'v', 'i', 'l', 'l', 'a', 'g', 'e', 0, 0, 0, 0, 0, 0, 0, 0, 1 };
 	xf_rebuild_report report;
 	xf_entity *e;
-	size_t len;
+	size_t len, ref_len;
 
 	pair_setup(&p, *state);
 	assert_rc(xf_store_digest(p.village.store, before), 0);
@@ -494,34 +506,49 @@ static void test_a_lone_entity_is_stored_as_its_event_key(void **state)
 	assert_rc(xf_entity_encode(e, &full, &len), 0);
 	xf_entity_free(e);
 	node_close(&p.village);
-	assert_lone_form(p.dir, "village", p.case_id);
+	assert_no_row(p.dir, "village", p.case_id);
 
-	/* Pointing at an event the log does not hold, or at another entity's. */
-	raw_poke(p.dir, "village", p.case_id, missing, sizeof(missing), XF_SCHEMA_VERSION);
-	node_open(&p.village);
-	assert_rc(xf_entity_load(p.village.store, p.case_id, &e), XF_ECORRUPT);
-	node_close(&p.village);
-	raw_poke(p.dir, "village", p.case_id, other, sizeof(other), XF_SCHEMA_VERSION);
-	node_open(&p.village);
-	assert_rc(xf_entity_load(p.village.store, p.case_id, &e), XF_ECORRUPT);
-	assert_rc(xf_store_rebuild(p.village.store, &report), 0);
-	assert_int_equal(report.differed, 1);
-	node_close(&p.village);
-	assert_lone_form(p.dir, "village", p.case_id);
-
-	/* Schema 5 stored every projection folded. */
-	raw_poke(p.dir, "village", p.case_id, full, len, 5);
+	/* Rows of schemas 6 and 5, dropped on opening; the digest is the
+	 * same as before. */
+	raw_poke(p.dir, "village", "projections", p.case_id, schema6, sizeof(schema6), 6);
 	node_open(&p.village);
 	node_close(&p.village);
-	assert_lone_form(p.dir, "village", p.case_id);
+	assert_no_row(p.dir, "village", p.case_id);
+	raw_poke(p.dir, "village", "projections", p.case_id, full, len, 5);
 	node_open(&p.village);
 	assert_rc(xf_store_digest(p.village.store, after), 0);
 	assert_memory_equal(before, after, XF_HASH_BYTES);
+	node_close(&p.village);
+	assert_no_row(p.dir, "village", p.case_id);
 
+	/* A stray row in a log of this version: a rebuild drops it. */
+	raw_poke(p.dir, "village", "projections", p.case_id, full, len, XF_SCHEMA_VERSION);
+	node_open(&p.village);
+	assert_rc(xf_store_rebuild(p.village.store, &report), 0);
+	assert_int_equal(report.differed, 1);
+	node_close(&p.village);
+	assert_no_row(p.dir, "village", p.case_id);
+
+	/* The index naming an event the log does not hold, or another
+	 * entity's: refused as damage, then put back. */
+	ref = raw_value(p.dir, "village", "entities", p.case_id, &ref_len);
+	raw_poke(p.dir, "village", "entities", p.case_id, missing, sizeof(missing), XF_SCHEMA_VERSION);
+	node_open(&p.village);
+	assert_rc(xf_entity_load(p.village.store, p.case_id, &e), XF_ECORRUPT);
+	node_close(&p.village);
+	raw_poke(p.dir, "village", "entities", p.case_id, other, sizeof(other), XF_SCHEMA_VERSION);
+	node_open(&p.village);
+	assert_rc(xf_entity_load(p.village.store, p.case_id, &e), XF_ECORRUPT);
+	node_close(&p.village);
+	raw_poke(p.dir, "village", "entities", p.case_id, ref, ref_len, XF_SCHEMA_VERSION);
+	free(ref);
+
+	node_open(&p.village);
 	assert_rc(act(&p.village, "case.assigned", p.case_id, NULL, "leader", "李主任"), 0);
 	node_close(&p.village);
 	free(full);
 	full = raw_projection(p.dir, "village", p.case_id, &len);
+	assert_non_null(full);
 	assert_int_not_equal(full[0], 0);
 	free(full);
 	node_open(&p.village);
@@ -956,7 +983,7 @@ int main(void)
 		TMPDIR_TEST(test_projection_encoding_round_trips),
 		TMPDIR_TEST(test_rebuild_replaces_what_differs),
 		TMPDIR_TEST(test_a_version_1_log_gains_its_projections),
-		TMPDIR_TEST(test_a_lone_entity_is_stored_as_its_event_key),
+		TMPDIR_TEST(test_a_lone_entity_has_no_stored_projection),
 		cmocka_unit_test(test_fold_next_refuses_what_is_not_last),
 		cmocka_unit_test(test_an_event_does_not_conflict_with_itself),
 		cmocka_unit_test(test_a_lone_event_is_never_in_conflict),

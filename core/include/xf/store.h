@@ -22,9 +22,9 @@
  * case.extended act; 4: a note, work group or extension its status
  * forbids is a status conflict; 5: a reopening clears the extension of
  * the handling it ends; 6: an entity of one event keeps its event's key,
- * not its projection (a log of an earlier version is re-folded when first
- * opened). */
-#define XF_SCHEMA_VERSION 6
+ * not its projection; 7: nor that (a log of an earlier version is
+ * re-folded when first opened). */
+#define XF_SCHEMA_VERSION 7
 #define XF_KEY_FILE "node.key"
 /* Quarantine and fork evidence keep at most this many events each: a
  * node that keeps sending forgeries must not fill the disk. Past it,
