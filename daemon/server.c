@@ -273,6 +273,10 @@ static enum MHD_Result serve_sync(server *srv, struct MHD_Connection *conn, stru
 		log_warning("'%s' pushed %s", auth.node, why);
 		note_refusal(srv, auth.node, why);
 	}
+	if (st.unkept)
+		log_warning("'%s': %zu events of evidence not kept: the township keeps at most %d forged or damaged "
+			    "events from one child and %d of each kind in all",
+			    auth.node, st.unkept, XF_EVIDENCE_NODE_MAX, XF_EVIDENCE_MAX);
 	ret = respond(srv, conn, MHD_HTTP_OK, XF_SYNC_CONTENT_TYPE, out->data, out->len, out == &wire, XF_REPLY_HEADER,
 		      sig);
 	xf_store_trim(srv->store);

@@ -72,7 +72,7 @@ int cmd_bundle_export(ctl *c, int argc, char **argv)
 
 int cmd_bundle_import(ctl *c, int argc, char **argv)
 {
-	char made_for[XF_NODE_ID_MAX + 1], landed[64] = "nothing imported";
+	char made_for[XF_NODE_ID_MAX + 1], landed[64] = "nothing imported", unkept[64] = "";
 	xf_ingest_stats st;
 	const char *path;
 	int r;
@@ -94,10 +94,12 @@ int cmd_bundle_import(ctl *c, int argc, char **argv)
 		return ctl_fail(c, "%s is damaged; %s", path, landed);
 	if (r < 0)
 		return ctl_fail(c, "%s: %s", path, xf_strerror(r));
+	if (st.unkept)
+		snprintf(unkept, sizeof(unkept), " (%zu not kept: the evidence store is full)", st.unkept);
 	if (st.rejected)
-		return ctl_fail(c, "%s: %zu new, %zu already held, %zu refused, first %s: %s", path, st.stored,
-				st.duplicates, st.rejected, st.first_rejected, xf_strerror(st.first_error));
-	printf("%s: %zu new events, %zu already held%s\n", path, st.stored, st.duplicates,
-	       st.forks ? ", FORKS kept as evidence: run verify" : "");
+		return ctl_fail(c, "%s: %zu new, %zu already held, %zu refused%s, first %s: %s", path, st.stored,
+				st.duplicates, st.rejected, unkept, st.first_rejected, xf_strerror(st.first_error));
+	printf("%s: %zu new events, %zu already held%s%s\n", path, st.stored, st.duplicates,
+	       st.forks ? ", FORKS kept as evidence: run verify" : "", unkept);
 	return EXIT_OK;
 }

@@ -555,15 +555,22 @@ static int evidence_room(xf_store *s, MDB_txn *txn, const struct ingest_ctx *c, 
 
 	if (r != MDB_NOTFOUND)
 		return r < 0 ? r : 0;
-	if ((r = mdb_rc(mdb_stat(txn, dbi, &st))) < 0 || st.ms_entries >= XF_EVIDENCE_MAX)
-		return r < 0 ? r : 0;
+	if ((r = mdb_rc(mdb_stat(txn, dbi, &st))) < 0)
+		return r;
+	if (st.ms_entries >= XF_EVIDENCE_MAX)
+		goto full;
 	if (!shared || !c->opts->sender)
 		return 1;
 	snprintf(share, sizeof(share), "evidence:%s", c->opts->sender);
-	if ((r = meta_get_u64(s, txn, share, &brought)) < 0 || brought >= XF_EVIDENCE_NODE_MAX)
-		return r < 0 ? r : 0;
+	if ((r = meta_get_u64(s, txn, share, &brought)) < 0)
+		return r;
+	if (brought >= XF_EVIDENCE_NODE_MAX)
+		goto full;
 	r = meta_put_u64(s, txn, share, brought + 1);
 	return r < 0 ? r : 1;
+full:
+	c->stats->unkept++;
+	return 0;
 }
 
 static int reject(xf_store *s, MDB_txn *txn, struct ingest_ctx *c, size_t i, int err)

@@ -1148,6 +1148,7 @@ int xf_sync_serve(xf_store *s, const xf_key *key, const xf_auth *request, const 
 	stats->pushed = n_push;
 	stats->stored = in.stored;
 	stats->rejected = in.rejected;
+	stats->unkept = in.unkept;
 	stats->first_error = in.first_error;
 	snprintf(stats->first_rejected, sizeof(stats->first_rejected), "%s", in.first_rejected);
 	own = origins_find(&acks, client);
@@ -1415,6 +1416,7 @@ static void add_stats(xf_ingest_stats *sum, const xf_ingest_stats *in)
 	sum->forks += in->forks;
 	sum->rejected += in->rejected;
 	sum->quarantined += in->quarantined;
+	sum->unkept += in->unkept;
 	if (!sum->first_error && in->first_error) {
 		sum->first_error = in->first_error;
 		memcpy(sum->first_rejected, in->first_rejected, sizeof(sum->first_rejected));

@@ -1231,6 +1231,8 @@ static void test_one_child_takes_at_most_its_share_of_evidence(void **state)
 					&resp, seal.sig, &served),
 			  0);
 		assert_int_equal(served.rejected, forged.n);
+		/* What is held already is not counted again as left out. */
+		assert_int_equal(served.unkept, forged.n - XF_EVIDENCE_NODE_MAX);
 		assert_rc(xf_store_evidence(t->store, &q, &forks), 0);
 		assert_int_equal(q, XF_EVIDENCE_NODE_MAX);
 		xf_buf_dispose(&resp);
@@ -1250,6 +1252,7 @@ static void test_one_child_takes_at_most_its_share_of_evidence(void **state)
 				seal.sig, &served),
 		  0);
 	assert_int_equal(served.rejected, 1);
+	assert_int_equal(served.unkept, 0);
 	assert_int_equal(served.stored, bl.n - 1);
 	assert_rc(xf_store_evidence(t->store, &q, &forks), 0);
 	assert_int_equal(q, XF_EVIDENCE_NODE_MAX + 1);

@@ -100,6 +100,8 @@ typedef struct xf_ingest_stats {
 	size_t quarantined; /* of the rejected, those kept aside as evidence of damage or forgery */
 	size_t early;      /* of the rejected, those that came too early and will come again: an
 			    * origin not enrolled here yet, a gap in its chain */
+	size_t unkept;     /* evidence (forks, and rejected events worth keeping) not kept: its
+			    * store full, or the sender's share of the quarantine */
 	int first_error;
 	char first_rejected[XF_EVENT_ID_MAX + 1];
 } xf_ingest_stats;

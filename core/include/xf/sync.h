@@ -41,6 +41,8 @@ typedef struct xf_sync_stats {
 	size_t stored;       /* of those, new to the upstream (server: to us) */
 	size_t pulled;       /* events received and new here */
 	size_t rejected;     /* events refused by the receiving side */
+	size_t unkept;       /* server: evidence in the push it had no room to keep
+			      * (xf_ingest_stats) */
 	int first_error;
 	char first_rejected[XF_EVENT_ID_MAX + 1];
 	/* Client: the first of its pushed events the upstream refused, "" if
