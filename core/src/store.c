@@ -145,14 +145,8 @@ static int grow_map(xf_store *s)
 
 /* Run FN in one write transaction and commit it. When the map is full the
  * transaction is aborted, the map doubled and FN run again from the start,
- * so FN must not change anything outside the transaction but its output.
- *
- * The commit is atomic but not yet durable: the environment is opened
- * MDB_NOMETASYNC, so the pages written are on disk but the meta page that
- * names them may not be, and a crash now loses the transaction whole, never
- * part of it. store_sync makes it durable. The two are apart so that the
- * ingest writer can let the next group begin while it waits for the disk. */
-static int store_write_unsynced(xf_store *s, write_fn fn, void *ctx)
+ * so FN must not change anything outside the transaction but its output. */
+int store_write(xf_store *s, write_fn fn, void *ctx)
 {
 	MDB_txn *txn;
 	int r;
@@ -175,19 +169,6 @@ static int store_write_unsynced(xf_store *s, write_fn fn, void *ctx)
 		if (r < 0)
 			return public_rc(r);
 	}
-}
-
-/* Make every transaction committed so far durable. */
-static int store_sync(xf_store *s)
-{
-	return public_rc(mdb_rc(mdb_env_sync(s->env, 1)));
-}
-
-int store_write(xf_store *s, write_fn fn, void *ctx)
-{
-	int r = store_write_unsynced(s, fn, ctx);
-
-	return r < 0 ? r : store_sync(s);
 }
 
 int meta_get_u64(xf_store *s, MDB_txn *txn, const char *name, uint64_t *out)
@@ -917,11 +898,10 @@ static struct ingest_ctx *group_take(xf_store *s)
 }
 
 /* Write C's batch, together with other batches waiting. The first to find
- * no transaction under way and batches queued writes the next group
- * (group_take) in one transaction, and goes on until its own batch is
- * written; if a group fails, each of its batches is tried alone, so that
- * one batch's failure is its own. A group is done, and its batches
- * answered, only once it is durable; the next group is written meanwhile. */
+ * no transaction under way writes the next group (group_take) in one
+ * transaction, and goes on until its own batch is written; if a group
+ * fails, each of its batches is tried alone, so that one batch's failure
+ * is its own. */
 static int ingest_grouped(xf_store *s, struct ingest_ctx *c)
 {
 	struct ingest_ctx *group, *g, *next;
@@ -932,34 +912,27 @@ static int ingest_grouped(xf_store *s, struct ingest_ctx *c)
 	*s->group_tail = c;
 	s->group_tail = &c->next;
 	while (!c->done) {
-		if (s->group_busy || !s->group_queue) {
+		if (s->group_busy) {
 			pthread_cond_wait(&s->group_done, &s->group_lock);
 			continue;
 		}
 		s->group_busy = true;
 		group = group_take(s);
 		pthread_mutex_unlock(&s->group_lock);
-		r = store_write_unsynced(s, group_txn, group);
+		r = store_write(s, group_txn, group);
 		for (g = group; g; g = g->next)
 			g->result = r;
 		if (r < 0 && group->next)
 			for (g = group; g; g = next) {
 				next = g->next;
 				g->next = NULL;
-				g->result = store_write_unsynced(s, ingest_txn, g);
+				g->result = store_write(s, ingest_txn, g);
 				g->next = next;
 			}
 		pthread_mutex_lock(&s->group_lock);
-		s->group_busy = false;
-		pthread_cond_broadcast(&s->group_done);
-		pthread_mutex_unlock(&s->group_lock);
-		r = store_sync(s);
-		pthread_mutex_lock(&s->group_lock);
-		for (g = group; g; g = g->next) {
-			if (g->result == 0)
-				g->result = r;
+		for (g = group; g; g = g->next)
 			g->done = true;
-		}
+		s->group_busy = false;
 		pthread_cond_broadcast(&s->group_done);
 	}
 	pthread_mutex_unlock(&s->group_lock);
@@ -1458,7 +1431,7 @@ static int env_open(xf_store **out, const char *dir)
 	}
 	if ((r = mdb_rc(mdb_env_set_maxdbs(s->env, 16))) < 0 ||
 	    (r = mdb_rc(mdb_env_set_mapsize(s->env, MAP_SIZE_INITIAL))) < 0 ||
-	    (r = mdb_rc(mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD | MDB_NOMETASYNC, 0600))) < 0)
+	    (r = mdb_rc(mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600))) < 0)
 		goto cleanup;
 	/* A dead process may have left a reader slot behind. */
 	mdb_reader_check(s->env, NULL);
