@@ -265,7 +265,9 @@ static int post(client *c, const xf_buf *wire, bool deflated, client_report *rep
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
 	rep->http_status = *status;
 	if (c->deflated && c->body.len) {
-		r = xf_inflate(c->body.data, c->body.len, XF_SYNC_BODY_MAX, false, &inflated);
+		/* A 200 is believed only once its X-Xf-Sig holds over the
+		 * inflated body; nothing signs a refusal. */
+		r = xf_inflate(c->body.data, c->body.len, XF_SYNC_BODY_MAX, *status != 200, &inflated);
 		if (r < 0) {
 			snprintf(rep->error, sizeof(rep->error), "upstream sent a body that does not inflate: %s",
 				 xf_strerror(r));

@@ -162,7 +162,7 @@ static int projection_update(xf_store *s, MDB_txn *txn, const char *entity, bool
 	r = mdb_rc(mdb_get(txn, s->projections, &k, &old));
 	if (r < 0 && r != MDB_NOTFOUND)
 		goto cleanup;
-	same = r == MDB_NOTFOUND ? !row
+	same = r == MDB_NOTFOUND ? !row && !was_conflicted
 				 : row && old.mv_size == len && memcmp(old.mv_data, bytes, len) == 0 &&
 					   was_conflicted == (e->n_conflicts > 0);
 	if (differed)

@@ -481,8 +481,8 @@ static void assert_no_row(const char *dir, const char *name, const char *id)
 /* An entity of one event has no row in the projections table: loaded and
  * digested as before from its event; a row an earlier version kept for it
  * (schema 6: its event's key; schema 5: a copy folded) is dropped when the
- * log is opened, a stray one by a rebuild; an index naming a wrong event
- * is found. Its second event stores the projection. */
+ * log is opened, a stray one or a conflict flag by a rebuild; an index
+ * naming a wrong event is found. Its second event stores the projection. */
 static void test_a_lone_entity_has_no_stored_projection(void **state)
 {
 	struct pair p;
@@ -528,6 +528,16 @@ static void test_a_lone_entity_has_no_stored_projection(void **state)
 	assert_int_equal(report.differed, 1);
 	node_close(&p.village);
 	assert_no_row(p.dir, "village", p.case_id);
+
+	/* Flagged in conflict, which one event cannot be: a rebuild clears
+	 * the flag. */
+	raw_poke(p.dir, "village", "conflicted", p.case_id, "", 0, XF_SCHEMA_VERSION);
+	node_open(&p.village);
+	assert_int_equal(conflicted(&p.village), 1);
+	assert_rc(xf_store_rebuild(p.village.store, &report), 0);
+	assert_int_equal(report.differed, 1);
+	assert_int_equal(conflicted(&p.village), 0);
+	node_close(&p.village);
 
 	/* The index naming an event the log does not hold, or another
 	 * entity's: refused as damage, then put back. */
