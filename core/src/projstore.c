@@ -63,19 +63,27 @@ int projection_touch(xf_store *s, const xf_event *ev)
 	return 0;
 }
 
+/* ENTITY's row in the projections table, decoded; XF_ENOTFOUND if it has
+ * none. */
+static int row_get(xf_store *s, MDB_txn *txn, const char *entity, xf_entity **out)
+{
+	MDB_val k = val_str(entity), v;
+	int r = mdb_rc(mdb_get(txn, s->projections, &k, &v));
+
+	if (r == MDB_NOTFOUND)
+		return XF_ENOTFOUND;
+	return r < 0 ? r : xf_entity_decode(v.mv_data, v.mv_size, out);
+}
+
 int projection_at(xf_store *s, MDB_txn *txn, MDB_cursor *cur, const char *entity, const MDB_val *ref,
 		  xf_entity **out)
 {
-	MDB_val k = val_str(entity), v;
 	size_t count;
 	int r = mdb_rc(mdb_cursor_count(cur, &count));
 
 	if (r < 0 || count == 1)
 		return r < 0 ? r : lone_fold(s, txn, entity, ref, out);
-	r = mdb_rc(mdb_get(txn, s->projections, &k, &v));
-	if (r == MDB_NOTFOUND)
-		return XF_ENOTFOUND;
-	return r < 0 ? r : xf_entity_decode(v.mv_data, v.mv_size, out);
+	return row_get(s, txn, entity, out);
 }
 
 int projection_get(xf_store *s, MDB_txn *txn, const char *entity, xf_entity **out)
@@ -221,9 +229,12 @@ static int projection_advance(xf_store *s, MDB_txn *txn, const struct touch *t, 
 	r = holds_exactly(s, txn, entity, n, &fresh);
 	if (r == 0 && fresh && n == 1)
 		return 0; /* lone: no row */
+	/* Not fresh, the index holds at least two of its events: what to fold
+	 * onto is its row (a lone entity gaining its second has none, and is
+	 * folded afresh). */
 	if (r == 0 && fresh)
 		r = xf_entity_fold(entity, NULL, 0, &e);
-	else if (r == 0 && (r = projection_get(s, txn, entity, &e)) == XF_ENOTFOUND)
+	else if (r == 0 && (r = row_get(s, txn, entity, &e)) == XF_ENOTFOUND)
 		r = XF_ESTATE;
 	was_conflicted = r == 0 && e->n_conflicts;
 	for (i = 0; r == 0 && i < n; i++)
